@@ -1,0 +1,52 @@
+// Loading and checking the server's configuration file.
+//
+// The file is JSON in protobuf's JSON mapping of
+// polysync.databricks.v1.ServerConfig (proto/polysync/databricks/v1/
+// config.proto documents every key). Unknown keys and wrongly typed values are
+// refused with the key's name, so a typo never silently falls back to a
+// default.
+//
+//   absl::StatusOr<ServerConfig> config =
+//   LoadConfigFile("/etc/polysync/dlt.json"); if (!config.ok()) { /* print
+//   config.status() and exit */ }
+#ifndef POLYSYNC_SERVER_CONFIG_H_
+#define POLYSYNC_SERVER_CONFIG_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "polysync/databricks/v1/config.pb.h"
+
+namespace polysync::server {
+
+using ::polysync::databricks::v1::ServerConfig;
+
+inline constexpr absl::string_view kDefaultListen = "0.0.0.0:50051";
+inline constexpr absl::Duration kDefaultShutdownGrace = absl::Seconds(20);
+
+// Parses and validates a configuration document. `origin` (a file name)
+// prefixes error messages.
+absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
+                                         absl::string_view origin);
+
+// Reads `path` and calls ParseConfig.
+absl::StatusOr<ServerConfig> LoadConfigFile(const std::string& path);
+
+// Fills in defaults for keys that were left out (listen address, log level,
+// shutdown grace, the default workspace when there is exactly one).
+void ApplyDefaults(ServerConfig& config);
+
+// Checks what the schema alone cannot: profile names, hosts, that every
+// profile has exactly one auth method with its secrets referenced, that the
+// default workspace exists.
+absl::Status ValidateConfig(const ServerConfig& config);
+
+// The shutdown grace as an absl::Duration (after ApplyDefaults).
+absl::Duration ShutdownGrace(const ServerConfig& config);
+
+}  // namespace polysync::server
+
+#endif  // POLYSYNC_SERVER_CONFIG_H_

@@ -1,0 +1,67 @@
+// The polysync-dlt gRPC server: the DatabricksPipelines service, the standard
+// health service and (optionally) server reflection, on one port.
+//
+//   auto server = Server::Start({.config = config});
+//   if (!server.ok()) ...;
+//   int port = (*server)->bound_port();   // the real port when listen is :0
+//   ...
+//   (*server)->Shutdown(absl::Seconds(20));  // drains in-flight calls
+//
+// Health: the empty service name answers for the process and
+// "polysync.databricks.v1.DatabricksPipelines" for the service; both turn
+// NOT_SERVING as soon as Shutdown() begins.
+#ifndef POLYSYNC_SERVER_SERVER_H_
+#define POLYSYNC_SERVER_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "polysync/databricks/v1/config.pb.h"
+#include "server/pipelines_service.h"
+
+namespace polysync::server {
+
+inline constexpr char kServiceName[] =
+    "polysync.databricks.v1.DatabricksPipelines";
+
+struct ServerOptions {
+  // A validated configuration (see config.h).
+  polysync::databricks::v1::ServerConfig config;
+  // Register gRPC server reflection (grpcurl needs it).
+  bool enable_reflection = true;
+};
+
+class Server {
+ public:
+  // Builds the services and starts listening on `options.config.listen()`.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options);
+
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The port actually bound (useful with "127.0.0.1:0").
+  int bound_port() const { return bound_port_; }
+
+  // Marks health NOT_SERVING, stops accepting calls and waits up to `grace`
+  // for in-flight calls; calls still running then are cancelled.
+  void Shutdown(absl::Duration grace);
+
+  // Blocks until the server has shut down.
+  void Wait();
+
+ private:
+  Server() = default;
+
+  std::unique_ptr<PipelinesService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int bound_port_ = 0;
+};
+
+}  // namespace polysync::server
+
+#endif  // POLYSYNC_SERVER_SERVER_H_
