@@ -8,6 +8,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/log.h"
@@ -40,8 +42,15 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --help lists the flags of this project (not Abseil's or gRPC's).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "server/");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
-      "polysync-dlt: gRPC service for Polysync's \"Databricks Pipeline\" job "
+      "gRPC service for Polysync's \"Databricks Pipeline\" job "
       "type.\nUsage: polysync-dlt [--config=FILE] [--listen=HOST:PORT] "
       "[--log_level=LEVEL]");
   absl::ParseCommandLine(argc, argv);
