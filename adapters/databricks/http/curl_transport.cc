@@ -116,12 +116,10 @@ absl::Status FailureStatus(TransportFailure failure, CURLcode code,
       return absl::InternalError(absl::StrCat(
           what, "response body exceeds the ", cap, "-byte limit; refused"));
     case TransportFailure::kTimeout:
-      return absl::DeadlineExceededError(
-          absl::StrCat(what, "no complete response before the deadline (",
-                       detail, ")"));
+      return absl::DeadlineExceededError(absl::StrCat(
+          what, "no complete response before the deadline (", detail, ")"));
     case TransportFailure::kTls:
-      return absl::UnavailableError(
-          absl::StrCat(what, "TLS failed: ", detail));
+      return absl::UnavailableError(absl::StrCat(what, "TLS failed: ", detail));
     case TransportFailure::kNotSent:
       if (code == CURLE_OPERATION_TIMEDOUT) {
         return absl::DeadlineExceededError(
@@ -133,9 +131,8 @@ absl::Status FailureStatus(TransportFailure failure, CURLcode code,
     case TransportFailure::kNone:
       break;
   }
-  return absl::UnavailableError(
-      absl::StrCat(what, "connection lost before a complete response: ",
-                   detail));
+  return absl::UnavailableError(absl::StrCat(
+      what, "connection lost before a complete response: ", detail));
 }
 
 class CurlTransport final : public Transport {
@@ -171,11 +168,10 @@ class CurlTransport final : public Transport {
     }
     if (!refused.ok()) {
       // Still answered on the transport's thread, like every other result.
-      RunAfter(absl::ZeroDuration(),
-               [done = std::move(done), refused, now]() mutable {
-                 Complete(std::move(done), refused, TransportFailure::kNotSent,
-                          {}, now);
-               });
+      RunAfter(absl::ZeroDuration(), [done = std::move(done), refused,
+                                      now]() mutable {
+        Complete(std::move(done), refused, TransportFailure::kNotSent, {}, now);
+      });
       return;
     }
     auto t = std::make_unique<Transfer>();
@@ -339,7 +335,8 @@ class CurlTransport final : public Transport {
       curl_multi_perform(multi_, &running);
       int queued = 0;
       while (CURLMsg* msg = curl_multi_info_read(multi_, &queued)) {
-        if (msg->msg == CURLMSG_DONE) Finish(msg->easy_handle, msg->data.result);
+        if (msg->msg == CURLMSG_DONE)
+          Finish(msg->easy_handle, msg->data.result);
       }
 
       int wait_ms = 1000;
@@ -388,11 +385,11 @@ class CurlTransport final : public Transport {
   std::thread loop_;
 
   std::mutex mu_;
-  bool stopping_ = false;                              // guarded by mu_
-  std::deque<std::unique_ptr<Transfer>> incoming_;     // guarded by mu_
+  bool stopping_ = false;                           // guarded by mu_
+  std::deque<std::unique_ptr<Transfer>> incoming_;  // guarded by mu_
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>>
-      timers_;                                         // guarded by mu_
-  uint64_t next_timer_id_ = 0;                         // guarded by mu_
+      timers_;                  // guarded by mu_
+  uint64_t next_timer_id_ = 0;  // guarded by mu_
 
   // Only touched by the loop thread.
   std::map<CURL*, std::unique_ptr<Transfer>> transfers_;

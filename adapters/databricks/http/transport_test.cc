@@ -10,7 +10,8 @@ TEST(CheckUrlAllowedTest, HttpsIsAlwaysAllowed) {
   EXPECT_TRUE(
       CheckUrlAllowed("https://adb-1.2.azuredatabricks.net/api/2.0/pipelines")
           .ok());
-  EXPECT_TRUE(CheckUrlAllowed("HTTPS://login.microsoftonline.com/t/oauth2").ok());
+  EXPECT_TRUE(
+      CheckUrlAllowed("HTTPS://login.microsoftonline.com/t/oauth2").ok());
 }
 
 TEST(CheckUrlAllowedTest, PlainHttpOnlyForLoopbackAndInstanceMetadata) {
@@ -18,9 +19,9 @@ TEST(CheckUrlAllowedTest, PlainHttpOnlyForLoopbackAndInstanceMetadata) {
   EXPECT_TRUE(CheckUrlAllowed("http://127.1.2.3/api").ok());
   EXPECT_TRUE(CheckUrlAllowed("http://localhost:1/x").ok());
   EXPECT_TRUE(CheckUrlAllowed("http://[::1]:9/x").ok());
-  EXPECT_TRUE(CheckUrlAllowed(
-                  "http://169.254.169.254/metadata/identity/oauth2/token")
-                  .ok());
+  EXPECT_TRUE(
+      CheckUrlAllowed("http://169.254.169.254/metadata/identity/oauth2/token")
+          .ok());
   for (const char* url :
        {"http://adb-1.2.azuredatabricks.net/api", "http://10.0.0.1/",
         "http://127.0.0.1.evil.example/", "http://user@example.com/",
@@ -32,9 +33,9 @@ TEST(CheckUrlAllowedTest, PlainHttpOnlyForLoopbackAndInstanceMetadata) {
 }
 
 TEST(CheckUrlAllowedTest, OtherSchemesAndBrokenUrlsAreRefused) {
-  for (const char* url : {"ftp://x/", "file:///etc/passwd", "gopher://h/",
-                          "https://", "no-scheme", "https://h/a b",
-                          "https://h/\r\nX: y"}) {
+  for (const char* url :
+       {"ftp://x/", "file:///etc/passwd", "gopher://h/", "https://",
+        "no-scheme", "https://h/a b", "https://h/\r\nX: y"}) {
     EXPECT_FALSE(CheckUrlAllowed(url).ok()) << url;
   }
 }
