@@ -200,6 +200,34 @@ struct StartUpdateRequest {
   std::optional<std::string> cause;
 };
 
+// Query parameters of GET /api/2.0/pipelines.
+struct ListPipelinesRequest {
+  std::optional<int> max_results;  // 1..100; the API's default is 25
+  std::string page_token;
+  // e.g. "name LIKE '%sales%'" or "notebook='/Users/x/nb'"; sent as is
+  // (percent-encoded), Databricks parses it.
+  std::string filter;
+  std::vector<std::string> order_by;  // e.g. {"name asc"}
+};
+
+// Query parameters of GET /api/2.0/pipelines/{pipeline_id}/updates.
+struct ListUpdatesRequest {
+  std::optional<int> max_results;  // 1..100
+  std::string page_token;
+  std::string until_update_id;  // validated like any update id
+};
+
+// Query parameters of GET /api/2.0/pipelines/{pipeline_id}/events.
+struct ListEventsRequest {
+  std::optional<int> max_results;  // 1..100
+  // The API refuses page_token combined with anything but max_results: when
+  // page_token is set, filter and order_by are not sent (the token carries
+  // them).
+  std::string page_token;
+  std::string filter;                 // see EventsFilter() in request_bodies.h
+  std::vector<std::string> order_by;  // e.g. {"timestamp asc"}
+};
+
 }  // namespace polysync::databricks
 
 #endif  // POLYSYNC_ADAPTERS_DATABRICKS_TYPES_H_
