@@ -55,6 +55,11 @@ std::string PathString(const Path& path) {
       out.append(EscapedPrefix(p->key, 64));
     }
   }
+  // Deep paths keep their informative end.
+  constexpr size_t kMaxPathBytes = 240;
+  if (out.size() > kMaxPathBytes) {
+    out = "..." + out.substr(out.size() - kMaxPathBytes);
+  }
   return out;
 }
 
@@ -747,6 +752,30 @@ absl::StatusOr<TokenResponse> DecodeTokenResponse(std::string_view body) {
     return Missing("access_token");
   }
   return token;
+}
+
+absl::StatusOr<OAuthError> DecodeOAuthError(std::string_view body) {
+  return DecodeDocument<OAuthError>(body, [](std::string_view key, sj::value& v,
+                                             const Path& p, OAuthError* out) {
+    if (key == "error") return ReadString(v, p, &out->error);
+    if (key == "error_description") {
+      return ReadString(v, p, &out->error_description);
+    }
+    return SkipValue(v, p);
+  });
+}
+
+absl::Status DecodeStopResult(std::string_view body) {
+  struct Nothing {};
+  bool blank = true;
+  for (char c : body) {
+    blank = blank && (c == ' ' || c == '\t' || c == '\r' || c == '\n');
+  }
+  if (blank) return absl::OkStatus();
+  return DecodeDocument<Nothing>(
+             body, [](std::string_view, sj::value& v, const Path& p,
+                      Nothing*) { return SkipValue(v, p); })
+      .status();
 }
 
 }  // namespace polysync::databricks

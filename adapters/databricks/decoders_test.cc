@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 
@@ -537,6 +539,107 @@ TEST(DecodeTokenResponseTest, BadTokensAreErrorsThatNeverShowTheToken) {
   ASSERT_FALSE(token.ok());
   EXPECT_THAT(std::string(token.status().message()),
               ::testing::Not(HasSubstr("SECRET")));
+}
+
+TEST(DecodeOAuthErrorTest, EntraError) {
+  auto error = DecodeOAuthError(
+      R"({"error": "invalid_client", "error_description": "AADSTS7000215",
+          "error_codes": [7000215], "timestamp": "2026-11-22 00:00:00Z"})");
+  ASSERT_TRUE(error.ok()) << error.status();
+  EXPECT_EQ(error->error, "invalid_client");
+  EXPECT_EQ(error->error_description, "AADSTS7000215");
+  EXPECT_THAT(DecodeOAuthError(R"({"error": 1})"),
+              FailsWith("error: expected string"));
+}
+
+TEST(DecodeStopResultTest, EmptyOrAnyObject) {
+  EXPECT_TRUE(DecodeStopResult("").ok());
+  EXPECT_TRUE(DecodeStopResult(" \n").ok());
+  EXPECT_TRUE(DecodeStopResult("{}").ok());
+  EXPECT_TRUE(DecodeStopResult(R"({"anything": [1, {"x": null}]})").ok());
+  EXPECT_EQ(DecodeStopResult("[]").code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(DecodeStopResult("{} {}").code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(DecodeStopResult("<html>").code(), absl::StatusCode::kInternal);
+}
+
+TEST(DecodersTest, LongPathsAreShortened) {
+  std::string body = "1";
+  for (int i = 0; i < 60; ++i) {
+    body =
+        absl::StrCat(R"({"key_number_)", i, R"(_is_rather_long": )", body, "}");
+  }
+  // Make the innermost value malformed.
+  body.replace(body.find(": 1}"), 4, ": -}");
+  auto result = DecodePipeline(body);
+  ASSERT_FALSE(result.ok());
+  EXPECT_LT(result.status().message().size(), 320u) << result.status();
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr("key_number_0_is_rather_long: "));
+}
+
+// Random mutations of every fixture, through every decoder: no crash (the
+// sanitizers watch), and every failure is INTERNAL. A cheap stand-in for the
+// fuzz target until it lands.
+TEST(DecodersTest, RandomMutationsNeverCrash) {
+  static constexpr char kInteresting[] = "{}[]\",:\\ 0123456789.-+eEtrufalsn";
+  std::mt19937 random(20261122);
+  auto pick = [&](size_t n) {
+    return n == 0 ? 0 : std::uniform_int_distribution<size_t>(0, n - 1)(random);
+  };
+  int decoded = 0;
+  for (const char* name :
+       {"seed_get_pipeline.json", "seed_list_pipelines.json",
+        "seed_get_update.json", "seed_request_status.json",
+        "seed_start_update.json", "events_failed_update.json",
+        "token_imds.json", "token_entra.json"}) {
+    const std::string original = ReadTestData(name);
+    for (int iteration = 0; iteration < 1500; ++iteration) {
+      std::string body = original;
+      const int edits = 1 + static_cast<int>(pick(4));
+      for (int e = 0; e < edits && !body.empty(); ++e) {
+        const size_t at = pick(body.size());
+        switch (pick(5)) {
+          case 0:
+            body[at] = kInteresting[pick(sizeof(kInteresting) - 1)];
+            break;
+          case 1:
+            body[at] = static_cast<char>(pick(256));
+            break;
+          case 2:
+            body.erase(at, 1 + pick(8));
+            break;
+          case 3:
+            body.insert(at, body.substr(pick(body.size()), 1 + pick(16)));
+            break;
+          case 4:
+            body.resize(at);
+            break;
+        }
+      }
+      const absl::Status statuses[] = {
+          DecodePipeline(body).status(),
+          DecodeListPipelinesPage(body).status(),
+          DecodeUpdate(body).status(),
+          DecodeListUpdatesPage(body).status(),
+          DecodeStartUpdateResult(body).status(),
+          DecodeRequestStatus(body).status(),
+          DecodeListEventsPage(body).status(),
+          DecodeDatabricksError(body).status(),
+          DecodeTokenResponse(body).status(),
+          DecodeOAuthError(body).status(),
+          DecodeStopResult(body),
+      };
+      for (const absl::Status& status : statuses) {
+        if (status.ok()) {
+          ++decoded;
+        } else {
+          ASSERT_EQ(status.code(), absl::StatusCode::kInternal) << status;
+          ASSERT_LT(status.message().size(), 400u) << status;
+        }
+      }
+    }
+  }
+  EXPECT_GT(decoded, 0);
 }
 
 }  // namespace

@@ -58,6 +58,32 @@ bool IsThrottlingMessage(std::string_view text) {
          absl::StrContains(lower, "request_limit_exceeded");
 }
 
+namespace {
+
+// Builds the status once the code and the texts are known.
+absl::Status MakeStatus(absl::StatusCode code, std::string_view endpoint,
+                        int http_status, const std::string& error_code,
+                        const std::string& text, bool throttled,
+                        std::string_view request_id) {
+  std::string message = absl::StrCat(AsAbsl(endpoint), ": HTTP ", http_status);
+  if (!error_code.empty()) absl::StrAppend(&message, " ", error_code);
+  if (!text.empty()) absl::StrAppend(&message, ": ", text);
+  if (code == absl::StatusCode::kUnknown) {
+    absl::StrAppend(&message, " (unexpected HTTP status)");
+  }
+  absl::StrAppend(&message, RequestIdSuffix(request_id));
+
+  absl::Status status(code, message);
+  status.SetPayload(kHttpStatusPayload, absl::Cord(absl::StrCat(http_status)));
+  if (!error_code.empty()) {
+    status.SetPayload(kErrorCodePayload, absl::Cord(error_code));
+  }
+  if (throttled) status.SetPayload(kThrottledPayload, absl::Cord("1"));
+  return status;
+}
+
+}  // namespace
+
 absl::Status StatusFromHttpResponse(std::string_view endpoint, int http_status,
                                     std::string_view body,
                                     std::string_view request_id) {
@@ -80,22 +106,37 @@ absl::Status StatusFromHttpResponse(std::string_view endpoint, int http_status,
 
   absl::StatusCode code = StatusCodeForHttp(http_status, error_code);
   if (throttled) code = absl::StatusCode::kResourceExhausted;
+  return MakeStatus(code, endpoint, http_status, error_code, text, throttled,
+                    request_id);
+}
 
-  std::string message = absl::StrCat(AsAbsl(endpoint), ": HTTP ", http_status);
-  if (!error_code.empty()) absl::StrAppend(&message, " ", error_code);
-  if (!text.empty()) absl::StrAppend(&message, ": ", text);
-  if (code == absl::StatusCode::kUnknown) {
-    absl::StrAppend(&message, " (unexpected HTTP status)");
+absl::Status StatusFromTokenEndpointResponse(std::string_view endpoint,
+                                             int http_status,
+                                             std::string_view body,
+                                             std::string_view request_id) {
+  if (http_status >= 200 && http_status < 300) return absl::OkStatus();
+  std::string error_code;
+  std::string text;
+  if (absl::StatusOr<OAuthError> error = DecodeOAuthError(body);
+      error.ok() &&
+      (!error->error.empty() || !error->error_description.empty())) {
+    error_code = Excerpt(error->error, 64);
+    text = Excerpt(error->error_description, kExcerptBytes);
+  } else {
+    text = Excerpt(body, kExcerptBytes);
   }
-  absl::StrAppend(&message, RequestIdSuffix(request_id));
-
-  absl::Status status(code, message);
-  status.SetPayload(kHttpStatusPayload, absl::Cord(absl::StrCat(http_status)));
-  if (!error_code.empty()) {
-    status.SetPayload(kErrorCodePayload, absl::Cord(error_code));
+  absl::StatusCode code = absl::StatusCode::kUnknown;
+  if (http_status == 403) {
+    code = absl::StatusCode::kPermissionDenied;
+  } else if (http_status == 429) {
+    code = absl::StatusCode::kResourceExhausted;
+  } else if (http_status >= 400 && http_status < 500) {
+    code = absl::StatusCode::kUnauthenticated;
+  } else if (http_status >= 500 && http_status < 600) {
+    code = absl::StatusCode::kUnavailable;
   }
-  if (throttled) status.SetPayload(kThrottledPayload, absl::Cord("1"));
-  return status;
+  return MakeStatus(code, endpoint, http_status, error_code, text,
+                    code == absl::StatusCode::kResourceExhausted, request_id);
 }
 
 absl::Status DecodeFailure(std::string_view endpoint, int http_status,

@@ -69,6 +69,18 @@ absl::Status StatusFromHttpResponse(std::string_view endpoint, int http_status,
                                     std::string_view body,
                                     std::string_view request_id);
 
+// The same for an OAuth token endpoint (Entra ID, Databricks OIDC, IMDS),
+// whose error bodies are {"error": ..., "error_description": ...}:
+//   2xx -> OK; 400 and 401 (invalid_client, invalid_grant, ...) and other
+//   4xx -> UNAUTHENTICATED; 403 -> PERMISSION_DENIED; 429 ->
+//   RESOURCE_EXHAUSTED; 5xx -> UNAVAILABLE; anything else -> UNKNOWN.
+// The OAuth `error` travels like a Databricks error_code (message and
+// payload). Never pass request bodies here: only the response.
+absl::Status StatusFromTokenEndpointResponse(std::string_view endpoint,
+                                             int http_status,
+                                             std::string_view body,
+                                             std::string_view request_id);
+
 // INTERNAL for a response (normally a 2xx) whose body failed to decode;
 // `decode_error` is what the decoder returned.
 absl::Status DecodeFailure(std::string_view endpoint, int http_status,

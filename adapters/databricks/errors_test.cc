@@ -171,5 +171,37 @@ TEST(StatusFromHttpResponseTest, TokenLikeTextIsNotInvented) {
   EXPECT_THAT(std::string(status.message()), Not(HasSubstr("Bearer")));
 }
 
+TEST(StatusFromTokenEndpointResponseTest, OAuthErrors) {
+  absl::Status status = StatusFromTokenEndpointResponse(
+      "POST login.microsoftonline.com/{tenant}/oauth2/v2.0/token", 401,
+      R"({"error": "invalid_client", "error_description": "AADSTS7000215: )"
+      R"(Invalid client secret provided.", "error_codes": [7000215],)"
+      R"( "trace_id": "t"})",
+      "ms-rid");
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(status.message(),
+            "POST login.microsoftonline.com/{tenant}/oauth2/v2.0/token: HTTP "
+            "401 invalid_client: AADSTS7000215: Invalid client secret "
+            "provided. (request id ms-rid)");
+  EXPECT_THAT(DatabricksErrorCodeOf(status),
+              Optional(std::string("invalid_client")));
+  EXPECT_EQ(StatusFromTokenEndpointResponse(
+                "GET imds", 400,
+                R"({"error": "invalid_request", "error_description": )"
+                R"("Identity not found"})",
+                "")
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(StatusFromTokenEndpointResponse("x", 200, "", "").code(),
+            absl::StatusCode::kOk);
+  EXPECT_EQ(StatusFromTokenEndpointResponse("x", 403, "", "").code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(IsThrottled(StatusFromTokenEndpointResponse("x", 429, "", "")));
+  EXPECT_EQ(StatusFromTokenEndpointResponse("x", 503, "<html>", "").code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(StatusFromTokenEndpointResponse("x", 302, "", "").code(),
+            absl::StatusCode::kUnknown);
+}
+
 }  // namespace
 }  // namespace polysync::databricks

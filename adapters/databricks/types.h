@@ -190,6 +190,13 @@ struct TokenResponse {
   std::optional<int64_t> expires_on;
 };
 
+// An OAuth error body (Entra ID, Databricks OIDC, IMDS):
+// {"error": "invalid_client", "error_description": "AADSTS7000215: ..."}.
+struct OAuthError {
+  std::string error;
+  std::string error_description;
+};
+
 // The body of POST /api/2.0/pipelines/{pipeline_id}/updates. Unset or empty
 // fields are not written.
 struct StartUpdateRequest {
