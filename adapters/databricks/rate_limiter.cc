@@ -1,0 +1,106 @@
+#include "adapters/databricks/rate_limiter.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace polysync::databricks {
+namespace {
+
+// Sanitised options: positive limits, minimums not above maximums.
+LimiterOptions Sane(LimiterOptions o) {
+  if (!(o.requests_per_second > 0)) o.requests_per_second = 1;
+  if (o.max_concurrency < 1) o.max_concurrency = 1;
+  if (!(o.min_requests_per_second > 0)) o.min_requests_per_second = 1;
+  o.min_requests_per_second =
+      std::min(o.min_requests_per_second, o.requests_per_second);
+  o.min_concurrency = std::clamp(o.min_concurrency, 1, o.max_concurrency);
+  if (o.successes_per_increase < 1) o.successes_per_increase = 1;
+  if (!(o.increase_factor >= 1)) o.increase_factor = 1;
+  return o;
+}
+
+}  // namespace
+
+AdaptiveLimiter::AdaptiveLimiter(const LimiterOptions& options, absl::Time now)
+    : options_(Sane(options)),
+      rate_(options_.requests_per_second),
+      concurrency_(options_.max_concurrency),
+      tokens_(std::max(1.0, options_.requests_per_second)),
+      last_refill_(now) {}
+
+void AdaptiveLimiter::RefillLocked(absl::Time now) {
+  if (now > last_refill_) {
+    const double elapsed = absl::ToDoubleSeconds(now - last_refill_);
+    tokens_ = std::min(std::max(1.0, rate_), tokens_ + elapsed * rate_);
+    last_refill_ = now;
+  }
+  // A clock that goes backwards adds nothing (and is not remembered).
+}
+
+Admission AdaptiveLimiter::TryAcquire(absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RefillLocked(now);
+  Admission admission;
+  if (in_flight_ >= static_cast<int>(concurrency_)) {
+    admission.wait_for_release = true;
+    return admission;
+  }
+  if (tokens_ < 1.0) {
+    admission.wait = absl::Seconds((1.0 - tokens_) / rate_);
+    // Never ask for a zero wait: that would spin the caller.
+    admission.wait = std::max(admission.wait, absl::Microseconds(1));
+    return admission;
+  }
+  tokens_ -= 1.0;
+  ++in_flight_;
+  admission.granted = true;
+  return admission;
+}
+
+void AdaptiveLimiter::Release(LimiterOutcome outcome, absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (in_flight_ > 0) --in_flight_;
+  switch (outcome) {
+    case LimiterOutcome::kThrottled:
+      successes_ = 0;
+      if (now - last_decrease_ < options_.decrease_cooldown) return;
+      last_decrease_ = now;
+      RefillLocked(now);
+      rate_ = std::max(options_.min_requests_per_second, rate_ / 2);
+      concurrency_ = std::max<double>(options_.min_concurrency,
+                                      std::floor(concurrency_) / 2);
+      concurrency_ = std::floor(concurrency_);
+      tokens_ = std::min(tokens_, std::max(1.0, rate_));
+      return;
+    case LimiterOutcome::kSuccess:
+      if (++successes_ < options_.successes_per_increase) return;
+      successes_ = 0;
+      RefillLocked(now);
+      rate_ = std::min(options_.requests_per_second,
+                       rate_ * options_.increase_factor);
+      concurrency_ =
+          std::min<double>(options_.max_concurrency,
+                           std::max(concurrency_ * options_.increase_factor,
+                                    concurrency_ + 0.5));
+      return;
+    case LimiterOutcome::kOther:
+      return;
+  }
+}
+
+double AdaptiveLimiter::requests_per_second() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return rate_;
+}
+
+int AdaptiveLimiter::concurrency_limit() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(concurrency_);
+}
+
+int AdaptiveLimiter::in_flight() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return in_flight_;
+}
+
+}  // namespace polysync::databricks

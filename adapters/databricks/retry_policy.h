@@ -1,0 +1,112 @@
+// Retry decisions for Databricks calls: which failures may be retried,
+// exponential backoff with full jitter inside an overall time budget, and
+// Retry-After. Pure logic: the caller passes the current time and the random
+// source, so tests never sleep and an event loop can schedule the retry.
+//
+// Why: the Pipelines API is rate limited and sometimes unavailable, but start
+// update is not idempotent: retrying it after the request may have been
+// processed can start a second update. So:
+//   - idempotent calls (GETs, and stop after the caller re-checked the
+//     active update) are retried on 429, any 5xx, throttling messages and
+//     every transport failure;
+//   - non-idempotent calls (start update) only on 429 / throttling, or when
+//     the connection failed before the request was sent (kConnectFailed);
+//     after anything else the caller must look at latest_updates instead.
+//   - Retry-After (seconds or an HTTP-date) is honoured on 429 and 503: the
+//     delay is at least what the server asked for.
+//
+//   RetryLoop loop(BackoffOptions{}, Idempotency::kIdempotent, start,
+//                  DefaultUniform01());
+//   for (;;) {
+//     AttemptResult result = ...;  // from the transport
+//     RetryDecision d = loop.OnAttemptFailed(result, clock.Now());
+//     if (!d.retry) return ...;     // d.reason says why
+//     ScheduleAfter(d.delay);
+//   }
+#ifndef POLYSYNC_ADAPTERS_DATABRICKS_RETRY_POLICY_H_
+#define POLYSYNC_ADAPTERS_DATABRICKS_RETRY_POLICY_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+
+namespace polysync::databricks {
+
+// How an attempt failed below HTTP; the transport fills it in.
+enum class TransportFailure {
+  kNone,           // an HTTP response arrived (see http_status)
+  kConnectFailed,  // DNS, connect or TLS handshake failed: nothing was sent
+  kSendFailed,     // failed while sending: may have been processed
+  kReset,          // connection reset after sending: may have been processed
+  kTimeout,        // no complete response in time: may have been processed
+  kTruncated,      // response cut short: may have been processed
+};
+
+enum class Idempotency { kIdempotent, kNonIdempotent };
+
+// What one attempt produced.
+struct AttemptResult {
+  TransportFailure transport = TransportFailure::kNone;
+  int http_status = 0;  // when transport == kNone
+  // The body said "RPC token bucket limit has been exceeded" (errors.h:
+  // IsThrottled() of the mapped status): treated like a 429.
+  bool throttled = false;
+  std::string_view retry_after;  // the Retry-After header value, if any
+};
+
+// True when the attempt failed in a way that may be retried for a call of
+// the given idempotency (see the file comment). 2xx is never retried.
+bool IsRetryable(Idempotency idempotency, const AttemptResult& result);
+
+// Retry-After: an integer number of seconds, or an IMF-fixdate HTTP-date
+// ("Sun, 06 Nov 1994 08:49:37 GMT"; a date in the past means zero).
+// nullopt when empty or malformed.
+std::optional<absl::Duration> ParseRetryAfter(std::string_view value,
+                                              absl::Time now);
+
+struct BackoffOptions {
+  absl::Duration initial_delay = absl::Milliseconds(500);
+  absl::Duration max_delay = absl::Seconds(30);
+  double multiplier = 2.0;
+  // Overall: no retry is scheduled to start later than start + budget.
+  absl::Duration budget = absl::Seconds(60);
+  int max_attempts = 8;  // including the first; 0 means no limit
+};
+
+// Uniform random numbers in [0, 1). The default is seeded from the system.
+using Uniform01 = std::function<double()>;
+Uniform01 DefaultUniform01();
+
+struct RetryDecision {
+  bool retry = false;
+  absl::Duration delay = absl::ZeroDuration();  // when retry
+  std::string reason;  // why not, or what is retried (for logs)
+};
+
+// The retry state of one logical call (not thread-safe; one per call).
+class RetryLoop {
+ public:
+  RetryLoop(const BackoffOptions& options, Idempotency idempotency,
+            absl::Time start, Uniform01 uniform01);
+
+  // After a failed attempt: retry (after `delay`) or give up. Full jitter:
+  // delay = uniform * min(max_delay, initial_delay * multiplier^(n-1)) for
+  // the n-th retry, raised to Retry-After on 429/503.
+  RetryDecision OnAttemptFailed(const AttemptResult& result, absl::Time now);
+
+  int attempts() const { return attempts_; }  // attempts made so far
+
+ private:
+  BackoffOptions options_;
+  Idempotency idempotency_;
+  absl::Time deadline_;
+  Uniform01 uniform01_;
+  int attempts_ = 1;
+};
+
+}  // namespace polysync::databricks
+
+#endif  // POLYSYNC_ADAPTERS_DATABRICKS_RETRY_POLICY_H_

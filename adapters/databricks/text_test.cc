@@ -1,0 +1,52 @@
+#include "adapters/databricks/text.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace polysync::databricks {
+namespace {
+
+TEST(IsValidUtf8Test, AcceptsWellFormedAndRejectsTheRest) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("\xc3\xa9t\xc3\xa9 \xed\x95\x9c \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xff"));
+  EXPECT_FALSE(IsValidUtf8("\xc3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong
+  EXPECT_FALSE(IsValidUtf8("\xe0\x80\xaf"));      // overlong
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+}
+
+TEST(ExcerptTest, ReplacesControlCharactersAndCuts) {
+  EXPECT_EQ(Excerpt("  <html>\r\n<title>502</title>\n "),
+            "<html>  <title>502</title>");
+  EXPECT_EQ(Excerpt(std::string("a\0b\x7f", 4)), "a b ");
+  EXPECT_EQ(Excerpt("abcdefghij", 4), "abcd...");
+  EXPECT_EQ(Excerpt(std::string(10000, 'x')).size(), 203u);
+  EXPECT_EQ(Excerpt("abc\xff\xfe"), "abc??");
+}
+
+TEST(ExcerptTest, NeverSplitsACharacterAndIsAlwaysValidUtf8) {
+  // "é" is two bytes: a cut after 3 bytes must not keep half of the second.
+  EXPECT_EQ(Excerpt("\xc3\xa9\xc3\xa9", 3), "\xc3\xa9...");
+  std::string bytes;
+  for (int i = 0; i < 256; ++i) bytes.push_back(static_cast<char>(i));
+  for (size_t max = 0; max < 40; ++max) {
+    EXPECT_TRUE(IsValidUtf8(Excerpt(bytes, max))) << max;
+    EXPECT_TRUE(IsValidUtf8(Excerpt(bytes + bytes, max))) << max;
+  }
+}
+
+TEST(EscapedPrefixTest, EscapesAndCuts) {
+  EXPECT_EQ(EscapedPrefix("../clusters\r\n"), "../clusters\\r\\n");
+  // A hex digit after \x00 is escaped too, so the text stays unambiguous.
+  EXPECT_EQ(EscapedPrefix(std::string("a\0b", 3)), "a\\x00\\x62");
+  EXPECT_EQ(EscapedPrefix("\xc3\xa9"), "\\xc3\\xa9");
+  EXPECT_EQ(EscapedPrefix(std::string(10240, 'a'), 8), "aaaaaaaa...");
+}
+
+}  // namespace
+}  // namespace polysync::databricks
