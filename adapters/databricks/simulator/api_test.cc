@@ -21,8 +21,8 @@ class ApiTest : public ::testing::Test {
     auto sim = Simulator::Start(std::move(options));
     ASSERT_TRUE(sim.ok()) << sim.status();
     sim_ = std::move(*sim);
-    client_ = std::make_unique<TestClient>(sim_->base_url(),
-                                           sim_->access_token());
+    client_ =
+        std::make_unique<TestClient>(sim_->base_url(), sim_->access_token());
   }
 
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>();
@@ -38,8 +38,7 @@ bool LooksLikeId(const std::string& id) {
 
 TEST_F(ApiTest, RejectsRequestsWithoutAValidBearerToken) {
   Start({});
-  auto no_token =
-      client_->Request("GET", "/api/2.0/pipelines", "", {}, false);
+  auto no_token = client_->Request("GET", "/api/2.0/pipelines", "", {}, false);
   ASSERT_TRUE(no_token.ok()) << no_token.error;
   EXPECT_EQ(no_token.status, 401);
   EXPECT_EQ(no_token.json()["error_code"], "UNAUTHENTICATED");
@@ -115,8 +114,9 @@ TEST_F(ApiTest, CreatesGetsEditsAndDeletesAPipeline) {
   // A duplicate name is refused; an id in the body too.
   EXPECT_EQ(client_->Post("/api/2.0/pipelines", spec.dump()).status, 409);
   EXPECT_EQ(client_->Post("/api/2.0/pipelines", R"({"id":"x"})").status, 400);
-  EXPECT_EQ(client_->Post("/api/2.0/pipelines", "{not json").json()["error_code"],
-            "MALFORMED_REQUEST");
+  EXPECT_EQ(
+      client_->Post("/api/2.0/pipelines", "{not json").json()["error_code"],
+      "MALFORMED_REQUEST");
 
   spec["name"] = "Orders v2";
   spec["target"] = "orders_gold";
@@ -125,8 +125,9 @@ TEST_F(ApiTest, CreatesGetsEditsAndDeletesAPipeline) {
   p = client_->Get("/api/2.0/pipelines/" + id).json();
   EXPECT_EQ(p["name"], "Orders v2");
   EXPECT_EQ(p["spec"]["target"], "orders_gold");
-  EXPECT_EQ(client_->Put("/api/2.0/pipelines/" + id, R"({"id":"other"})").status,
-            400);
+  EXPECT_EQ(
+      client_->Put("/api/2.0/pipelines/" + id, R"({"id":"other"})").status,
+      400);
 
   ASSERT_EQ(client_->Delete("/api/2.0/pipelines/" + id).status, 200);
   auto gone = client_->Get("/api/2.0/pipelines/" + id);
@@ -144,7 +145,8 @@ TEST_F(ApiTest, UnknownPathsAndPipelinesAre404) {
   EXPECT_EQ(method.json()["error_code"], "ENDPOINT_NOT_FOUND");
   for (const char* suffix : {"", "/updates", "/events", "/stop"}) {
     std::string p = std::string("/api/2.0/pipelines/no-such-id") + suffix;
-    auto r = std::string(suffix) == "/stop" ? client_->Post(p) : client_->Get(p);
+    auto r =
+        std::string(suffix) == "/stop" ? client_->Post(p) : client_->Get(p);
     EXPECT_EQ(r.status, 404) << p;
     EXPECT_EQ(r.json()["error_code"], "RESOURCE_DOES_NOT_EXIST") << p;
   }
@@ -230,15 +232,15 @@ TEST_F(ApiTest, FiltersPipelinesByNameLike) {
   ASSERT_EQ(none.status, 200);
   EXPECT_FALSE(none.json().contains("statuses"));  // empty lists are omitted
 
-  auto compound = client_->Get(
-      "/api/2.0/pipelines?filter=" +
-      UrlEncode("name LIKE '%a%' AND name LIKE '%b%'"));
+  auto compound =
+      client_->Get("/api/2.0/pipelines?filter=" +
+                   UrlEncode("name LIKE '%a%' AND name LIKE '%b%'"));
   EXPECT_EQ(compound.status, 400);
   EXPECT_EQ(compound.json()["error_code"], "INVALID_PARAMETER_VALUE");
 
-  auto notebook = client_->Get(
-      "/api/2.0/pipelines?filter=" +
-      UrlEncode("notebook='/Repos/retail/dlt/retail_sales'"));
+  auto notebook =
+      client_->Get("/api/2.0/pipelines?filter=" +
+                   UrlEncode("notebook='/Repos/retail/dlt/retail_sales'"));
   ASSERT_EQ(notebook.status, 200);
   ASSERT_EQ(notebook.json()["statuses"].size(), 1u);
   EXPECT_EQ(notebook.json()["statuses"][0]["name"], "Retail sales (SQL)");

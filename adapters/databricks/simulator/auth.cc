@@ -30,7 +30,8 @@ HttpResponse OAuthError(int status, const std::string& error,
                         const std::string& description, int aadsts = 0) {
   json body = {{"error", error}};
   if (aadsts != 0) {
-    body["error_description"] = absl::StrCat("AADSTS", aadsts, ": ", description);
+    body["error_description"] =
+        absl::StrCat("AADSTS", aadsts, ": ", description);
     body["error_codes"] = json::array({aadsts});
   } else {
     body["error_description"] = description;
@@ -88,8 +89,7 @@ TokenStore::TokenStore(AuthOptions options, uint64_t seed)
 
 std::string TokenStore::Issue(absl::Time now, bool for_databricks) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::string token =
-      absl::StrFormat("sim-token-%016x%016x", rng_(), rng_());
+  std::string token = absl::StrFormat("sim-token-%016x%016x", rng_(), rng_());
   tokens_[token] = Issued{now + options_.token_lifetime, for_databricks};
   return token;
 }
@@ -116,7 +116,8 @@ HttpResponse TokenStore::OidcToken(const HttpRequest& req, absl::Time now) {
     id = Get(form, "client_id");
     secret = Get(form, "client_secret");
   }
-  if (id != options_.oauth_client_id || secret != options_.oauth_client_secret) {
+  if (id != options_.oauth_client_id ||
+      secret != options_.oauth_client_secret) {
     return OAuthError(401, "invalid_client", "Client authentication failed");
   }
   if (Get(form, "grant_type") != "client_credentials") {
@@ -128,16 +129,15 @@ HttpResponse TokenStore::OidcToken(const HttpRequest& req, absl::Time now) {
     return OAuthError(400, "invalid_scope", "scope must be all-apis");
   }
   std::string token = Issue(now, true);
-  return Json(200, {{"access_token", token},
-                    {"token_type", "Bearer"},
-                    {"scope", scope},
-                    {"expires_in",
-                     absl::ToInt64Seconds(options_.token_lifetime)}});
+  return Json(200,
+              {{"access_token", token},
+               {"token_type", "Bearer"},
+               {"scope", scope},
+               {"expires_in", absl::ToInt64Seconds(options_.token_lifetime)}});
 }
 
 HttpResponse TokenStore::EntraToken(const HttpRequest& req,
-                                    const std::string& tenant,
-                                    absl::Time now) {
+                                    const std::string& tenant, absl::Time now) {
   if (tenant != options_.entra_tenant_id) {
     return OAuthError(400, "invalid_request",
                       "Tenant '" + tenant + "' not found.", 90002);
@@ -187,8 +187,8 @@ HttpResponse TokenStore::EntraToken(const HttpRequest& req,
     }
     if (claims["exp"].is_number() &&
         claims["exp"].get<double>() <= absl::ToUnixSeconds(now)) {
-      return OAuthError(401, "invalid_client",
-                        "Client assertion is expired.", 700024);
+      return OAuthError(401, "invalid_client", "Client assertion is expired.",
+                        700024);
     }
   } else if (secret.empty()) {
     return OAuthError(400, "invalid_request",

@@ -225,8 +225,8 @@ ApiResult Workspace::ListEvents(absl::Time now, const std::string& id,
       const std::string& v = c.column == "level"       ? e.level
                              : c.column == "update_id" ? e.update_id
                                                        : e.id;
-      bool in = std::find(c.values.begin(), c.values.end(), v) !=
-                c.values.end();
+      bool in =
+          std::find(c.values.begin(), c.values.end(), v) != c.values.end();
       if (c.op == "!=" ? in : !in) return false;
     }
     return true;

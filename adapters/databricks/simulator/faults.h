@@ -34,10 +34,10 @@ namespace polysync::databricks::sim {
 
 // Endpoint names used by rules and request counters.
 inline constexpr const char* kEndpoints[] = {
-    "pipelines.list", "pipelines.create", "pipelines.get", "pipelines.edit",
-    "pipelines.delete", "pipelines.stop", "updates.start", "updates.list",
-    "updates.get", "requests.get", "events.list", "token.oidc",
-    "token.entra", "token.imds", "unknown"};
+    "pipelines.list",   "pipelines.create", "pipelines.get", "pipelines.edit",
+    "pipelines.delete", "pipelines.stop",   "updates.start", "updates.list",
+    "updates.get",      "requests.get",     "events.list",   "token.oidc",
+    "token.entra",      "token.imds",       "unknown"};
 
 enum class FaultKind {
   kLatency,          // adds `latency`, then answers normally

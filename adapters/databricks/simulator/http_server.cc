@@ -37,13 +37,13 @@ std::string Head(const HttpResponse& r, uint64_t content_length,
                  bool keep_alive) {
   beast::string_view reason =
       http::obsolete_reason(static_cast<http::status>(r.status));
-  std::string head =
-      absl::StrCat("HTTP/1.1 ", r.status, " ",
-                   absl::string_view(reason.data(), reason.size()),
-                   "\r\nServer: databricks-simulator\r\nContent-Type: ",
-                   r.content_type, "\r\nContent-Length: ", content_length,
-                   "\r\n");
-  for (const auto& [k, v] : r.headers) absl::StrAppend(&head, k, ": ", v, "\r\n");
+  std::string head = absl::StrCat(
+      "HTTP/1.1 ", r.status, " ",
+      absl::string_view(reason.data(), reason.size()),
+      "\r\nServer: databricks-simulator\r\nContent-Type: ", r.content_type,
+      "\r\nContent-Length: ", content_length, "\r\n");
+  for (const auto& [k, v] : r.headers)
+    absl::StrAppend(&head, k, ": ", v, "\r\n");
   if (!keep_alive) head += "Connection: close\r\n";
   head += "\r\n";
   return head;
@@ -72,8 +72,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
           ssl::stream_base::server,
           [self = this->shared_from_this()](const error_code& ec) {
             if (ec) {
-              polysync::log::Debug("tls handshake failed",
-                                   {polysync::log::Field("error", ec.message())});
+              polysync::log::Debug(
+                  "tls handshake failed",
+                  {polysync::log::Field("error", ec.message())});
               return self->Drop();
             }
             self->DoRead();
@@ -84,8 +85,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
  private:
-  static constexpr bool kTls =
-      !std::is_same<Stream, beast::tcp_stream>::value;
+  static constexpr bool kTls = !std::is_same<Stream, beast::tcp_stream>::value;
 
   tcp::socket& Socket() { return beast::get_lowest_layer(stream_).socket(); }
 
@@ -105,23 +105,21 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     auto expect = req[http::field::expect];
     if (beast::iequals(expect, "100-continue")) {
       out_ = "HTTP/1.1 100 Continue\r\n\r\n";
-      net::async_write(stream_, net::buffer(out_),
-                       [self = this->shared_from_this()](const error_code& e,
-                                                         size_t) {
-                         if (e) return self->Drop();
-                         self->ReadBody();
-                       });
+      net::async_write(
+          stream_, net::buffer(out_),
+          [self = this->shared_from_this()](const error_code& e, size_t) {
+            if (e) return self->Drop();
+            self->ReadBody();
+          });
       return;
     }
     ReadBody();
   }
 
   void ReadBody() {
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](const error_code& ec, size_t) {
-          self->OnRead(ec);
-        });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](
+                         const error_code& ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(const error_code& ec) {
@@ -140,11 +138,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (response_.close) keep_alive_ = false;
     if (response_.delay > absl::ZeroDuration()) {
       timer_.expires_after(ToChrono(response_.delay));
-      timer_.async_wait(
-          [self = this->shared_from_this()](const error_code& e) {
-            if (e) return;
-            self->Respond();
-          });
+      timer_.async_wait([self = this->shared_from_this()](const error_code& e) {
+        if (e) return;
+        self->Respond();
+      });
       return;
     }
     Respond();
@@ -171,7 +168,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         out_ += response_.body.substr(0, response_.body.size() / 2);
         return Write(false, /*abrupt=*/true);
       case WireAction::kOversized: {
-        const std::string prefix = "{\"pipeline_id\":\"oversized\",\"padding\":\"";
+        const std::string prefix =
+            "{\"pipeline_id\":\"oversized\",\"padding\":\"";
         const std::string suffix = "\"}";
         uint64_t total = std::max<uint64_t>(response_.oversized_bytes,
                                             prefix.size() + suffix.size());
@@ -203,16 +201,17 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       out_ += suffix_;
       return Write(keep_alive_);
     }
-    size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_filler_, kChunk));
+    size_t n =
+        static_cast<size_t>(std::min<uint64_t>(remaining_filler_, kChunk));
     out_.append(Filler(), 0, n);
     remaining_filler_ -= n;
-    net::async_write(stream_, net::buffer(out_),
-                     [self = this->shared_from_this()](const error_code& ec,
-                                                       size_t) {
-                       if (ec) return self->Drop();
-                       self->out_.clear();
-                       self->WriteOversized();
-                     });
+    net::async_write(
+        stream_, net::buffer(out_),
+        [self = this->shared_from_this()](const error_code& ec, size_t) {
+          if (ec) return self->Drop();
+          self->out_.clear();
+          self->WriteOversized();
+        });
   }
 
   // Closes without a goodbye: the client sees EOF (and for TLS no
@@ -233,10 +232,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // A graceful close after "Connection: close".
   void Close() {
     if constexpr (kTls) {
-      stream_.async_shutdown(
-          [self = this->shared_from_this()](const error_code&) {
-            self->Drop();
-          });
+      stream_.async_shutdown([self = this->shared_from_this()](
+                                 const error_code&) { self->Drop(); });
     } else {
       error_code ec;
       Socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -275,22 +272,22 @@ class HttpServer::Impl {
             "TLS needs both a certificate and a key file");
       }
       ssl_ctx_.set_options(ssl::context::default_workarounds |
-                               ssl::context::no_sslv2 |
-                               ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                               ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                               ssl::context::no_tlsv1 |
                                ssl::context::no_tlsv1_1,
                            ec);
       ssl_ctx_.use_certificate_chain_file(options_.tls_cert_file, ec);
       if (ec) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "cannot load certificate ", options_.tls_cert_file, ": ",
-            ec.message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot load certificate ", options_.tls_cert_file,
+                         ": ", ec.message()));
       }
       ssl_ctx_.use_private_key_file(options_.tls_key_file, ssl::context::pem,
                                     ec);
       if (ec) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "cannot load private key ", options_.tls_key_file, ": ",
-            ec.message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot load private key ", options_.tls_key_file,
+                         ": ", ec.message()));
       }
       tls_ = true;
     }
@@ -305,9 +302,9 @@ class HttpServer::Impl {
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot listen on ", options_.host, ":", options_.port, ": ",
-          ec.message()));
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", options_.host, ":", options_.port,
+                       ": ", ec.message()));
     }
     port_ = acceptor_.local_endpoint(ec).port();
     Accept();

@@ -21,7 +21,8 @@ ABSL_FLAG(int, io_threads, 2, "Threads serving HTTP.");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: serve HTTPS.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
 ABSL_FLAG(bool, seed, true, "Start with the dozen default pipelines.");
-ABSL_FLAG(int, generate_pipelines, 0, "Also add this many generated pipelines.");
+ABSL_FLAG(int, generate_pipelines, 0,
+          "Also add this many generated pipelines.");
 ABSL_FLAG(bool, manual_clock, false,
           "Time only moves through POST /_sim/clock/advance.");
 ABSL_FLAG(double, time_scale, 1.0,

@@ -56,10 +56,10 @@ inline std::optional<ApiResult> ParseMaxResults(const QueryParams& params,
                             "Invalid max_results: " + *text);
   }
   if (value > limit) {
-    return ApiResult::Error(
-        400, "INVALID_PARAMETER_VALUE",
-        "max_results must be at most " + std::to_string(limit) + ", got " +
-            std::to_string(value));
+    return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
+                            "max_results must be at most " +
+                                std::to_string(limit) + ", got " +
+                                std::to_string(value));
   }
   if (value > 0) *out = value;
   return std::nullopt;

@@ -8,14 +8,14 @@ namespace {
 using json = nlohmann::json;
 
 json Cluster(int min_workers, int max_workers, bool maintenance = false) {
-  json clusters = json::array(
-      {{{"label", "default"},
-        {"node_type_id", "Standard_DS3_v2"},
-        {"autoscale",
-         {{"min_workers", min_workers},
-          {"max_workers", max_workers},
-          {"mode", "ENHANCED"}}},
-        {"custom_tags", {{"cost-center", "data-platform"}}}}});
+  json clusters =
+      json::array({{{"label", "default"},
+                    {"node_type_id", "Standard_DS3_v2"},
+                    {"autoscale",
+                     {{"min_workers", min_workers},
+                      {"max_workers", max_workers},
+                      {"mode", "ENHANCED"}}},
+                    {"custom_tags", {{"cost-center", "data-platform"}}}}});
   if (maintenance) {
     clusters.push_back({{"label", "maintenance"}, {"num_workers", 1}});
   }
@@ -35,43 +35,45 @@ SeedPipeline Make(json spec, Behavior behavior = Behavior::kSucceed,
 
 std::vector<SeedPipeline> DefaultPipelines() {
   std::vector<SeedPipeline> out;
-  out.push_back(Make({{"name", "Wikipedia pipeline (SQL)"},
-                      {"storage", "/Users/username/data"},
-                      {"clusters", Cluster(1, 5)},
-                      {"libraries",
-                       Notebook("/Users/username/DLT Notebooks/Delta Live "
-                                "Tables quickstart (SQL)")},
-                      {"target", "wikipedia_quickstart_data"},
-                      {"continuous", false},
-                      {"development", true},
-                      {"photon", false},
-                      {"channel", "CURRENT"},
-                      {"edition", "ADVANCED"}}));
-  out.push_back(Make(
-      {{"name", "Retail sales (SQL)"},
-       {"configuration",
-        {{"pipelines.numStreamRetryAttempts", "5"},
-         {"spark.sql.shuffle.partitions", "64"},
-         {"custom.source_path", "abfss://raw@contosolake.dfs.core.windows.net/retail"}}},
-       {"clusters", Cluster(2, 8, true)},
-       {"libraries", Notebook("/Repos/retail/dlt/retail_sales")},
-       {"target", "retail_gold"},
-       {"continuous", false},
-       {"development", false},
-       {"photon", true},
-       {"channel", "CURRENT"},
-       {"edition", "ADVANCED"}}));
-  out.push_back(Make({{"name", "Müller's \"Kunden\" – Übersicht"},
-                      {"configuration",
-                       {{"custom.region", "DACH"},
-                        {"spark.databricks.delta.optimizeWrite.enabled", "true"}}},
-                      {"clusters", Cluster(1, 3)},
-                      {"libraries", Notebook("/Repos/crm/dlt/kunden")},
-                      {"target", "crm_kunden"},
-                      {"continuous", false},
-                      {"development", false},
-                      {"photon", true}},
-                     Behavior::kSucceed, "jürgen.müller@contoso.de"));
+  out.push_back(
+      Make({{"name", "Wikipedia pipeline (SQL)"},
+            {"storage", "/Users/username/data"},
+            {"clusters", Cluster(1, 5)},
+            {"libraries", Notebook("/Users/username/DLT Notebooks/Delta Live "
+                                   "Tables quickstart (SQL)")},
+            {"target", "wikipedia_quickstart_data"},
+            {"continuous", false},
+            {"development", true},
+            {"photon", false},
+            {"channel", "CURRENT"},
+            {"edition", "ADVANCED"}}));
+  out.push_back(
+      Make({{"name", "Retail sales (SQL)"},
+            {"configuration",
+             {{"pipelines.numStreamRetryAttempts", "5"},
+              {"spark.sql.shuffle.partitions", "64"},
+              {"custom.source_path",
+               "abfss://raw@contosolake.dfs.core.windows.net/retail"}}},
+            {"clusters", Cluster(2, 8, true)},
+            {"libraries", Notebook("/Repos/retail/dlt/retail_sales")},
+            {"target", "retail_gold"},
+            {"continuous", false},
+            {"development", false},
+            {"photon", true},
+            {"channel", "CURRENT"},
+            {"edition", "ADVANCED"}}));
+  out.push_back(
+      Make({{"name", "Müller's \"Kunden\" – Übersicht"},
+            {"configuration",
+             {{"custom.region", "DACH"},
+              {"spark.databricks.delta.optimizeWrite.enabled", "true"}}},
+            {"clusters", Cluster(1, 3)},
+            {"libraries", Notebook("/Repos/crm/dlt/kunden")},
+            {"target", "crm_kunden"},
+            {"continuous", false},
+            {"development", false},
+            {"photon", true}},
+           Behavior::kSucceed, "jürgen.müller@contoso.de"));
   out.push_back(Make({{"name", "Ventes quotidiennes – Île-de-France"},
                       {"configuration", {{"custom.currency", "EUR"}}},
                       {"clusters", Cluster(1, 4)},

@@ -71,8 +71,8 @@ Route RouteOf(const std::string& method, const std::vector<std::string>& s) {
   if (n == 3 && s[0] == "oidc" && s[1] == "v1" && s[2] == "token" &&
       method == "POST") {
     r.endpoint = "token.oidc";
-  } else if (n == 4 && s[1] == "oauth2" && s[2] == "v2.0" &&
-             s[3] == "token" && method == "POST") {
+  } else if (n == 4 && s[1] == "oauth2" && s[2] == "v2.0" && s[3] == "token" &&
+             method == "POST") {
     r.endpoint = "token.entra";
     r.tenant = s[0];
   } else if (n == 4 && s[0] == "metadata" && s[1] == "identity" &&
@@ -113,11 +113,11 @@ HttpResponse FaultResponse(const FaultRule& f) {
   switch (f.kind) {
     case FaultKind::kHttpError: {
       std::string message =
-          f.status == 429 ? "Too many requests. Please wait a moment and "
-                            "try again. If the issue persists, consider "
-                            "adjusting your request rate."
-                          : absl::StrCat("Simulated server error (HTTP ",
-                                         f.status, ").");
+          f.status == 429
+              ? "Too many requests. Please wait a moment and "
+                "try again. If the issue persists, consider "
+                "adjusting your request rate."
+              : absl::StrCat("Simulated server error (HTTP ", f.status, ").");
       r = ApiError(f.status, ErrorCodeFor(f.status), message);
       if (f.retry_after_seconds >= 0) {
         r.headers.emplace_back("Retry-After",
@@ -195,7 +195,8 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Start(
   server_options.tls_key_file = sim->options_.tls_key_file;
   Simulator* raw = sim.get();
   auto server = HttpServer::Start(
-      server_options, [raw](const HttpRequest& req) { return raw->Handle(req); });
+      server_options,
+      [raw](const HttpRequest& req) { return raw->Handle(req); });
   if (!server.ok()) return server.status();
   sim->server_ = std::move(*server);
   sim->port_ = sim->server_->port();
@@ -327,11 +328,10 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
   const Route route = RouteOf(req.method, segments);
   Count(route.endpoint);
   FaultDecision decision = faults_.Decide(route.endpoint);
-  const bool process =
-      !decision.has_fault ||
-      decision.fault.kind == FaultKind::kTruncatedJson ||
-      decision.fault.kind == FaultKind::kResponseLost503 ||
-      decision.fault.kind == FaultKind::kResponseLostReset;
+  const bool process = !decision.has_fault ||
+                       decision.fault.kind == FaultKind::kTruncatedJson ||
+                       decision.fault.kind == FaultKind::kResponseLost503 ||
+                       decision.fault.kind == FaultKind::kResponseLostReset;
 
   HttpResponse resp;
   if (!process) {
@@ -351,9 +351,9 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
                                  : std::nullopt) {
       resp = FromApi(*denied);
     } else if (e == "unknown") {
-      resp = ApiError(404, "ENDPOINT_NOT_FOUND",
-                      absl::StrCat("No API found for '", req.method, " ",
-                                   path, "'"));
+      resp = ApiError(
+          404, "ENDPOINT_NOT_FOUND",
+          absl::StrCat("No API found for '", req.method, " ", path, "'"));
     } else {
       json body = json::object();
       if (req.method == "POST" || req.method == "PUT") {
@@ -451,8 +451,7 @@ HttpResponse Simulator::HandleAdmin(const HttpRequest& req,
   }
   if (path == "/_sim/clock/advance" && req.method == "POST") {
     if (!body.contains("seconds") || !body["seconds"].is_number()) {
-      return ApiError(400, "INVALID_PARAMETER_VALUE",
-                      "Body: {\"seconds\": N}");
+      return ApiError(400, "INVALID_PARAMETER_VALUE", "Body: {\"seconds\": N}");
     }
     auto s = AdvanceClock(absl::Seconds(body["seconds"].get<double>()));
     if (!s.ok()) return ApiError(400, "INVALID_STATE", s.message());
@@ -467,9 +466,9 @@ HttpResponse Simulator::HandleAdmin(const HttpRequest& req,
     resp.body = Dump({{"pipeline_ids", ids}});
     return resp;
   }
-  return ApiError(404, "ENDPOINT_NOT_FOUND",
-                  absl::StrCat("No admin API at '", req.method, " ", path,
-                               "'"));
+  return ApiError(
+      404, "ENDPOINT_NOT_FOUND",
+      absl::StrCat("No admin API at '", req.method, " ", path, "'"));
 }
 
 }  // namespace polysync::databricks::sim

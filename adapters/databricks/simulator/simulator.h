@@ -165,8 +165,7 @@ class Simulator {
 
  private:
   explicit Simulator(SimulatorOptions options);
-  HttpResponse HandleAdmin(const HttpRequest& request,
-                           const std::string& path);
+  HttpResponse HandleAdmin(const HttpRequest& request, const std::string& path);
   void Count(const std::string& endpoint);
 
   SimulatorOptions options_;

@@ -36,8 +36,7 @@ TestClient::TestClient(std::string base_url, std::string token,
 TestClient::~TestClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
 HttpResult TestClient::Request(const std::string& method,
-                               const std::string& path,
-                               const std::string& body,
+                               const std::string& path, const std::string& body,
                                const std::vector<std::string>& extra_headers,
                                bool with_token) {
   CURL* c = static_cast<CURL*>(curl_);
@@ -69,9 +68,11 @@ HttpResult TestClient::Request(const std::string& method,
   }
   struct curl_slist* headers = nullptr;
   std::string auth = "Authorization: Bearer " + token_;
-  if (with_token && !token_.empty()) headers = curl_slist_append(headers, auth.c_str());
+  if (with_token && !token_.empty())
+    headers = curl_slist_append(headers, auth.c_str());
   headers = curl_slist_append(headers, "Content-Type: application/json");
-  for (const auto& h : extra_headers) headers = curl_slist_append(headers, h.c_str());
+  for (const auto& h : extra_headers)
+    headers = curl_slist_append(headers, h.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   CURLcode code = curl_easy_perform(c);
   curl_slist_free_all(headers);

@@ -47,14 +47,11 @@ class TestClient {
   HttpResult Put(const std::string& path, const std::string& body) {
     return Request("PUT", path, body);
   }
-  HttpResult Delete(const std::string& path) {
-    return Request("DELETE", path);
-  }
-  HttpResult Request(
-      const std::string& method, const std::string& path,
-      const std::string& body = "",
-      const std::vector<std::string>& extra_headers = {},
-      bool with_token = true);
+  HttpResult Delete(const std::string& path) { return Request("DELETE", path); }
+  HttpResult Request(const std::string& method, const std::string& path,
+                     const std::string& body = "",
+                     const std::vector<std::string>& extra_headers = {},
+                     bool with_token = true);
 
   void set_token(std::string token) { token_ = std::move(token); }
 

@@ -135,14 +135,15 @@ Workspace::Workspace(WorkspaceOptions options)
 
 std::string Workspace::NewId() {
   uint64_t a = rng_(), b = rng_();
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", a >> 32, (a >> 16) & 0xffff,
-                         a & 0xffff, b >> 48, b & 0xffffffffffffULL);
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", a >> 32,
+                         (a >> 16) & 0xffff, a & 0xffff, b >> 48,
+                         b & 0xffffffffffffULL);
 }
 
 std::string Workspace::NewClusterId(absl::Time now) {
-  return absl::StrCat(
-      absl::FormatTime("%m%d-%H%M%S", now, absl::UTCTimeZone()), "-",
-      absl::StrFormat("%08x", static_cast<uint32_t>(rng_())));
+  return absl::StrCat(absl::FormatTime("%m%d-%H%M%S", now, absl::UTCTimeZone()),
+                      "-",
+                      absl::StrFormat("%08x", static_cast<uint32_t>(rng_())));
 }
 
 Workspace::Pipeline* Workspace::FindPipeline(const std::string& id) {
@@ -175,9 +176,9 @@ json Workspace::UpdateJson(const Update& u) const {
 
 json Workspace::LatestUpdates(const Pipeline& p) const {
   json list = json::array();
-  for (auto it = p.update_ids.rbegin(); it != p.update_ids.rend() &&
-                                        static_cast<int>(list.size()) <
-                                            options_.latest_updates_limit;
+  for (auto it = p.update_ids.rbegin();
+       it != p.update_ids.rend() &&
+       static_cast<int>(list.size()) < options_.latest_updates_limit;
        ++it) {
     const Update& u = updates_.at(*it);
     list.push_back({{"update_id", u.id},
@@ -378,9 +379,9 @@ ApiResult Workspace::ListPipelines(absl::Time now, const QueryParams& params) {
     by_name = true;
     desc = true;
   } else {
-    return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
-                            "Invalid order_by: " + order +
-                                " (supported: id, name; asc or desc)");
+    return ApiResult::Error(
+        400, "INVALID_PARAMETER_VALUE",
+        "Invalid order_by: " + order + " (supported: id, name; asc or desc)");
   }
   // filter: name LIKE '...' or notebook='...'; no compound filters.
   std::string like, notebook;
@@ -405,8 +406,7 @@ ApiResult Workspace::ListPipelines(absl::Time now, const QueryParams& params) {
       ok = quoted(rest, &like);
     } else if (absl::StartsWithIgnoreCase(f, "notebook")) {
       absl::string_view rest = absl::StripLeadingAsciiWhitespace(f.substr(8));
-      ok = !rest.empty() && rest[0] == '=' &&
-           quoted(rest.substr(1), &notebook);
+      ok = !rest.empty() && rest[0] == '=' && quoted(rest.substr(1), &notebook);
     }
     if (!ok) {
       return ApiResult::Error(
@@ -452,17 +452,18 @@ ApiResult Workspace::ListPipelines(absl::Time now, const QueryParams& params) {
   size_t start = 0;
   if (!after_id.empty()) {
     auto cursor = std::make_pair(after_key, after_id);
-    start = std::partition_point(matches.begin(), matches.end(),
-                                 [&](const Pipeline* p) {
-                                   return desc ? cursor < key(p)
-                                               : key(p) <= cursor;
-                                 }) -
-            matches.begin();
+    start =
+        std::partition_point(matches.begin(), matches.end(),
+                             [&](const Pipeline* p) {
+                               return desc ? cursor < key(p) : key(p) <= cursor;
+                             }) -
+        matches.begin();
   }
   ApiResult r;
   json statuses = json::array();
   size_t end = std::min(matches.size(), start + max_results);
-  for (size_t i = start; i < end; ++i) statuses.push_back(StatusJson(*matches[i]));
+  for (size_t i = start; i < end; ++i)
+    statuses.push_back(StatusJson(*matches[i]));
   if (!statuses.empty()) r.body["statuses"] = std::move(statuses);
   if (end < matches.size()) {
     auto k = key(matches[end - 1]);
@@ -506,8 +507,7 @@ Workspace::Update& Workspace::CreateUpdateLocked(
   ++updates_created_;
   active_.insert(id);
   AddEvent(p, at, "INFO", "create_update",
-           absl::StrCat("Update ", id.substr(0, 6), " started by ", cause,
-                        "."),
+           absl::StrCat("Update ", id.substr(0, 6), " started by ", cause, "."),
            &stored,
            {{"create_update",
              {{"cause", cause},
@@ -562,14 +562,13 @@ ApiResult Workspace::StartUpdate(absl::Time now, const std::string& id,
   if (!p->active_update.empty()) {
     return ApiResult::Error(
         options_.conflict_status, options_.conflict_error_code,
-        absl::StrCat("Cannot start a new update of pipeline ", id,
-                     ": update ", p->active_update, " is still active."));
+        absl::StrCat("Cannot start a new update of pipeline ", id, ": update ",
+                     p->active_update, " is still active."));
   }
   std::string request_id = NewId();
-  Update& u = CreateUpdateLocked(*p, now, request_id, cause, full_refresh,
-                                 std::move(refresh_selection),
-                                 std::move(full_refresh_selection),
-                                 validate_only);
+  Update& u = CreateUpdateLocked(
+      *p, now, request_id, cause, full_refresh, std::move(refresh_selection),
+      std::move(full_refresh_selection), validate_only);
   ApiResult r;
   r.body = {{"update_id", u.id}, {"request_id", request_id}};
   return r;
@@ -587,8 +586,7 @@ ApiResult Workspace::ListUpdates(absl::Time now, const std::string& id,
   int64_t start = static_cast<int64_t>(p->update_ids.size()) - 1;
   if (auto token = Param(params, "page_token"); token && !token->empty()) {
     auto state = DecodePageToken(*token);
-    if (!state || !(*state)["n"].is_number_integer() ||
-        (*state)["p"] != id) {
+    if (!state || !(*state)["n"].is_number_integer() || (*state)["p"] != id) {
       return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
                               "Invalid page_token.");
     }
@@ -610,7 +608,8 @@ ApiResult Workspace::ListUpdates(absl::Time now, const std::string& id,
     list.push_back(UpdateJson(updates_.at(p->update_ids[i])));
   }
   if (!list.empty()) r.body["updates"] = std::move(list);
-  if (i > stop) r.body["next_page_token"] = EncodePageToken({{"p", id}, {"n", i}});
+  if (i > stop)
+    r.body["next_page_token"] = EncodePageToken({{"p", id}, {"n", i}});
   return r;
 }
 
@@ -648,8 +647,8 @@ ApiResult Workspace::GetRequest(absl::Time now, const std::string& id,
   if (latest == nullptr) {
     return ApiResult::Error(
         404, "RESOURCE_DOES_NOT_EXIST",
-        absl::StrCat("Request ", request_id, " does not exist in pipeline ",
-                     id, "."));
+        absl::StrCat("Request ", request_id, " does not exist in pipeline ", id,
+                     "."));
   }
   ApiResult r;
   r.body = {{"status", active ? "ACTIVE" : "TERMINATED"},
@@ -669,7 +668,8 @@ ApiResult Workspace::StopPipeline(absl::Time now, const std::string& id) {
   return ApiResult{};
 }
 
-// --- lifecycle -----------------------------------------------------------------
+// --- lifecycle
+// -----------------------------------------------------------------
 
 absl::Duration Workspace::StateDuration(const Update& u) const {
   const LifecycleOptions& l = options_.lifecycle;
@@ -750,8 +750,7 @@ void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
     AddEvent(p, at, "ERROR", "flow_progress",
              "Flow 'orders_cleaned' has FAILED fatally. An error occurred "
              "because we could not find the table main.raw.orders_landing.",
-             &u,
-             {{"flow_progress", {{"status", "FAILED"}}}},
+             &u, {{"flow_progress", {{"status", "FAILED"}}}},
              {{"exceptions", exceptions}, {"fatal", true}});
     AddEvent(p, at, "ERROR", "update_progress",
              absl::StrCat("Update ", short_id, " is FAILED."), &u,
