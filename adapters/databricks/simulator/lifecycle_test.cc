@@ -24,16 +24,15 @@ class LifecycleTest : public ::testing::Test {
     auto sim = Simulator::Start(std::move(options));
     ASSERT_TRUE(sim.ok()) << sim.status();
     sim_ = std::move(*sim);
-    client_ = std::make_unique<TestClient>(sim_->base_url(),
-                                           sim_->access_token());
+    client_ =
+        std::make_unique<TestClient>(sim_->base_url(), sim_->access_token());
   }
 
   std::string Create(Behavior behavior = Behavior::kSucceed,
                      bool continuous = false) {
-    auto id = sim_->CreatePipeline(
-        {{"name", "p" + std::to_string(++created_)},
-         {"continuous", continuous}},
-        behavior);
+    auto id = sim_->CreatePipeline({{"name", "p" + std::to_string(++created_)},
+                                    {"continuous", continuous}},
+                                   behavior);
     EXPECT_TRUE(id.ok());
     return *id;
   }
@@ -120,22 +119,19 @@ TEST_F(LifecycleTest, MovesThroughEveryStateWithAnEventForEach) {
     EXPECT_EQ(GetUpdate(id, update_id)["state"], state);
   }
   EXPECT_EQ(ProgressStates(id, update_id),
-            (std::vector<std::string>{"QUEUED", "CREATED",
-                                      "WAITING_FOR_RESOURCES", "INITIALIZING",
-                                      "SETTING_UP_TABLES", "RUNNING",
-                                      "COMPLETED"}));
+            (std::vector<std::string>{
+                "QUEUED", "CREATED", "WAITING_FOR_RESOURCES", "INITIALIZING",
+                "SETTING_UP_TABLES", "RUNNING", "COMPLETED"}));
   p = client_->Get("/api/2.0/pipelines/" + id).json();
   EXPECT_EQ(p["state"], "IDLE");
   EXPECT_EQ(p["latest_updates"][0]["state"], "COMPLETED");
 
-  auto req = client_->Get("/api/2.0/pipelines/" + id + "/requests/" +
-                          request_id);
+  auto req =
+      client_->Get("/api/2.0/pipelines/" + id + "/requests/" + request_id);
   ASSERT_EQ(req.status, 200);
   EXPECT_EQ(req.json()["status"], "TERMINATED");
   EXPECT_EQ(req.json()["latest_update"]["update_id"], update_id);
-  EXPECT_EQ(client_
-                ->Get("/api/2.0/pipelines/" + id + "/requests/nope")
-                .status,
+  EXPECT_EQ(client_->Get("/api/2.0/pipelines/" + id + "/requests/nope").status,
             404);
 
   // Events carry the origin and an RFC 3339 timestamp; newest first.
@@ -160,11 +156,10 @@ TEST_F(LifecycleTest, LongAdvanceTimestampsEachStateWhenItHappened) {
                      "&order_by=" + UrlEncode("timestamp asc"));
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back()["timestamp"],
-            FormatRfc3339Millis(start + lifecycle_.queued + lifecycle_.created +
-                                lifecycle_.waiting_for_resources +
-                                lifecycle_.initializing +
-                                lifecycle_.setting_up_tables +
-                                lifecycle_.running));
+            FormatRfc3339Millis(
+                start + lifecycle_.queued + lifecycle_.created +
+                lifecycle_.waiting_for_resources + lifecycle_.initializing +
+                lifecycle_.setting_up_tables + lifecycle_.running));
 }
 
 TEST_F(LifecycleTest, FullRefreshResetsAndRefusesASelection) {
@@ -175,7 +170,8 @@ TEST_F(LifecycleTest, FullRefreshResetsAndRefusesASelection) {
   EXPECT_EQ(err["error_code"], "INVALID_PARAMETER_VALUE");
   EXPECT_EQ(sim_->UpdatesCreated(id), 0);
 
-  std::string update_id = StartUpdate(id, R"({"full_refresh": true})")["update_id"];
+  std::string update_id =
+      StartUpdate(id, R"({"full_refresh": true})")["update_id"];
   EXPECT_EQ(GetUpdate(id, update_id)["full_refresh"], true);
   Advance(absl::Minutes(5));
   auto states = ProgressStates(id, update_id);
@@ -183,9 +179,9 @@ TEST_F(LifecycleTest, FullRefreshResetsAndRefusesASelection) {
   EXPECT_EQ(states.back(), "COMPLETED");
 
   // A selective refresh: no RESETTING; the selection is echoed.
-  std::string selective =
-      StartUpdate(id, R"({"refresh_selection": ["a", "b"], "cause": "JOB_TASK"})")
-          ["update_id"];
+  std::string selective = StartUpdate(
+      id,
+      R"({"refresh_selection": ["a", "b"], "cause": "JOB_TASK"})")["update_id"];
   json u = GetUpdate(id, selective);
   EXPECT_EQ(u["refresh_selection"], json::array({"a", "b"}));
   EXPECT_EQ(u["cause"], "JOB_TASK");
@@ -211,21 +207,24 @@ TEST_F(LifecycleTest, FailingPipelineFailsWithErrorEvents) {
   EXPECT_EQ(sim_->UpdatesCreated(id), 1);  // no retry
 
   // What the Databricks CLI reads to explain a failure.
-  json errors = Events(id, "?filter=" + UrlEncode("level='ERROR' AND update_id='" +
-                                                  update_id + "'"));
+  json errors = Events(
+      id, "?filter=" +
+              UrlEncode("level='ERROR' AND update_id='" + update_id + "'"));
   ASSERT_EQ(errors.size(), 2u);
   for (const auto& e : errors) {
     EXPECT_EQ(e["level"], "ERROR");
     EXPECT_EQ(e["origin"]["update_id"], update_id);
     EXPECT_FALSE(e["message"].get<std::string>().empty());
     ASSERT_FALSE(e["error"]["exceptions"].empty());
-    EXPECT_FALSE(e["error"]["exceptions"][0]["class_name"].get<std::string>().empty());
+    EXPECT_FALSE(
+        e["error"]["exceptions"][0]["class_name"].get<std::string>().empty());
     EXPECT_NE(e["error"]["exceptions"][0]["message"].get<std::string>().find(
                   "TABLE_OR_VIEW_NOT_FOUND"),
               std::string::npos);
   }
   EXPECT_EQ(errors[0]["details"]["update_progress"]["state"], "FAILED");
-  json warn_or_error = Events(id, "?filter=" + UrlEncode("level in ('WARN', 'ERROR')"));
+  json warn_or_error =
+      Events(id, "?filter=" + UrlEncode("level in ('WARN', 'ERROR')"));
   EXPECT_EQ(warn_or_error.size(), 2u);
 }
 
@@ -321,7 +320,8 @@ TEST_F(LifecycleTest, ContinuousPipelineRunsUntilStopped) {
   EXPECT_EQ(GetUpdate(id, update_id)["mode"], "CONTINUOUS");
   Advance(absl::Hours(48));
   EXPECT_EQ(GetUpdate(id, update_id)["state"], "RUNNING");
-  EXPECT_EQ(client_->Get("/api/2.0/pipelines/" + id).json()["state"], "RUNNING");
+  EXPECT_EQ(client_->Get("/api/2.0/pipelines/" + id).json()["state"],
+            "RUNNING");
   client_->Post("/api/2.0/pipelines/" + id + "/stop");
   Advance(absl::Minutes(1));
   EXPECT_EQ(GetUpdate(id, update_id)["state"], "CANCELED");
@@ -352,7 +352,8 @@ TEST_F(LifecycleTest, ListsUpdatesNewestFirstWithPaging) {
                             "/updates?until_update_id=" + ids[3]);
   EXPECT_EQ(until.json()["updates"].size(), 2u);  // ids[4], ids[3]
   // latest_updates keeps 5, newest first.
-  json latest = client_->Get("/api/2.0/pipelines/" + id).json()["latest_updates"];
+  json latest =
+      client_->Get("/api/2.0/pipelines/" + id).json()["latest_updates"];
   ASSERT_EQ(latest.size(), 5u);
   EXPECT_EQ(latest[0]["update_id"], ids[4]);
 }
@@ -393,26 +394,27 @@ TEST_F(LifecycleTest, EventsPagingAndFilterRules) {
   auto first = client_->Get(base + "?max_results=1").json();
   std::string t = first["next_page_token"];
   EXPECT_EQ(client_
-                ->Get(base + "?page_token=" + UrlEncode(t) + "&filter=" +
-                      UrlEncode("level='INFO'"))
+                ->Get(base + "?page_token=" + UrlEncode(t) +
+                      "&filter=" + UrlEncode("level='INFO'"))
                 .status,
             400);
   EXPECT_EQ(client_
-                ->Get(base + "?page_token=" + UrlEncode(t) + "&order_by=" +
-                      UrlEncode("timestamp asc"))
+                ->Get(base + "?page_token=" + UrlEncode(t) +
+                      "&order_by=" + UrlEncode("timestamp asc"))
                 .status,
             400);
-  EXPECT_EQ(client_->Get(base + "?filter=" + UrlEncode("level='INFO' OR id='x'"))
-                .status,
-            400);
-  json by_id = Events(id, "?filter=" + UrlEncode("id='" +
-                                                 all[3]["id"].get<std::string>() +
-                                                 "'"));
+  EXPECT_EQ(
+      client_->Get(base + "?filter=" + UrlEncode("level='INFO' OR id='x'"))
+          .status,
+      400);
+  json by_id =
+      Events(id, "?filter=" +
+                     UrlEncode("id='" + all[3]["id"].get<std::string>() + "'"));
   ASSERT_EQ(by_id.size(), 1u);
-  json since = Events(id, "?max_results=1000&filter=" +
-                              UrlEncode("timestamp > '" +
-                                        all[2]["timestamp"].get<std::string>() +
-                                        "'"));
+  json since =
+      Events(id, "?max_results=1000&filter=" +
+                     UrlEncode("timestamp > '" +
+                               all[2]["timestamp"].get<std::string>() + "'"));
   EXPECT_EQ(since.size(), 2u);
 }
 
