@@ -54,10 +54,9 @@ std::string Basic(const std::string& id, const std::string& secret) {
 
 TEST_F(AuthTest, DatabricksOAuthM2MTokenWorksUntilItExpires) {
   const AuthOptions defaults;
-  HttpResult r = Form("/oidc/v1/token",
-                      "grant_type=client_credentials&scope=all-apis",
-                      {Basic(defaults.oauth_client_id,
-                             defaults.oauth_client_secret)});
+  HttpResult r =
+      Form("/oidc/v1/token", "grant_type=client_credentials&scope=all-apis",
+           {Basic(defaults.oauth_client_id, defaults.oauth_client_secret)});
   ASSERT_EQ(r.status, 200) << r.body;
   json body = r.json();
   EXPECT_EQ(body["token_type"], "Bearer");
@@ -71,15 +70,14 @@ TEST_F(AuthTest, DatabricksOAuthM2MTokenWorksUntilItExpires) {
   EXPECT_EQ(ListWith(token), 401);
   EXPECT_EQ(ListWith(sim_->access_token()), 200);  // the PAT never expires
 
-  HttpResult wrong = Form("/oidc/v1/token",
-                          "grant_type=client_credentials&scope=all-apis",
-                          {Basic(defaults.oauth_client_id, "nope")});
+  HttpResult wrong =
+      Form("/oidc/v1/token", "grant_type=client_credentials&scope=all-apis",
+           {Basic(defaults.oauth_client_id, "nope")});
   EXPECT_EQ(wrong.status, 401);
   EXPECT_EQ(wrong.json()["error"], "invalid_client");
-  HttpResult scope = Form("/oidc/v1/token",
-                          "grant_type=client_credentials&scope=sql",
-                          {Basic(defaults.oauth_client_id,
-                                 defaults.oauth_client_secret)});
+  HttpResult scope =
+      Form("/oidc/v1/token", "grant_type=client_credentials&scope=sql",
+           {Basic(defaults.oauth_client_id, defaults.oauth_client_secret)});
   EXPECT_EQ(scope.status, 400);
   EXPECT_EQ(scope.json()["error"], "invalid_scope");
 }
@@ -89,22 +87,22 @@ TEST_F(AuthTest, EntraClientSecretAndAssertion) {
   const std::string path = "/" + d.entra_tenant_id + "/oauth2/v2.0/token";
   const std::string scope =
       UrlEncode(std::string(kAzureDatabricksAppId) + "/.default");
-  HttpResult r = Form(path, "grant_type=client_credentials&client_id=" +
-                                d.entra_client_id + "&client_secret=" +
-                                d.entra_client_secret + "&scope=" + scope);
+  HttpResult r = Form(
+      path, "grant_type=client_credentials&client_id=" + d.entra_client_id +
+                "&client_secret=" + d.entra_client_secret + "&scope=" + scope);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json()["expires_in"], 120);
   EXPECT_EQ(ListWith(r.json()["access_token"]), 200);
 
-  HttpResult bad_secret =
-      Form(path, "grant_type=client_credentials&client_id=" +
-                     d.entra_client_id + "&client_secret=x&scope=" + scope);
+  HttpResult bad_secret = Form(
+      path, "grant_type=client_credentials&client_id=" + d.entra_client_id +
+                "&client_secret=x&scope=" + scope);
   EXPECT_EQ(bad_secret.status, 401);
   EXPECT_EQ(bad_secret.json()["error"], "invalid_client");
   EXPECT_EQ(bad_secret.json()["error_codes"][0], 7000215);
 
-  HttpResult tenant = Form("/other-tenant/oauth2/v2.0/token",
-                           "grant_type=client_credentials");
+  HttpResult tenant =
+      Form("/other-tenant/oauth2/v2.0/token", "grant_type=client_credentials");
   EXPECT_EQ(tenant.status, 400);
 
   auto jwt = [&](const json& claims) {
@@ -117,16 +115,15 @@ TEST_F(AuthTest, EntraClientSecretAndAssertion) {
       "&client_assertion_type=" +
       UrlEncode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") +
       "&scope=" + scope + "&client_assertion=";
-  HttpResult good = Form(
-      path, assertion_body + jwt({{"iss", d.entra_client_id},
-                                  {"sub", d.entra_client_id},
-                                  {"exp", now + 600}}));
+  HttpResult good = Form(path, assertion_body + jwt({{"iss", d.entra_client_id},
+                                                     {"sub", d.entra_client_id},
+                                                     {"exp", now + 600}}));
   ASSERT_EQ(good.status, 200) << good.body;
   EXPECT_EQ(ListWith(good.json()["access_token"]), 200);
-  HttpResult expired = Form(
-      path, assertion_body + jwt({{"iss", d.entra_client_id},
-                                  {"sub", d.entra_client_id},
-                                  {"exp", now - 1}}));
+  HttpResult expired =
+      Form(path, assertion_body + jwt({{"iss", d.entra_client_id},
+                                       {"sub", d.entra_client_id},
+                                       {"exp", now - 1}}));
   EXPECT_EQ(expired.status, 401);
   HttpResult other =
       Form(path, assertion_body + jwt({{"iss", "someone"}, {"sub", "else"}}));
@@ -145,8 +142,9 @@ TEST_F(AuthTest, EntraClientSecretAndAssertion) {
 }
 
 TEST_F(AuthTest, ImdsManagedIdentity) {
-  const std::string path = "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=" +
-                           std::string(kAzureDatabricksAppId);
+  const std::string path =
+      "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=" +
+      std::string(kAzureDatabricksAppId);
   HttpResult no_header = client_->Request("GET", path, "", {}, false);
   EXPECT_EQ(no_header.status, 400);
   EXPECT_EQ(no_header.json()["error"], "invalid_request");
@@ -158,9 +156,9 @@ TEST_F(AuthTest, ImdsManagedIdentity) {
   EXPECT_EQ(body["resource"], kAzureDatabricksAppId);
   EXPECT_EQ(ListWith(body["access_token"]), 200);
 
-  HttpResult no_version = client_->Request(
-      "GET", "/metadata/identity/oauth2/token?resource=x", "",
-      {"Metadata: true"}, false);
+  HttpResult no_version =
+      client_->Request("GET", "/metadata/identity/oauth2/token?resource=x", "",
+                       {"Metadata: true"}, false);
   EXPECT_EQ(no_version.status, 400);
   EXPECT_EQ(sim_->RequestCount("token.imds"), 3);
 }

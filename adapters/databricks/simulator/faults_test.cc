@@ -33,8 +33,8 @@ class FaultsTest : public ::testing::Test {
   }
 
   std::unique_ptr<TestClient> NewClient(ClientOptions options = {}) {
-    return std::make_unique<TestClient>(sim_->base_url(),
-                                        sim_->access_token(), options);
+    return std::make_unique<TestClient>(sim_->base_url(), sim_->access_token(),
+                                        options);
   }
 
   static FaultRule Rule(const std::string& endpoint, FaultKind kind,
@@ -252,7 +252,8 @@ TEST_F(FaultsTest, AdminEndpointSetsListsAndClearsRules) {
   EXPECT_EQ(client_->Post(path_ + "/updates").status, 200);
   EXPECT_EQ(admin->Get("/_sim/stats").json()["updates_created"], 1);
 
-  HttpResult advanced = admin->Post("/_sim/clock/advance", R"({"seconds": 3600})");
+  HttpResult advanced =
+      admin->Post("/_sim/clock/advance", R"({"seconds": 3600})");
   EXPECT_EQ(advanced.status, 200);
   EXPECT_EQ(client_->Get(path_).json()["state"], "IDLE");
 }
