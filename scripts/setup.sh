@@ -13,6 +13,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   grpc-proto libabsl-dev libcurl4-openssl-dev libsimdjson-dev libgtest-dev
   libgmock-dev libbenchmark-dev libcpp-httplib-dev nlohmann-json3-dev
+  libboost-dev libssl-dev
   # tools used by tests and benchmarks
   nghttp2-client nghttp2-proxy procps
 )

@@ -1,0 +1,117 @@
+// Fault injection: rules that make an endpoint misbehave on the wire.
+//
+// A rule names an endpoint (see `kEndpoints`, or "*" for every endpoint), a
+// kind of fault and when it fires: the next `count` matching requests after
+// skipping `skip` of them, or each matching request with `probability`.
+// Rules are checked in the order they were added: every firing `kLatency`
+// rule adds its delay, and the first firing rule of any other kind decides
+// the response.
+//
+//   FaultRule rule;
+//   rule.endpoint = "updates.start";
+//   rule.kind = FaultKind::kResponseLost503;  // created, but the client
+//   rule.count = 1;                           // sees a 503
+//   simulator->InjectFault(rule);
+//
+// Rules are also written as JSON (flags, POST /_sim/faults):
+//   {"endpoint": "pipelines.get", "kind": "http_error", "status": 429,
+//    "retry_after_seconds": 2, "count": 3}
+#ifndef POLYSYNC_ADAPTERS_DATABRICKS_SIMULATOR_FAULTS_H_
+#define POLYSYNC_ADAPTERS_DATABRICKS_SIMULATOR_FAULTS_H_
+
+#include <cstdint>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace polysync::databricks::sim {
+
+// Endpoint names used by rules and request counters.
+inline constexpr const char* kEndpoints[] = {
+    "pipelines.list",   "pipelines.create", "pipelines.get", "pipelines.edit",
+    "pipelines.delete", "pipelines.stop",   "updates.start", "updates.list",
+    "updates.get",      "requests.get",     "events.list",   "token.oidc",
+    "token.entra",      "token.imds",       "unknown"};
+
+enum class FaultKind {
+  kLatency,          // adds `latency`, then answers normally
+  kHttpError,        // `status` (429, 500, 502, 503...) with a Databricks
+                     // error body; Retry-After when retry_after_seconds >= 0
+  kReset,            // TCP reset instead of a response
+  kStall,            // holds the connection for `stall`, then drops it
+  kMalformedJson,    // 200 with a body that is not JSON
+  kTruncatedJson,    // the real answer, cut in half (Content-Length is the
+                     // full length), then close; the request IS processed
+  kHtmlError,        // `status` (default 502) text/html page from a "proxy"
+  kOversized,        // 200 JSON body of `oversized_bytes`, streamed
+  kResponseLost503,  // processed (e.g. the update is created), client gets 503
+  kResponseLostReset,  // processed, client gets a TCP reset
+};
+
+// "latency", "http_error", "reset", "stall", "malformed_json",
+// "truncated_json", "html_error", "oversized", "response_lost_503",
+// "response_lost_reset".
+absl::string_view FaultKindName(FaultKind kind);
+bool ParseFaultKind(absl::string_view name, FaultKind* kind);
+
+struct FaultRule {
+  std::string endpoint = "*";
+  FaultKind kind = FaultKind::kHttpError;
+  // When it fires: the next `count` matching requests after `skip` of them;
+  // count < 0 means every matching request after the skipped ones.
+  int count = 1;
+  int skip = 0;
+  // When in (0, 1): fires with this probability instead (count still caps
+  // the number of firings when >= 0).
+  double probability = 1.0;
+
+  absl::Duration latency = absl::Milliseconds(100);  // kLatency
+  int status = 503;                                  // kHttpError, kHtmlError
+  int retry_after_seconds = -1;                      // -1: no Retry-After
+  absl::Duration stall = absl::Seconds(30);          // kStall
+  uint64_t oversized_bytes = 40ull << 20;            // kOversized
+};
+
+// Parses one rule from JSON (keys as in FaultRule; durations in
+// milliseconds: latency_ms, stall_ms).
+absl::StatusOr<FaultRule> FaultRuleFromJson(const nlohmann::json& j);
+nlohmann::json FaultRuleToJson(const FaultRule& rule);
+
+// What the firing rules decided for one request.
+struct FaultDecision {
+  absl::Duration latency = absl::ZeroDuration();
+  bool has_fault = false;
+  FaultRule fault;  // valid when has_fault
+};
+
+// Thread-safe rule set.
+class FaultInjector {
+ public:
+  explicit FaultInjector(uint64_t seed = 1) : rng_(seed) {}
+
+  void Add(FaultRule rule);
+  void Clear();
+  std::vector<FaultRule> Rules() const;
+  // Consumes the rules that fire for one request to `endpoint`.
+  FaultDecision Decide(absl::string_view endpoint);
+
+ private:
+  struct State {
+    FaultRule rule;
+    int64_t seen = 0;   // matching requests so far
+    int64_t fired = 0;  // firings so far
+  };
+  mutable std::mutex mu_;
+  std::mt19937_64 rng_;
+  std::vector<State> rules_;
+};
+
+}  // namespace polysync::databricks::sim
+
+#endif  // POLYSYNC_ADAPTERS_DATABRICKS_SIMULATOR_FAULTS_H_

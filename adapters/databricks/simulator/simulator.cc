@@ -1,0 +1,474 @@
+#include "adapters/databricks/simulator/simulator.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "adapters/databricks/simulator/http_server.h"
+#include "adapters/databricks/simulator/seed.h"
+#include "common/log.h"
+
+namespace polysync::databricks::sim {
+namespace {
+
+using json = nlohmann::json;
+
+std::string Dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+HttpResponse FromApi(const ApiResult& r) {
+  HttpResponse resp;
+  resp.status = r.status;
+  resp.body = Dump(r.body);
+  return resp;
+}
+
+HttpResponse ApiError(int status, absl::string_view code,
+                      absl::string_view message) {
+  return FromApi(ApiResult::Error(status, code, message));
+}
+
+// Where a request goes: the endpoint name (faults.h) and path parameters.
+struct Route {
+  std::string endpoint = "unknown";
+  std::string pipeline_id;
+  std::string sub_id;  // update_id or request_id
+  std::string tenant;
+};
+
+Route RouteOf(const std::string& method, const std::vector<std::string>& s) {
+  Route r;
+  const size_t n = s.size();
+  if (n >= 3 && s[0] == "api" && s[1] == "2.0" && s[2] == "pipelines") {
+    if (n == 3) {
+      if (method == "GET") r.endpoint = "pipelines.list";
+      if (method == "POST") r.endpoint = "pipelines.create";
+      return r;
+    }
+    r.pipeline_id = s[3];
+    if (n == 4) {
+      if (method == "GET") r.endpoint = "pipelines.get";
+      if (method == "PUT") r.endpoint = "pipelines.edit";
+      if (method == "DELETE") r.endpoint = "pipelines.delete";
+    } else if (n == 5 && s[4] == "updates") {
+      if (method == "GET") r.endpoint = "updates.list";
+      if (method == "POST") r.endpoint = "updates.start";
+    } else if (n == 6 && s[4] == "updates" && method == "GET") {
+      r.endpoint = "updates.get";
+      r.sub_id = s[5];
+    } else if (n == 6 && s[4] == "requests" && method == "GET") {
+      r.endpoint = "requests.get";
+      r.sub_id = s[5];
+    } else if (n == 5 && s[4] == "stop" && method == "POST") {
+      r.endpoint = "pipelines.stop";
+    } else if (n == 5 && s[4] == "events" && method == "GET") {
+      r.endpoint = "events.list";
+    }
+    return r;
+  }
+  if (n == 3 && s[0] == "oidc" && s[1] == "v1" && s[2] == "token" &&
+      method == "POST") {
+    r.endpoint = "token.oidc";
+  } else if (n == 4 && s[1] == "oauth2" && s[2] == "v2.0" && s[3] == "token" &&
+             method == "POST") {
+    r.endpoint = "token.entra";
+    r.tenant = s[0];
+  } else if (n == 4 && s[0] == "metadata" && s[1] == "identity" &&
+             s[2] == "oauth2" && s[3] == "token" && method == "GET") {
+    r.endpoint = "token.imds";
+  }
+  return r;
+}
+
+const char* ErrorCodeFor(int status) {
+  switch (status) {
+    case 400:
+      return "INVALID_PARAMETER_VALUE";
+    case 401:
+      return "UNAUTHENTICATED";
+    case 403:
+      return "PERMISSION_DENIED";
+    case 404:
+      return "RESOURCE_DOES_NOT_EXIST";
+    case 409:
+      return "RESOURCE_CONFLICT";
+    case 429:
+      return "REQUEST_LIMIT_EXCEEDED";
+    case 501:
+      return "NOT_IMPLEMENTED";
+    case 503:
+      return "TEMPORARILY_UNAVAILABLE";
+    case 504:
+      return "DEADLINE_EXCEEDED";
+    default:
+      return "INTERNAL_ERROR";
+  }
+}
+
+// The response a firing rule makes without processing the request.
+HttpResponse FaultResponse(const FaultRule& f) {
+  HttpResponse r;
+  switch (f.kind) {
+    case FaultKind::kHttpError: {
+      std::string message =
+          f.status == 429
+              ? "Too many requests. Please wait a moment and "
+                "try again. If the issue persists, consider "
+                "adjusting your request rate."
+              : absl::StrCat("Simulated server error (HTTP ", f.status, ").");
+      r = ApiError(f.status, ErrorCodeFor(f.status), message);
+      if (f.retry_after_seconds >= 0) {
+        r.headers.emplace_back("Retry-After",
+                               std::to_string(f.retry_after_seconds));
+      }
+      return r;
+    }
+    case FaultKind::kReset:
+      r.action = WireAction::kReset;
+      return r;
+    case FaultKind::kStall:
+      r.action = WireAction::kStallThenDrop;
+      r.stall = f.stall;
+      return r;
+    case FaultKind::kMalformedJson:
+      r.body = "{\"statuses\": [{\"pipeline_id\": \"5b1f\", <<not json>>";
+      return r;
+    case FaultKind::kHtmlError: {
+      r.status = f.status;
+      r.content_type = "text/html";
+      std::string title = absl::StrCat(f.status, " Bad Gateway");
+      if (f.status != 502) title = absl::StrCat(f.status, " Error");
+      r.body = absl::StrCat("<html>\r\n<head><title>", title,
+                            "</title></head>\r\n<body>\r\n<center><h1>", title,
+                            "</h1></center>\r\n<hr><center>nginx</center>\r\n"
+                            "</body>\r\n</html>\r\n");
+      if (f.retry_after_seconds >= 0) {
+        r.headers.emplace_back("Retry-After",
+                               std::to_string(f.retry_after_seconds));
+      }
+      return r;
+    }
+    case FaultKind::kOversized:
+      r.action = WireAction::kOversized;
+      r.oversized_bytes = f.oversized_bytes;
+      return r;
+    default:
+      return r;
+  }
+}
+
+}  // namespace
+
+Simulator::Simulator(SimulatorOptions options)
+    : options_(std::move(options)),
+      clock_(options_.clock ? options_.clock : std::make_shared<RealClock>()),
+      manual_clock_(dynamic_cast<ManualClock*>(clock_.get())),
+      workspace_(options_.workspace),
+      tokens_(options_.auth, options_.workspace.random_seed + 1),
+      faults_(options_.fault_seed) {}
+
+Simulator::~Simulator() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Start(
+    SimulatorOptions options) {
+  std::unique_ptr<Simulator> sim(new Simulator(std::move(options)));
+  if (sim->options_.seed_default_pipelines) {
+    for (auto& p : DefaultPipelines()) {
+      bool continuous = p.spec.value("continuous", false);
+      std::string name = p.spec["name"].get<std::string>();
+      auto id = sim->workspace_.AddPipeline(sim->clock_->Now(), p.spec,
+                                            p.behavior, p.creator);
+      if (!id.ok()) return id.status();
+      sim->seeded_.push_back(SeededPipeline{*id, name, p.behavior, continuous});
+    }
+  }
+  sim->GeneratePipelines(sim->options_.generated_pipelines);
+  for (const auto& rule : sim->options_.faults) sim->faults_.Add(rule);
+
+  HttpServerOptions server_options;
+  server_options.host = sim->options_.host;
+  server_options.port = sim->options_.port;
+  server_options.io_threads = sim->options_.io_threads;
+  server_options.tls_cert_file = sim->options_.tls_cert_file;
+  server_options.tls_key_file = sim->options_.tls_key_file;
+  Simulator* raw = sim.get();
+  auto server = HttpServer::Start(
+      server_options,
+      [raw](const HttpRequest& req) { return raw->Handle(req); });
+  if (!server.ok()) return server.status();
+  sim->server_ = std::move(*server);
+  sim->port_ = sim->server_->port();
+  sim->tls_ = sim->server_->tls();
+  polysync::log::Info(
+      "databricks simulator listening",
+      {polysync::log::Field("url", sim->base_url()),
+       polysync::log::Field("pipelines",
+                            static_cast<int64_t>(sim->PipelineCount()))});
+  return sim;
+}
+
+void Simulator::Shutdown() {
+  std::unique_ptr<HttpServer> server;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    server = std::move(server_);
+  }
+  if (server) server->Shutdown();
+}
+
+std::string Simulator::base_url() const {
+  return absl::StrCat(tls_ ? "https://" : "http://", options_.host, ":", port_);
+}
+
+std::string Simulator::access_token() const {
+  return options_.auth.personal_access_token;
+}
+
+absl::StatusOr<std::string> Simulator::CreatePipeline(const json& spec,
+                                                      Behavior behavior) {
+  if (!spec.is_object() || spec.contains("id")) {
+    return absl::InvalidArgumentError(
+        "spec must be a JSON object without an id");
+  }
+  return workspace_.AddPipeline(clock_->Now(), spec, behavior,
+                                "sim-user@example.com");
+}
+
+absl::Status Simulator::SetBehavior(const std::string& pipeline_id,
+                                    Behavior behavior) {
+  return workspace_.SetBehavior(pipeline_id, behavior);
+}
+
+std::vector<std::string> Simulator::GeneratePipelines(int count) {
+  std::vector<std::string> ids;
+  int first;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    first = generated_;
+    generated_ += std::max(0, count);
+  }
+  for (int i = 0; i < count; ++i) {
+    SeedPipeline p = GeneratedPipeline(first + i);
+    auto id = workspace_.AddPipeline(clock_->Now(), std::move(p.spec),
+                                     p.behavior, p.creator);
+    if (id.ok()) ids.push_back(*id);
+  }
+  return ids;
+}
+
+size_t Simulator::PipelineCount() const { return workspace_.PipelineCount(); }
+
+void Simulator::InjectFault(FaultRule rule) { faults_.Add(std::move(rule)); }
+
+absl::Status Simulator::InjectFaultJson(const json& rules) {
+  std::vector<FaultRule> parsed;
+  if (rules.is_array()) {
+    for (const auto& r : rules) {
+      auto rule = FaultRuleFromJson(r);
+      if (!rule.ok()) return rule.status();
+      parsed.push_back(*rule);
+    }
+  } else {
+    auto rule = FaultRuleFromJson(rules);
+    if (!rule.ok()) return rule.status();
+    parsed.push_back(*rule);
+  }
+  for (auto& r : parsed) faults_.Add(std::move(r));
+  return absl::OkStatus();
+}
+
+void Simulator::ClearFaults() { faults_.Clear(); }
+
+void Simulator::Count(const std::string& endpoint) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++request_counts_[endpoint];
+}
+
+int64_t Simulator::RequestCount(const std::string& endpoint) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = request_counts_.find(endpoint);
+  return it == request_counts_.end() ? 0 : it->second;
+}
+
+int64_t Simulator::UpdatesCreated() const {
+  return workspace_.UpdatesCreated();
+}
+
+int64_t Simulator::UpdatesCreated(const std::string& pipeline_id) const {
+  return workspace_.UpdatesCreated(pipeline_id);
+}
+
+absl::Status Simulator::AdvanceClock(absl::Duration d) {
+  if (manual_clock_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "the simulator runs on real time; pass a ManualClock in "
+        "SimulatorOptions::clock");
+  }
+  manual_clock_->Advance(d);
+  workspace_.Tick(clock_->Now());
+  return absl::OkStatus();
+}
+
+HttpResponse Simulator::Handle(const HttpRequest& req) {
+  absl::string_view target = req.target;
+  absl::string_view path = target, query;
+  if (size_t q = target.find('?'); q != absl::string_view::npos) {
+    path = target.substr(0, q);
+    query = target.substr(q + 1);
+  }
+  if (absl::StartsWith(path, "/_sim/")) {
+    return HandleAdmin(req, std::string(path));
+  }
+  std::vector<std::string> segments;
+  for (absl::string_view s : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    segments.push_back(PercentDecode(s));
+  }
+  const Route route = RouteOf(req.method, segments);
+  Count(route.endpoint);
+  FaultDecision decision = faults_.Decide(route.endpoint);
+  const bool process = !decision.has_fault ||
+                       decision.fault.kind == FaultKind::kTruncatedJson ||
+                       decision.fault.kind == FaultKind::kResponseLost503 ||
+                       decision.fault.kind == FaultKind::kResponseLostReset;
+
+  HttpResponse resp;
+  if (!process) {
+    resp = FaultResponse(decision.fault);
+  } else {
+    const absl::Time now = clock_->Now();
+    const QueryParams params = ParseForm(query);
+    const std::string& e = route.endpoint;
+    if (e == "token.oidc") {
+      resp = tokens_.OidcToken(req, now);
+    } else if (e == "token.entra") {
+      resp = tokens_.EntraToken(req, route.tenant, now);
+    } else if (e == "token.imds") {
+      resp = tokens_.ImdsToken(req, params, now);
+    } else if (auto denied = absl::StartsWith(path, "/api/")
+                                 ? tokens_.Check(req, now)
+                                 : std::nullopt) {
+      resp = FromApi(*denied);
+    } else if (e == "unknown") {
+      resp = ApiError(
+          404, "ENDPOINT_NOT_FOUND",
+          absl::StrCat("No API found for '", req.method, " ", path, "'"));
+    } else {
+      json body = json::object();
+      if (req.method == "POST" || req.method == "PUT") {
+        if (!absl::StripAsciiWhitespace(req.body).empty()) {
+          body = json::parse(req.body, nullptr, false);
+        }
+      }
+      const std::string& id = route.pipeline_id;
+      if (body.is_discarded()) {
+        resp = ApiError(400, "MALFORMED_REQUEST",
+                        "Invalid JSON given in the body of the request.");
+      } else if (e == "pipelines.list") {
+        resp = FromApi(workspace_.ListPipelines(now, params));
+      } else if (e == "pipelines.create") {
+        resp = FromApi(workspace_.CreatePipeline(now, body));
+      } else if (e == "pipelines.get") {
+        resp = FromApi(workspace_.GetPipeline(now, id));
+      } else if (e == "pipelines.edit") {
+        resp = FromApi(workspace_.EditPipeline(now, id, body));
+      } else if (e == "pipelines.delete") {
+        resp = FromApi(workspace_.DeletePipeline(now, id));
+      } else if (e == "updates.start") {
+        resp = FromApi(workspace_.StartUpdate(now, id, body));
+      } else if (e == "updates.list") {
+        resp = FromApi(workspace_.ListUpdates(now, id, params));
+      } else if (e == "updates.get") {
+        resp = FromApi(workspace_.GetUpdate(now, id, route.sub_id));
+      } else if (e == "requests.get") {
+        resp = FromApi(workspace_.GetRequest(now, id, route.sub_id));
+      } else if (e == "pipelines.stop") {
+        resp = FromApi(workspace_.StopPipeline(now, id));
+      } else if (e == "events.list") {
+        resp = FromApi(workspace_.ListEvents(now, id, params));
+      }
+    }
+    if (decision.has_fault) {
+      switch (decision.fault.kind) {
+        case FaultKind::kTruncatedJson:
+          resp.action = WireAction::kTruncate;
+          break;
+        case FaultKind::kResponseLost503:
+          resp = ApiError(503, "TEMPORARILY_UNAVAILABLE",
+                          "The service is temporarily unavailable.");
+          break;
+        case FaultKind::kResponseLostReset:
+          resp = HttpResponse{};
+          resp.action = WireAction::kReset;
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  resp.delay += decision.latency;
+  return resp;
+}
+
+HttpResponse Simulator::HandleAdmin(const HttpRequest& req,
+                                    const std::string& path) {
+  json body = json::object();
+  if (!absl::StripAsciiWhitespace(req.body).empty()) {
+    body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded()) {
+      return ApiError(400, "MALFORMED_REQUEST", "Invalid JSON body.");
+    }
+  }
+  HttpResponse resp;
+  if (path == "/_sim/stats" && req.method == "GET") {
+    json requests = json::object();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [k, v] : request_counts_) requests[k] = v;
+    }
+    resp.body = Dump({{"requests", requests},
+                      {"updates_created", UpdatesCreated()},
+                      {"pipelines", PipelineCount()},
+                      {"tokens_issued", tokens_.TokensIssued()},
+                      {"now", FormatRfc3339Millis(clock_->Now())}});
+    return resp;
+  }
+  if (path == "/_sim/faults") {
+    if (req.method == "POST") {
+      if (auto s = InjectFaultJson(body); !s.ok()) {
+        return ApiError(400, "INVALID_PARAMETER_VALUE", s.message());
+      }
+    } else if (req.method == "DELETE") {
+      ClearFaults();
+    } else if (req.method != "GET") {
+      return ApiError(404, "ENDPOINT_NOT_FOUND", "Use GET, POST or DELETE.");
+    }
+    json rules = json::array();
+    for (const auto& r : faults_.Rules()) rules.push_back(FaultRuleToJson(r));
+    resp.body = Dump({{"rules", rules}});
+    return resp;
+  }
+  if (path == "/_sim/clock/advance" && req.method == "POST") {
+    if (!body.contains("seconds") || !body["seconds"].is_number()) {
+      return ApiError(400, "INVALID_PARAMETER_VALUE", "Body: {\"seconds\": N}");
+    }
+    auto s = AdvanceClock(absl::Seconds(body["seconds"].get<double>()));
+    if (!s.ok()) return ApiError(400, "INVALID_STATE", s.message());
+    resp.body = Dump({{"now", FormatRfc3339Millis(clock_->Now())}});
+    return resp;
+  }
+  if (path == "/_sim/pipelines/generate" && req.method == "POST") {
+    if (!body.contains("count") || !body["count"].is_number_integer()) {
+      return ApiError(400, "INVALID_PARAMETER_VALUE", "Body: {\"count\": N}");
+    }
+    auto ids = GeneratePipelines(body["count"].get<int>());
+    resp.body = Dump({{"pipeline_ids", ids}});
+    return resp;
+  }
+  return ApiError(
+      404, "ENDPOINT_NOT_FOUND",
+      absl::StrCat("No admin API at '", req.method, " ", path, "'"));
+}
+
+}  // namespace polysync::databricks::sim

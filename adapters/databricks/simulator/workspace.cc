@@ -1,0 +1,819 @@
+#include "adapters/databricks/simulator/workspace.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "adapters/databricks/simulator/paging.h"
+
+namespace polysync::databricks::sim {
+namespace {
+
+using json = nlohmann::json;
+
+bool IsTerminal(const std::string& state) {
+  return state == "COMPLETED" || state == "FAILED" || state == "CANCELED";
+}
+
+const char* const kCauses[] = {"API_CALL",
+                               "RETRY_ON_FAILURE",
+                               "SERVICE_UPGRADE",
+                               "SCHEMA_CHANGE",
+                               "JOB_TASK",
+                               "USER_ACTION",
+                               "INFRASTRUCTURE_MAINTENANCE"};
+
+bool IsCause(const std::string& cause) {
+  for (const char* c : kCauses) {
+    if (cause == c) return true;
+  }
+  return false;
+}
+
+int64_t Millis(absl::Time t) { return absl::ToUnixMillis(t); }
+
+// Reads an optional boolean field; the API guide's own example sends
+// "full_refresh": "true", so the strings are accepted too.
+bool ReadBool(const json& body, const char* key, bool* out) {
+  *out = false;
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return true;
+  if (it->is_boolean()) {
+    *out = it->get<bool>();
+    return true;
+  }
+  if (it->is_string()) {
+    std::string s = absl::AsciiStrToLower(it->get<std::string>());
+    if (s == "true" || s == "false") {
+      *out = s == "true";
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ReadStringList(const json& body, const char* key,
+                    std::vector<std::string>* out) {
+  out->clear();
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return true;
+  if (!it->is_array()) return false;
+  for (const auto& v : *it) {
+    if (!v.is_string()) return false;
+    out->push_back(v.get<std::string>());
+  }
+  return true;
+}
+
+std::optional<Behavior> BehaviorFromSpec(const json& spec) {
+  auto conf = spec.find("configuration");
+  if (conf == spec.end() || !conf->is_object()) return std::nullopt;
+  auto b = conf->find("sim.behavior");
+  if (b == conf->end() || !b->is_string()) return std::nullopt;
+  Behavior behavior;
+  if (!ParseBehavior(b->get<std::string>(), &behavior)) return std::nullopt;
+  return behavior;
+}
+
+ApiResult NoPipeline(const std::string& id) {
+  return ApiResult::Error(404, "RESOURCE_DOES_NOT_EXIST",
+                          absl::StrCat("Pipeline ", id, " does not exist."));
+}
+
+// SQL LIKE with % and _, ASCII case-insensitive.
+bool Like(absl::string_view text, absl::string_view pattern) {
+  if (pattern.empty()) return text.empty();
+  if (pattern[0] == '%') {
+    for (size_t i = 0; i <= text.size(); ++i) {
+      if (Like(text.substr(i), pattern.substr(1))) return true;
+    }
+    return false;
+  }
+  if (text.empty()) return false;
+  if (pattern[0] == '_' ||
+      absl::ascii_tolower(static_cast<unsigned char>(pattern[0])) ==
+          absl::ascii_tolower(static_cast<unsigned char>(text[0]))) {
+    return Like(text.substr(1), pattern.substr(1));
+  }
+  return false;
+}
+
+}  // namespace
+
+bool ParseBehavior(absl::string_view text, Behavior* behavior) {
+  if (text == "succeed") {
+    *behavior = Behavior::kSucceed;
+  } else if (text == "fail") {
+    *behavior = Behavior::kFail;
+  } else if (text == "fail_once") {
+    *behavior = Behavior::kFailOnceThenRetry;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+ApiResult ApiResult::Error(int status, absl::string_view error_code,
+                           absl::string_view message) {
+  ApiResult r;
+  r.status = status;
+  r.body = json{{"error_code", std::string(error_code)},
+                {"message", std::string(message)}};
+  return r;
+}
+
+std::string FormatRfc3339Millis(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+
+Workspace::Workspace(WorkspaceOptions options)
+    : options_(std::move(options)), rng_(options_.random_seed) {}
+
+std::string Workspace::NewId() {
+  uint64_t a = rng_(), b = rng_();
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", a >> 32,
+                         (a >> 16) & 0xffff, a & 0xffff, b >> 48,
+                         b & 0xffffffffffffULL);
+}
+
+std::string Workspace::NewClusterId(absl::Time now) {
+  return absl::StrCat(absl::FormatTime("%m%d-%H%M%S", now, absl::UTCTimeZone()),
+                      "-",
+                      absl::StrFormat("%08x", static_cast<uint32_t>(rng_())));
+}
+
+Workspace::Pipeline* Workspace::FindPipeline(const std::string& id) {
+  auto it = pipelines_.find(id);
+  return it == pipelines_.end() ? nullptr : &it->second;
+}
+
+std::string Workspace::CurrentName(const Pipeline& p) const { return p.name; }
+
+json Workspace::UpdateJson(const Update& u) const {
+  json j = {{"pipeline_id", u.pipeline_id},
+            {"update_id", u.id},
+            {"config", u.config},
+            {"cause", u.cause},
+            {"state", u.state},
+            {"cluster_id", u.cluster_id},
+            {"creation_time", Millis(u.created)},
+            {"full_refresh", u.full_refresh},
+            {"validate_only", u.validate_only},
+            {"mode", u.continuous ? "CONTINUOUS" : "TRIGGERED"},
+            {"request_id", u.request_id}};
+  if (!u.refresh_selection.empty()) {
+    j["refresh_selection"] = u.refresh_selection;
+  }
+  if (!u.full_refresh_selection.empty()) {
+    j["full_refresh_selection"] = u.full_refresh_selection;
+  }
+  return j;
+}
+
+json Workspace::LatestUpdates(const Pipeline& p) const {
+  json list = json::array();
+  for (auto it = p.update_ids.rbegin();
+       it != p.update_ids.rend() &&
+       static_cast<int>(list.size()) < options_.latest_updates_limit;
+       ++it) {
+    const Update& u = updates_.at(*it);
+    list.push_back({{"update_id", u.id},
+                    {"state", u.state},
+                    {"creation_time", FormatRfc3339Millis(u.created)}});
+  }
+  return list;
+}
+
+json Workspace::StatusJson(const Pipeline& p) const {
+  json j = {{"pipeline_id", p.id},
+            {"state", p.active_update.empty() ? "IDLE" : "RUNNING"},
+            {"name", p.name},
+            {"creator_user_name", p.creator},
+            {"run_as_user_name", p.creator}};
+  std::string health = "HEALTHY";
+  if (!p.update_ids.empty()) {
+    const Update& last = updates_.at(p.update_ids.back());
+    j["cluster_id"] = last.cluster_id;
+    if (last.state == "FAILED") health = "UNHEALTHY";
+    j["latest_updates"] = LatestUpdates(p);
+  }
+  j["health"] = health;
+  return j;
+}
+
+// --- pipelines -------------------------------------------------------------
+
+absl::StatusOr<std::string> Workspace::AddPipeline(absl::Time now, json spec,
+                                                   Behavior behavior,
+                                                   const std::string& creator) {
+  if (!spec.is_object()) {
+    return absl::InvalidArgumentError("spec must be a JSON object");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  Pipeline p;
+  p.id = NewId();
+  while (pipelines_.count(p.id)) p.id = NewId();
+  spec["id"] = p.id;
+  if (!spec.contains("name") || !spec["name"].is_string()) {
+    spec["name"] = absl::StrCat("Pipeline ", p.id.substr(0, 8));
+  }
+  p.name = spec["name"].get<std::string>();
+  p.spec = std::move(spec);
+  p.creator = creator;
+  p.behavior = behavior;
+  (void)now;
+  std::string id = p.id;
+  pipelines_.emplace(id, std::move(p));
+  return id;
+}
+
+absl::Status Workspace::SetBehavior(const std::string& id, Behavior behavior) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Pipeline* p = FindPipeline(id);
+  if (p == nullptr) return absl::NotFoundError("no pipeline " + id);
+  p->behavior = behavior;
+  return absl::OkStatus();
+}
+
+ApiResult Workspace::CreatePipeline(absl::Time now, const json& body) {
+  if (!body.is_object()) {
+    return ApiResult::Error(400, "MALFORMED_REQUEST",
+                            "The request body must be a JSON object.");
+  }
+  if (body.contains("id")) {
+    return ApiResult::Error(
+        400, "INVALID_PARAMETER_VALUE",
+        "The pipeline id is assigned by the system and must not be given.");
+  }
+  if (body.contains("name") && !body["name"].is_string()) {
+    return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
+                            "name must be a string.");
+  }
+  bool allow_duplicates = false;
+  bool dry_run = false;
+  if (!ReadBool(body, "allow_duplicate_names", &allow_duplicates) ||
+      !ReadBool(body, "dry_run", &dry_run)) {
+    return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
+                            "allow_duplicate_names and dry_run are booleans.");
+  }
+  json spec = body;
+  spec.erase("allow_duplicate_names");
+  spec.erase("dry_run");
+  Behavior behavior = BehaviorFromSpec(spec).value_or(Behavior::kSucceed);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    TickLocked(now);
+    if (!allow_duplicates && spec.contains("name")) {
+      const std::string name = spec["name"].get<std::string>();
+      for (const auto& [id, p] : pipelines_) {
+        if (p.name == name) {
+          return ApiResult::Error(
+              409, "RESOURCE_ALREADY_EXISTS",
+              absl::StrCat("Pipeline with name '", name,
+                           "' already exists (pipeline id ", id, ")."));
+        }
+      }
+    }
+    if (dry_run) {
+      ApiResult r;
+      std::string id = NewId();
+      spec["id"] = id;
+      r.body = {{"pipeline_id", id}, {"effective_settings", spec}};
+      return r;
+    }
+  }
+  auto id = AddPipeline(now, std::move(spec), behavior, "sim-user@example.com");
+  if (!id.ok()) {
+    return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
+                            id.status().message());
+  }
+  ApiResult r;
+  r.body = {{"pipeline_id", *id}};
+  return r;
+}
+
+ApiResult Workspace::GetPipeline(absl::Time now, const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TickLocked(now);
+  Pipeline* p = FindPipeline(id);
+  if (p == nullptr) return NoPipeline(id);
+  ApiResult r;
+  r.body = StatusJson(*p);
+  r.body["spec"] = p->spec;
+  return r;
+}
+
+ApiResult Workspace::EditPipeline(absl::Time now, const std::string& id,
+                                  const json& body) {
+  if (!body.is_object()) {
+    return ApiResult::Error(400, "MALFORMED_REQUEST",
+                            "The request body must be a JSON object.");
+  }
+  if (body.contains("id") &&
+      (!body["id"].is_string() || body["id"].get<std::string>() != id)) {
+    return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
+                            "The id in the body does not match the path.");
+  }
+  if (body.contains("name") && !body["name"].is_string()) {
+    return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
+                            "name must be a string.");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  TickLocked(now);
+  Pipeline* p = FindPipeline(id);
+  if (p == nullptr) return NoPipeline(id);
+  json spec = body;
+  spec.erase("allow_duplicate_names");
+  spec["id"] = id;
+  if (spec.contains("name")) p->name = spec["name"].get<std::string>();
+  spec["name"] = p->name;
+  if (auto b = BehaviorFromSpec(spec)) p->behavior = *b;
+  p->spec = std::move(spec);
+  return ApiResult{};
+}
+
+ApiResult Workspace::DeletePipeline(absl::Time now, const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TickLocked(now);
+  Pipeline* p = FindPipeline(id);
+  if (p == nullptr) return NoPipeline(id);
+  for (const auto& uid : p->update_ids) {
+    active_.erase(uid);
+    updates_.erase(uid);
+  }
+  pipelines_.erase(id);
+  return ApiResult{};
+}
+
+ApiResult Workspace::ListPipelines(absl::Time now, const QueryParams& params) {
+  int max_results = 0;
+  if (auto err = ParseMaxResults(params, 25, 100, &max_results)) return *err;
+  std::string filter = Param(params, "filter").value_or("");
+  std::string order = Param(params, "order_by").value_or("id asc");
+  std::string after_key, after_id;
+  if (auto token = Param(params, "page_token"); token && !token->empty()) {
+    auto state = DecodePageToken(*token);
+    if (!state || !(*state)["f"].is_string() || !(*state)["o"].is_string() ||
+        !(*state)["k"].is_string() || !(*state)["i"].is_string()) {
+      return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
+                              "Invalid page_token.");
+    }
+    filter = (*state)["f"].get<std::string>();
+    order = (*state)["o"].get<std::string>();
+    after_key = (*state)["k"].get<std::string>();
+    after_id = (*state)["i"].get<std::string>();
+  }
+  // order_by: "id asc", "name desc", ...
+  std::string o = absl::AsciiStrToLower(absl::StripAsciiWhitespace(order));
+  bool by_name = false, desc = false;
+  if (o == "id" || o == "id asc") {
+  } else if (o == "id desc") {
+    desc = true;
+  } else if (o == "name" || o == "name asc") {
+    by_name = true;
+  } else if (o == "name desc") {
+    by_name = true;
+    desc = true;
+  } else {
+    return ApiResult::Error(
+        400, "INVALID_PARAMETER_VALUE",
+        "Invalid order_by: " + order + " (supported: id, name; asc or desc)");
+  }
+  // filter: name LIKE '...' or notebook='...'; no compound filters.
+  std::string like, notebook;
+  if (!filter.empty()) {
+    absl::string_view f = absl::StripAsciiWhitespace(filter);
+    auto quoted = [](absl::string_view rest, std::string* out) {
+      rest = absl::StripAsciiWhitespace(rest);
+      if (rest.size() < 2 || rest.front() != '\'' || rest.back() != '\'') {
+        return false;
+      }
+      std::string v(rest.substr(1, rest.size() - 2));
+      if (v.find('\'') != std::string::npos) return false;
+      *out = v;
+      return true;
+    };
+    bool ok = false;
+    if (absl::StartsWithIgnoreCase(f, "name") &&
+        absl::StartsWithIgnoreCase(
+            absl::StripLeadingAsciiWhitespace(f.substr(4)), "like ")) {
+      absl::string_view rest =
+          absl::StripLeadingAsciiWhitespace(f.substr(4)).substr(5);
+      ok = quoted(rest, &like);
+    } else if (absl::StartsWithIgnoreCase(f, "notebook")) {
+      absl::string_view rest = absl::StripLeadingAsciiWhitespace(f.substr(8));
+      ok = !rest.empty() && rest[0] == '=' && quoted(rest.substr(1), &notebook);
+    }
+    if (!ok) {
+      return ApiResult::Error(
+          400, "INVALID_PARAMETER_VALUE",
+          "Invalid filter: " + filter +
+              " (supported: name LIKE '<pattern>' or notebook='<path>'; "
+              "compound filters are not supported)");
+    }
+  }
+
+  std::lock_guard<std::mutex> lock(mu_);
+  TickLocked(now);
+  std::vector<const Pipeline*> matches;
+  for (const auto& [id, p] : pipelines_) {
+    if (!filter.empty()) {
+      if (!notebook.empty()) {
+        bool found = false;
+        auto libs = p.spec.find("libraries");
+        if (libs != p.spec.end() && libs->is_array()) {
+          for (const auto& lib : *libs) {
+            if (lib.is_object() && lib.contains("notebook") &&
+                lib["notebook"].is_object() &&
+                lib["notebook"].contains("path") &&
+                lib["notebook"]["path"] == notebook) {
+              found = true;
+            }
+          }
+        }
+        if (!found) continue;
+      } else if (!Like(p.name, like)) {
+        continue;
+      }
+    }
+    matches.push_back(&p);
+  }
+  auto key = [by_name](const Pipeline* p) {
+    return std::make_pair(by_name ? p->name : p->id, p->id);
+  };
+  std::sort(matches.begin(), matches.end(),
+            [&](const Pipeline* a, const Pipeline* b) {
+              return desc ? key(b) < key(a) : key(a) < key(b);
+            });
+  size_t start = 0;
+  if (!after_id.empty()) {
+    auto cursor = std::make_pair(after_key, after_id);
+    start =
+        std::partition_point(matches.begin(), matches.end(),
+                             [&](const Pipeline* p) {
+                               return desc ? cursor < key(p) : key(p) <= cursor;
+                             }) -
+        matches.begin();
+  }
+  ApiResult r;
+  json statuses = json::array();
+  size_t end = std::min(matches.size(), start + max_results);
+  for (size_t i = start; i < end; ++i)
+    statuses.push_back(StatusJson(*matches[i]));
+  if (!statuses.empty()) r.body["statuses"] = std::move(statuses);
+  if (end < matches.size()) {
+    auto k = key(matches[end - 1]);
+    r.body["next_page_token"] = EncodePageToken(
+        {{"f", filter}, {"o", order}, {"k", k.first}, {"i", k.second}});
+  }
+  return r;
+}
+
+// --- updates -----------------------------------------------------------------
+
+Workspace::Update& Workspace::CreateUpdateLocked(
+    Pipeline& p, absl::Time at, const std::string& request_id,
+    const std::string& cause, bool full_refresh,
+    std::vector<std::string> refresh_selection,
+    std::vector<std::string> full_refresh_selection, bool validate_only) {
+  Update u;
+  u.id = NewId();
+  u.pipeline_id = p.id;
+  u.request_id = request_id;
+  u.cause = cause;
+  u.state = "QUEUED";
+  u.cluster_id = NewClusterId(at);
+  u.config = p.spec;
+  u.created = at;
+  u.state_since = at;
+  u.full_refresh = full_refresh;
+  u.refresh_selection = std::move(refresh_selection);
+  u.full_refresh_selection = std::move(full_refresh_selection);
+  u.validate_only = validate_only;
+  auto continuous = p.spec.find("continuous");
+  u.continuous = continuous != p.spec.end() && *continuous == true;
+  u.fails = p.behavior == Behavior::kFail ||
+            (p.behavior == Behavior::kFailOnceThenRetry &&
+             cause != "RETRY_ON_FAILURE");
+  std::string id = u.id;
+  Update& stored = updates_.emplace(id, std::move(u)).first->second;
+  p.update_ids.push_back(id);
+  p.active_update = id;
+  ++p.updates_created;
+  ++updates_created_;
+  active_.insert(id);
+  AddEvent(p, at, "INFO", "create_update",
+           absl::StrCat("Update ", id.substr(0, 6), " started by ", cause, "."),
+           &stored,
+           {{"create_update",
+             {{"cause", cause},
+              {"full_refresh", stored.full_refresh},
+              {"validate_only", stored.validate_only}}}});
+  AddEvent(p, at, "INFO", "update_progress",
+           absl::StrCat("Update ", id.substr(0, 6), " is QUEUED."), &stored,
+           {{"update_progress", {{"state", "QUEUED"}}}});
+  return stored;
+}
+
+ApiResult Workspace::StartUpdate(absl::Time now, const std::string& id,
+                                 const json& body) {
+  if (!body.is_object()) {
+    return ApiResult::Error(400, "MALFORMED_REQUEST",
+                            "The request body must be a JSON object.");
+  }
+  bool full_refresh = false, validate_only = false;
+  std::vector<std::string> refresh_selection, full_refresh_selection;
+  if (!ReadBool(body, "full_refresh", &full_refresh) ||
+      !ReadBool(body, "validate_only", &validate_only)) {
+    return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
+                            "full_refresh and validate_only are booleans.");
+  }
+  if (!ReadStringList(body, "refresh_selection", &refresh_selection) ||
+      !ReadStringList(body, "full_refresh_selection",
+                      &full_refresh_selection)) {
+    return ApiResult::Error(
+        400, "INVALID_PARAMETER_VALUE",
+        "refresh_selection and full_refresh_selection are lists of strings.");
+  }
+  if (full_refresh &&
+      (!refresh_selection.empty() || !full_refresh_selection.empty())) {
+    return ApiResult::Error(
+        400, "INVALID_PARAMETER_VALUE",
+        "full_refresh cannot be combined with refresh_selection or "
+        "full_refresh_selection.");
+  }
+  std::string cause = "API_CALL";
+  if (body.contains("cause") && !body["cause"].is_null()) {
+    if (!body["cause"].is_string() ||
+        !IsCause(body["cause"].get<std::string>())) {
+      return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
+                              "Invalid cause: " + body["cause"].dump());
+    }
+    cause = body["cause"].get<std::string>();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  TickLocked(now);
+  Pipeline* p = FindPipeline(id);
+  if (p == nullptr) return NoPipeline(id);
+  if (!p->active_update.empty()) {
+    return ApiResult::Error(
+        options_.conflict_status, options_.conflict_error_code,
+        absl::StrCat("Cannot start a new update of pipeline ", id, ": update ",
+                     p->active_update, " is still active."));
+  }
+  std::string request_id = NewId();
+  Update& u = CreateUpdateLocked(
+      *p, now, request_id, cause, full_refresh, std::move(refresh_selection),
+      std::move(full_refresh_selection), validate_only);
+  ApiResult r;
+  r.body = {{"update_id", u.id}, {"request_id", request_id}};
+  return r;
+}
+
+ApiResult Workspace::ListUpdates(absl::Time now, const std::string& id,
+                                 const QueryParams& params) {
+  int max_results = 0;
+  if (auto err = ParseMaxResults(params, 25, 100, &max_results)) return *err;
+  std::lock_guard<std::mutex> lock(mu_);
+  TickLocked(now);
+  Pipeline* p = FindPipeline(id);
+  if (p == nullptr) return NoPipeline(id);
+  // Cursor: index (in creation order) of the newest update still to return.
+  int64_t start = static_cast<int64_t>(p->update_ids.size()) - 1;
+  if (auto token = Param(params, "page_token"); token && !token->empty()) {
+    auto state = DecodePageToken(*token);
+    if (!state || !(*state)["n"].is_number_integer() || (*state)["p"] != id) {
+      return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
+                              "Invalid page_token.");
+    }
+    start = std::min<int64_t>(start, (*state)["n"].get<int64_t>());
+  }
+  int64_t stop = -1;  // exclusive lower bound
+  if (auto until = Param(params, "until_update_id"); until && !until->empty()) {
+    auto it = std::find(p->update_ids.begin(), p->update_ids.end(), *until);
+    if (it == p->update_ids.end()) {
+      return ApiResult::Error(404, "RESOURCE_DOES_NOT_EXIST",
+                              "Update " + *until + " does not exist.");
+    }
+    stop = (it - p->update_ids.begin()) - 1;
+  }
+  ApiResult r;
+  json list = json::array();
+  int64_t i = start;
+  for (; i > stop && static_cast<int>(list.size()) < max_results; --i) {
+    list.push_back(UpdateJson(updates_.at(p->update_ids[i])));
+  }
+  if (!list.empty()) r.body["updates"] = std::move(list);
+  if (i > stop)
+    r.body["next_page_token"] = EncodePageToken({{"p", id}, {"n", i}});
+  return r;
+}
+
+ApiResult Workspace::GetUpdate(absl::Time now, const std::string& id,
+                               const std::string& update_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TickLocked(now);
+  if (FindPipeline(id) == nullptr) return NoPipeline(id);
+  auto it = updates_.find(update_id);
+  if (it == updates_.end() || it->second.pipeline_id != id) {
+    return ApiResult::Error(
+        404, "RESOURCE_DOES_NOT_EXIST",
+        absl::StrCat("Update ", update_id, " does not exist in pipeline ", id,
+                     "."));
+  }
+  ApiResult r;
+  r.body = {{"update", UpdateJson(it->second)}};
+  return r;
+}
+
+ApiResult Workspace::GetRequest(absl::Time now, const std::string& id,
+                                const std::string& request_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TickLocked(now);
+  Pipeline* p = FindPipeline(id);
+  if (p == nullptr) return NoPipeline(id);
+  const Update* latest = nullptr;
+  bool active = false;
+  for (const auto& uid : p->update_ids) {
+    const Update& u = updates_.at(uid);
+    if (u.request_id != request_id) continue;
+    latest = &u;
+    if (!IsTerminal(u.state)) active = true;
+  }
+  if (latest == nullptr) {
+    return ApiResult::Error(
+        404, "RESOURCE_DOES_NOT_EXIST",
+        absl::StrCat("Request ", request_id, " does not exist in pipeline ", id,
+                     "."));
+  }
+  ApiResult r;
+  r.body = {{"status", active ? "ACTIVE" : "TERMINATED"},
+            {"latest_update", UpdateJson(*latest)}};
+  return r;
+}
+
+ApiResult Workspace::StopPipeline(absl::Time now, const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TickLocked(now);
+  Pipeline* p = FindPipeline(id);
+  if (p == nullptr) return NoPipeline(id);
+  if (!p->active_update.empty()) {
+    Update& u = updates_.at(p->active_update);
+    if (u.state != "STOPPING") Transition(*p, u, "STOPPING", now, nullptr);
+  }
+  return ApiResult{};
+}
+
+// --- lifecycle
+// -----------------------------------------------------------------
+
+absl::Duration Workspace::StateDuration(const Update& u) const {
+  const LifecycleOptions& l = options_.lifecycle;
+  if (u.state == "QUEUED") return l.queued;
+  if (u.state == "CREATED") return l.created;
+  if (u.state == "WAITING_FOR_RESOURCES") return l.waiting_for_resources;
+  if (u.state == "INITIALIZING") return l.initializing;
+  if (u.state == "RESETTING") return l.resetting;
+  if (u.state == "SETTING_UP_TABLES") return l.setting_up_tables;
+  if (u.state == "RUNNING") {
+    return u.continuous && !u.fails ? absl::InfiniteDuration() : l.running;
+  }
+  if (u.state == "STOPPING") return l.stopping;
+  return absl::InfiniteDuration();
+}
+
+std::string Workspace::NextState(const Update& u) const {
+  if (u.state == "QUEUED") return "CREATED";
+  if (u.state == "CREATED") return "WAITING_FOR_RESOURCES";
+  if (u.state == "WAITING_FOR_RESOURCES") return "INITIALIZING";
+  if (u.state == "INITIALIZING") {
+    return u.full_refresh || !u.full_refresh_selection.empty()
+               ? "RESETTING"
+               : "SETTING_UP_TABLES";
+  }
+  if (u.state == "RESETTING") return "SETTING_UP_TABLES";
+  if (u.state == "SETTING_UP_TABLES") {
+    if (u.validate_only) return u.fails ? "FAILED" : "COMPLETED";
+    return "RUNNING";
+  }
+  if (u.state == "RUNNING") return u.fails ? "FAILED" : "COMPLETED";
+  if (u.state == "STOPPING") return "CANCELED";
+  return u.state;
+}
+
+void Workspace::AddEvent(Pipeline& p, absl::Time at, const std::string& level,
+                         const std::string& event_type,
+                         const std::string& message, const Update* u,
+                         json details, json error) {
+  Event e;
+  e.seq = ++seq_;
+  e.time = at;
+  e.id = NewId();
+  e.level = level;
+  json origin = {{"pipeline_id", p.id}, {"pipeline_name", p.name}};
+  if (u != nullptr) {
+    e.update_id = u->id;
+    origin["update_id"] = u->id;
+    origin["request_id"] = u->request_id;
+    origin["cluster_id"] = u->cluster_id;
+  }
+  e.json = {{"id", e.id},
+            {"sequence", {{"control_plane_seq_no", e.seq}}},
+            {"origin", std::move(origin)},
+            {"timestamp", FormatRfc3339Millis(at)},
+            {"message", message},
+            {"level", level},
+            {"maturity_level", "STABLE"},
+            {"event_type", event_type},
+            {"details", std::move(details)}};
+  if (!error.is_null()) e.json["error"] = std::move(error);
+  p.events.push_back(std::move(e));
+}
+
+void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
+                           absl::Time at, std::vector<std::string>* worklist) {
+  u.state = state;
+  u.state_since = at;
+  const std::string short_id = u.id.substr(0, 6);
+  if (state == "FAILED") {
+    json exceptions = json::array(
+        {{{"class_name", "org.apache.spark.sql.AnalysisException"},
+          {"message",
+           "[TABLE_OR_VIEW_NOT_FOUND] The table or view "
+           "`main`.`raw`.`orders_landing` cannot be found. Verify the "
+           "spelling and correctness of the schema and catalog."},
+          {"stack", json::array()}}});
+    AddEvent(p, at, "ERROR", "flow_progress",
+             "Flow 'orders_cleaned' has FAILED fatally. An error occurred "
+             "because we could not find the table main.raw.orders_landing.",
+             &u, {{"flow_progress", {{"status", "FAILED"}}}},
+             {{"exceptions", exceptions}, {"fatal", true}});
+    AddEvent(p, at, "ERROR", "update_progress",
+             absl::StrCat("Update ", short_id, " is FAILED."), &u,
+             {{"update_progress", {{"state", state}}}},
+             {{"exceptions", exceptions}, {"fatal", true}});
+  } else {
+    AddEvent(p, at, "INFO", "update_progress",
+             absl::StrCat("Update ", short_id, " is ", state, "."), &u,
+             {{"update_progress", {{"state", state}}}});
+  }
+  if (IsTerminal(state)) {
+    active_.erase(u.id);
+    if (p.active_update == u.id) p.active_update.clear();
+    if (state == "FAILED" && p.behavior == Behavior::kFailOnceThenRetry &&
+        u.cause != "RETRY_ON_FAILURE") {
+      // DLT retries the failed update itself, under the same request.
+      Update& retry = CreateUpdateLocked(
+          p, at, u.request_id, "RETRY_ON_FAILURE", u.full_refresh,
+          u.refresh_selection, u.full_refresh_selection, u.validate_only);
+      if (worklist != nullptr) worklist->push_back(retry.id);
+    }
+  }
+}
+
+void Workspace::TickLocked(absl::Time now) {
+  std::vector<std::string> worklist(active_.begin(), active_.end());
+  while (!worklist.empty()) {
+    std::string id = std::move(worklist.back());
+    worklist.pop_back();
+    auto it = updates_.find(id);
+    if (it == updates_.end()) continue;
+    Update& u = it->second;
+    Pipeline* p = FindPipeline(u.pipeline_id);
+    if (p == nullptr) continue;
+    while (!IsTerminal(u.state)) {
+      absl::Duration d = StateDuration(u);
+      if (d == absl::InfiniteDuration()) break;
+      absl::Time end = u.state_since + d;
+      if (end > now) break;
+      Transition(*p, u, NextState(u), end, &worklist);
+    }
+  }
+}
+
+void Workspace::Tick(absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TickLocked(now);
+}
+
+int64_t Workspace::UpdatesCreated() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return updates_created_;
+}
+
+int64_t Workspace::UpdatesCreated(const std::string& pipeline_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pipelines_.find(pipeline_id);
+  return it == pipelines_.end() ? 0 : it->second.updates_created;
+}
+
+size_t Workspace::PipelineCount() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pipelines_.size();
+}
+
+}  // namespace polysync::databricks::sim

@@ -1,0 +1,194 @@
+// The state of the simulated workspace: pipelines, updates, events and the
+// update lifecycle. No HTTP here: `RestApi` (rest_api.h) routes requests to
+// these methods, which answer with the JSON body and HTTP status the real
+// Pipelines API 2.0 would give.
+//
+// Lifecycles are driven by time passed in by the caller (from the simulator's
+// `Clock`): `Tick(now)` moves every active update through as many states as
+// the elapsed time allows, writing one `update_progress` event per state
+// change, timestamped with the simulated instant of the change.
+//
+// Thread-safe: every public method takes one std::mutex.
+#ifndef POLYSYNC_ADAPTERS_DATABRICKS_SIMULATOR_WORKSPACE_H_
+#define POLYSYNC_ADAPTERS_DATABRICKS_SIMULATOR_WORKSPACE_H_
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace polysync::databricks::sim {
+
+// How a pipeline's updates end.
+enum class Behavior {
+  kSucceed,            // COMPLETED (continuous pipelines stay RUNNING)
+  kFail,               // FAILED, with ERROR events
+  kFailOnceThenRetry,  // FAILED, then DLT retries (RETRY_ON_FAILURE) and the
+                       // retry COMPLETES; same request_id
+};
+
+// Parses "succeed", "fail", "fail_once" (the values of the spec
+// configuration key `sim.behavior`).
+bool ParseBehavior(absl::string_view text, Behavior* behavior);
+
+// How long an update stays in each state.
+struct LifecycleOptions {
+  absl::Duration queued = absl::Seconds(1);
+  absl::Duration created = absl::Seconds(1);
+  absl::Duration waiting_for_resources = absl::Seconds(5);
+  absl::Duration initializing = absl::Seconds(3);
+  absl::Duration resetting = absl::Seconds(2);  // full refreshes only
+  absl::Duration setting_up_tables = absl::Seconds(3);
+  absl::Duration running = absl::Seconds(10);  // triggered pipelines
+  absl::Duration stopping = absl::Seconds(2);
+};
+
+struct WorkspaceOptions {
+  LifecycleOptions lifecycle;
+  // The answer to starting an update while one is active. The real API's
+  // status is undocumented; 409 RESOURCE_CONFLICT is the likely reading,
+  // 400 INVALID_STATE the other one.
+  int conflict_status = 409;
+  std::string conflict_error_code = "RESOURCE_CONFLICT";
+  // How many entries `latest_updates` carries (newest first).
+  int latest_updates_limit = 5;
+  uint64_t random_seed = 20261120;
+};
+
+// A response body with its HTTP status.
+struct ApiResult {
+  int status = 200;
+  nlohmann::json body = nlohmann::json::object();
+
+  static ApiResult Error(int status, absl::string_view error_code,
+                         absl::string_view message);
+};
+
+// Query parameters in request order (a key may repeat).
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
+
+// RFC 3339 with milliseconds, UTC: "2026-11-20T09:00:01.250Z".
+std::string FormatRfc3339Millis(absl::Time t);
+
+class Workspace {
+ public:
+  explicit Workspace(WorkspaceOptions options);
+
+  // --- the REST API (each ticks the lifecycle to `now` first) -------------
+  ApiResult ListPipelines(absl::Time now, const QueryParams& params);
+  ApiResult CreatePipeline(absl::Time now, const nlohmann::json& body);
+  ApiResult GetPipeline(absl::Time now, const std::string& id);
+  ApiResult EditPipeline(absl::Time now, const std::string& id,
+                         const nlohmann::json& body);
+  ApiResult DeletePipeline(absl::Time now, const std::string& id);
+  ApiResult StartUpdate(absl::Time now, const std::string& id,
+                        const nlohmann::json& body);
+  ApiResult ListUpdates(absl::Time now, const std::string& id,
+                        const QueryParams& params);
+  ApiResult GetUpdate(absl::Time now, const std::string& id,
+                      const std::string& update_id);
+  ApiResult GetRequest(absl::Time now, const std::string& id,
+                       const std::string& request_id);
+  ApiResult StopPipeline(absl::Time now, const std::string& id);
+  ApiResult ListEvents(absl::Time now, const std::string& id,
+                       const QueryParams& params);
+
+  // --- for the C++ API ---------------------------------------------------
+  // Adds a pipeline with `spec` (PipelineSettings JSON, no "id") and returns
+  // its id. `creator` becomes creator_user_name and run_as_user_name.
+  absl::StatusOr<std::string> AddPipeline(absl::Time now, nlohmann::json spec,
+                                          Behavior behavior,
+                                          const std::string& creator);
+  // Changes how future updates of the pipeline end.
+  absl::Status SetBehavior(const std::string& id, Behavior behavior);
+  // Moves every active update as far as `now` allows.
+  void Tick(absl::Time now);
+
+  int64_t UpdatesCreated() const;
+  int64_t UpdatesCreated(const std::string& pipeline_id) const;
+  size_t PipelineCount() const;
+
+ private:
+  struct Event {
+    int64_t seq = 0;
+    absl::Time time;
+    std::string id;
+    std::string level;
+    std::string update_id;
+    nlohmann::json json;
+  };
+  struct Update {
+    std::string id;
+    std::string pipeline_id;
+    std::string request_id;
+    std::string cause;
+    std::string state;
+    std::string cluster_id;
+    nlohmann::json config;
+    absl::Time created;
+    absl::Time state_since;
+    bool full_refresh = false;
+    std::vector<std::string> refresh_selection;
+    std::vector<std::string> full_refresh_selection;
+    bool validate_only = false;
+    bool continuous = false;
+    bool fails = false;
+  };
+  struct Pipeline {
+    std::string id;
+    nlohmann::json spec;  // includes "id"
+    std::string name;
+    std::string creator;
+    Behavior behavior = Behavior::kSucceed;
+    std::vector<std::string> update_ids;  // oldest first
+    std::string active_update;            // empty when none
+    std::vector<Event> events;            // oldest first
+    int64_t updates_created = 0;
+  };
+
+  std::string NewId();
+  std::string NewClusterId(absl::Time now);
+  Pipeline* FindPipeline(const std::string& id);
+  std::string CurrentName(const Pipeline& p) const;
+  nlohmann::json UpdateJson(const Update& u) const;
+  nlohmann::json LatestUpdates(const Pipeline& p) const;
+  nlohmann::json StatusJson(const Pipeline& p) const;
+  void TickLocked(absl::Time now);
+  // Creates an update (state QUEUED at `at`) and its events.
+  Update& CreateUpdateLocked(Pipeline& p, absl::Time at,
+                             const std::string& request_id,
+                             const std::string& cause, bool full_refresh,
+                             std::vector<std::string> refresh_selection,
+                             std::vector<std::string> full_refresh_selection,
+                             bool validate_only);
+  void Transition(Pipeline& p, Update& u, const std::string& state,
+                  absl::Time at, std::vector<std::string>* worklist);
+  void AddEvent(Pipeline& p, absl::Time at, const std::string& level,
+                const std::string& event_type, const std::string& message,
+                const Update* u, nlohmann::json details,
+                nlohmann::json error = nullptr);
+  absl::Duration StateDuration(const Update& u) const;
+  std::string NextState(const Update& u) const;
+
+  const WorkspaceOptions options_;
+  mutable std::mutex mu_;
+  std::mt19937_64 rng_;
+  std::map<std::string, Pipeline> pipelines_;  // by id
+  std::map<std::string, Update> updates_;      // by update id
+  std::set<std::string> active_;               // update ids
+  int64_t seq_ = 0;
+  int64_t updates_created_ = 0;
+};
+
+}  // namespace polysync::databricks::sim
+
+#endif  // POLYSYNC_ADAPTERS_DATABRICKS_SIMULATOR_WORKSPACE_H_
