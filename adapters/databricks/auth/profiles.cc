@@ -58,12 +58,10 @@ Profile FromConfig(const v1::WorkspaceProfile& w, const EnvLookup& env) {
     case v1::WorkspaceProfile::kAzureWorkloadIdentity: {
       const auto& a = w.azure_workload_identity();
       p.auth = AuthKind::kAzureWorkloadIdentity;
-      p.tenant_id = a.tenant_id().empty()
-                        ? env("AZURE_TENANT_ID").value_or("")
-                        : a.tenant_id();
-      p.client_id = a.client_id().empty()
-                        ? env("AZURE_CLIENT_ID").value_or("")
-                        : a.client_id();
+      p.tenant_id = a.tenant_id().empty() ? env("AZURE_TENANT_ID").value_or("")
+                                          : a.tenant_id();
+      p.client_id = a.client_id().empty() ? env("AZURE_CLIENT_ID").value_or("")
+                                          : a.client_id();
       p.federated_token_file =
           a.federated_token_file().empty()
               ? env("AZURE_FEDERATED_TOKEN_FILE").value_or("")
@@ -129,9 +127,8 @@ bool ApplyAuth(Profile& p, Get get, Secret secret) {
 
 absl::Status CheckProfile(const Profile& p) {
   if (p.host.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("workspace profile \"", p.name, "\" (", p.origin,
-                     ") has no host"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "workspace profile \"", p.name, "\" (", p.origin, ") has no host"));
   }
   if (!absl::StartsWith(p.host, "https://") &&
       !absl::StartsWith(p.host, "http://")) {
@@ -183,9 +180,9 @@ absl::StatusOr<ProfileSet> LoadProfiles(const v1::ServerConfig& config,
   if (!sources.databrickscfg_path.empty()) {
     std::ifstream in(sources.databrickscfg_path);
     if (!in) {
-      return absl::NotFoundError(absl::StrCat(
-          "Databricks config file ", sources.databrickscfg_path,
-          " cannot be read"));
+      return absl::NotFoundError(absl::StrCat("Databricks config file ",
+                                              sources.databrickscfg_path,
+                                              " cannot be read"));
     }
     std::stringstream buffer;
     buffer << in.rdbuf();

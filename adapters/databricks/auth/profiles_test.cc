@@ -35,15 +35,15 @@ std::string WriteIni(const std::string& text) {
 }
 
 TEST(ProfilesTest, ConfigFileProfilesAreLoaded) {
-  auto set = LoadProfiles(
-      Config(R"({"workspaces": [
+  auto set =
+      LoadProfiles(Config(R"({"workspaces": [
         {"name": "prod", "host": "https://prod.net/",
          "personal_access_token": {"token": {"env": "PROD_TOKEN"}}},
         {"name": "sp", "host": "https://sp.net",
          "azure_client_secret": {"tenant_id": "t1", "client_id": "c1",
            "client_secret": {"file": "/s"}, "azure_workspace_resource_id": "/subscriptions/x"}}],
         "default_workspace": "sp"})"),
-      {FakeEnv({{"PROD_TOKEN", "dapi-prod-token"}}), "", ""});
+                   {FakeEnv({{"PROD_TOKEN", "dapi-prod-token"}}), "", ""});
   ASSERT_TRUE(set.ok()) << set.status();
   ASSERT_EQ(set->profiles.size(), 2u);
   const Profile* prod = set->Find("prod");
@@ -87,13 +87,14 @@ TEST(ProfilesTest, EnvironmentSelectsEachAzureMethod) {
   EXPECT_EQ(msi->Find("")->auth, AuthKind::kAzureManagedIdentity);
   EXPECT_EQ(msi->Find("")->client_id, "uami");
 
-  auto sp = LoadProfiles(v1::ServerConfig(),
-                         {FakeEnv({{"DATABRICKS_HOST", "https://h.net"},
-                                   {"ARM_TENANT_ID", "t"},
-                                   {"ARM_CLIENT_ID", "c"},
-                                   {"ARM_CLIENT_SECRET", "s-secret-value"},
-                                   {"DATABRICKS_AZURE_RESOURCE_ID", "/sub/ws"}}),
-                          "", ""});
+  auto sp =
+      LoadProfiles(v1::ServerConfig(),
+                   {FakeEnv({{"DATABRICKS_HOST", "https://h.net"},
+                             {"ARM_TENANT_ID", "t"},
+                             {"ARM_CLIENT_ID", "c"},
+                             {"ARM_CLIENT_SECRET", "s-secret-value"},
+                             {"DATABRICKS_AZURE_RESOURCE_ID", "/sub/ws"}}),
+                    "", ""});
   ASSERT_TRUE(sp.ok()) << sp.status();
   EXPECT_EQ(sp->Find("")->auth, AuthKind::kAzureClientSecret);
   EXPECT_EQ(sp->Find("")->azure_workspace_resource_id, "/sub/ws");
@@ -113,8 +114,9 @@ TEST(ProfilesTest, EnvironmentSelectsEachAzureMethod) {
 }
 
 TEST(ProfilesTest, HostWithoutCredentialsIsRefused) {
-  auto set = LoadProfiles(v1::ServerConfig(),
-                          {FakeEnv({{"DATABRICKS_HOST", "https://h.net"}}), "", ""});
+  auto set =
+      LoadProfiles(v1::ServerConfig(),
+                   {FakeEnv({{"DATABRICKS_HOST", "https://h.net"}}), "", ""});
   EXPECT_EQ(set.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(set.status().message(), HasSubstr("DATABRICKS_TOKEN"));
 }
@@ -126,7 +128,8 @@ TEST(ProfilesTest, IniProfilesWithEnvironmentAndConfigPrecedence) {
       "[prod]\nhost = https://ini-prod.net\ntoken = dapi-ini-prod\n"
       "[account]\nhost =\n");
   auto set = LoadProfiles(
-      Config(R"({"workspaces": [{"name": "prod", "host": "https://config-prod.net",
+      Config(
+          R"({"workspaces": [{"name": "prod", "host": "https://config-prod.net",
         "personal_access_token": {"token": {"env": "P"}}}]})"),
       {FakeEnv({{"DATABRICKS_HOST", "https://env.net"}}), ini, ""});
   ASSERT_TRUE(set.ok()) << set.status();

@@ -99,8 +99,8 @@ absl::StatusOr<std::string> SecretSource::Read() const {
     case State::Kind::kEnv: {
       auto v = state_->env(state_->name);
       if (!v.has_value()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "environment variable ", state_->name, " is not set"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("environment variable ", state_->name, " is not set"));
       }
       value = *v;
       break;

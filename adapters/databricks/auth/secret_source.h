@@ -9,7 +9,8 @@
 //
 //   SecretSource token = SecretSource::FromFile("/var/run/secrets/dbx/token");
 //   absl::StatusOr<std::string> value = token.Read();
-//   LOG: token.Describe()  // "file /var/run/secrets/dbx/token", never the value
+//   LOG: token.Describe()  // "file /var/run/secrets/dbx/token", never the
+//   value
 #ifndef POLYSYNC_ADAPTERS_DATABRICKS_AUTH_SECRET_SOURCE_H_
 #define POLYSYNC_ADAPTERS_DATABRICKS_AUTH_SECRET_SOURCE_H_
 
@@ -35,7 +36,8 @@ class SecretSource {
   // An empty source: Read() fails with FAILED_PRECONDITION.
   SecretSource();
 
-  static SecretSource FromEnv(std::string variable, EnvLookup env = ProcessEnv());
+  static SecretSource FromEnv(std::string variable,
+                              EnvLookup env = ProcessEnv());
   static SecretSource FromFile(std::string path);
   // `key` of section `section` of an INI file (re-read when it changes).
   static SecretSource FromIni(std::string path, std::string section,

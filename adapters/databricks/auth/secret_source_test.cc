@@ -34,7 +34,8 @@ EnvLookup FakeEnv(std::map<std::string, std::string> values) {
 }
 
 TEST(SecretSourceTest, ReadsEnvironmentVariableTrimmed) {
-  auto s = SecretSource::FromEnv("TOKEN", FakeEnv({{"TOKEN", " dapi-abc123456 \n"}}));
+  auto s = SecretSource::FromEnv("TOKEN",
+                                 FakeEnv({{"TOKEN", " dapi-abc123456 \n"}}));
   auto v = s.Read();
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(*v, "dapi-abc123456");
@@ -66,7 +67,8 @@ TEST(SecretSourceTest, RotatedFileIsReadAgain) {
 }
 
 TEST(SecretSourceTest, ValuesReadAreRegisteredForRedaction) {
-  auto s = SecretSource::FromEnv("T", FakeEnv({{"T", "a-very-secret-token-42"}}));
+  auto s =
+      SecretSource::FromEnv("T", FakeEnv({{"T", "a-very-secret-token-42"}}));
   ASSERT_TRUE(s.Read().ok());
   EXPECT_THAT(secrets::Redact("Bearer a-very-secret-token-42"),
               Not(HasSubstr("a-very-secret-token-42")));
@@ -75,10 +77,12 @@ TEST(SecretSourceTest, ValuesReadAreRegisteredForRedaction) {
 
 TEST(SecretSourceTest, ReadsIniKeys) {
   const std::string path = TempPath("databrickscfg");
-  WriteFile(path,
-            "; comment\n[DEFAULT]\nhost = https://a.net\ntoken = dapi-default-1\n"
-            "\n[prod]\nhost=https://b.net\nTOKEN = dapi-prod-2\n");
-  EXPECT_EQ(*SecretSource::FromIni(path, "prod", "token").Read(), "dapi-prod-2");
+  WriteFile(
+      path,
+      "; comment\n[DEFAULT]\nhost = https://a.net\ntoken = dapi-default-1\n"
+      "\n[prod]\nhost=https://b.net\nTOKEN = dapi-prod-2\n");
+  EXPECT_EQ(*SecretSource::FromIni(path, "prod", "token").Read(),
+            "dapi-prod-2");
   EXPECT_EQ(*SecretSource::FromIni(path, "DEFAULT", "token").Read(),
             "dapi-default-1");
   EXPECT_FALSE(SecretSource::FromIni(path, "dev", "token").Read().ok());

@@ -40,7 +40,7 @@ bool IsLoopbackIPv4(absl::string_view host) {
 
 }  // namespace
 
-absl::string_view Response::Header(absl::string_view name) const {
+std::string_view Response::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (key == name) return value;
   }

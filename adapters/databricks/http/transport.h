@@ -22,6 +22,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -52,7 +53,7 @@ struct Response {
   std::string body;
 
   // The first header named `name` (lower case), or "".
-  absl::string_view Header(absl::string_view name) const;
+  std::string_view Header(std::string_view name) const;
 };
 
 // Why a request got no complete response.

@@ -1,0 +1,530 @@
+#include "adapters/databricks/api/pipelines_client.h"
+
+#include <deque>
+#include <mutex>
+#include <set>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "adapters/databricks/decoders.h"
+#include "adapters/databricks/errors.h"
+#include "adapters/databricks/ids.h"
+#include "adapters/databricks/request_bodies.h"
+#include "common/log.h"
+#include "common/metrics.h"
+
+namespace polysync::databricks::api {
+
+struct PipelinesClient::Shared {
+  Shared(std::string host_in, std::shared_ptr<auth::Credentials> creds_in,
+         http::Transport& transport_in, ClientOptions options_in)
+      : host(std::move(host_in)),
+        creds(std::move(creds_in)),
+        transport(transport_in),
+        options(std::move(options_in)),
+        limiter(options.limiter, options.now()) {}
+
+  const std::string host;
+  const std::shared_ptr<auth::Credentials> creds;
+  http::Transport& transport;
+  const ClientOptions options;
+  AdaptiveLimiter limiter;
+
+  std::mutex mu;
+  // Calls waiting for a concurrency slot, in arrival order.
+  std::deque<std::function<void()>> waiting;  // guarded by mu
+};
+
+namespace {
+
+using Shared = PipelinesClient::Shared;
+using ResponseDone =
+    std::function<void(absl::StatusOr<http::Response>, bool maybe_processed)>;
+
+constexpr absl::string_view kApi = "/api/2.0/pipelines";
+
+metrics::CounterFamily& UpstreamRequests() {
+  static auto& family = metrics::Registry::Default().Counter(
+      "polysync_upstream_requests_total",
+      "Requests sent to Databricks, by endpoint and HTTP status (or transport "
+      "failure).",
+      {"endpoint", "status"});
+  return family;
+}
+
+metrics::HistogramFamily& UpstreamLatency() {
+  static auto& family = metrics::Registry::Default().Histogram(
+      "polysync_upstream_request_seconds",
+      "Latency of requests to Databricks, by endpoint.", {"endpoint"},
+      metrics::LatencyBuckets());
+  return family;
+}
+
+metrics::CounterFamily& UpstreamRetries() {
+  static auto& family = metrics::Registry::Default().Counter(
+      "polysync_upstream_retries_total",
+      "Retries of requests to Databricks, by endpoint.", {"endpoint"});
+  return family;
+}
+
+// The retry policy's view of a transport failure.
+TransportFailure ForRetry(http::TransportFailure failure) {
+  switch (failure) {
+    case http::TransportFailure::kNone:
+      return TransportFailure::kNone;
+    case http::TransportFailure::kNotSent:
+    case http::TransportFailure::kTls:
+      return TransportFailure::kConnectFailed;
+    case http::TransportFailure::kConnectionLost:
+      return TransportFailure::kReset;
+    case http::TransportFailure::kTimeout:
+      return TransportFailure::kTimeout;
+    case http::TransportFailure::kResponseTooLarge:
+      return TransportFailure::kTruncated;
+  }
+  return TransportFailure::kReset;
+}
+
+// What one logical call sends.
+struct Spec {
+  std::string endpoint;  // for messages and metrics: "GET pipelines/{id}"
+  std::string method;
+  std::string path;  // path and query
+  std::string body;
+  Idempotency idempotency = Idempotency::kIdempotent;
+};
+
+// One logical call: limiter, credentials, send, retry.
+class Call : public std::enable_shared_from_this<Call> {
+ public:
+  Call(std::shared_ptr<Shared> shared, Spec spec, CallContext ctx,
+       ResponseDone done)
+      : shared_(std::move(shared)),
+        spec_(std::move(spec)),
+        ctx_(std::move(ctx)),
+        done_(std::move(done)),
+        start_(shared_->options.now()),
+        deadline_(ctx_.deadline == absl::InfiniteFuture()
+                      ? start_ + shared_->options.default_timeout
+                      : ctx_.deadline),
+        retry_(shared_->options.backoff, spec_.idempotency, start_,
+               shared_->options.uniform01) {}
+
+  void Start() { Acquire(); }
+
+ private:
+  void Acquire() {
+    const absl::Time now = shared_->options.now();
+    if (now >= deadline_) {
+      Finish(absl::DeadlineExceededError(absl::StrCat(
+                 spec_.endpoint,
+                 ": deadline passed while waiting for the workspace's "
+                 "request limit")),
+             maybe_processed_);
+      return;
+    }
+    Admission admission = shared_->limiter.TryAcquire(now);
+    if (admission.granted) {
+      Authenticate();
+      return;
+    }
+    auto self = shared_from_this();
+    if (admission.wait_for_release) {
+      {
+        std::lock_guard<std::mutex> lock(shared_->mu);
+        shared_->waiting.push_back([self] { self->Acquire(); });
+      }
+      Kick();  // a slot may have been freed since TryAcquire
+      return;
+    }
+    shared_->transport.RunAfter(admission.wait, [self] { self->Acquire(); });
+  }
+
+  void Release(LimiterOutcome outcome) {
+    shared_->limiter.Release(outcome, shared_->options.now());
+    Kick();
+  }
+
+  // Wakes the oldest waiting call when a concurrency slot is free. Called
+  // after every release and after every enqueue, so no wake-up is lost.
+  void Kick() {
+    std::function<void()> next;
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      if (!shared_->waiting.empty() &&
+          shared_->limiter.in_flight() < shared_->limiter.concurrency_limit()) {
+        next = std::move(shared_->waiting.front());
+        shared_->waiting.pop_front();
+      }
+    }
+    if (next) shared_->transport.RunAfter(absl::ZeroDuration(), next);
+  }
+
+  void Authenticate() {
+    auto self = shared_from_this();
+    shared_->creds->GetHeaders(
+        deadline_, [self](absl::StatusOr<http::Headers> headers) {
+          if (!headers.ok()) {
+            self->Release(LimiterOutcome::kOther);
+            self->Finish(
+                absl::Status(headers.status().code(),
+                             absl::StrCat(self->spec_.endpoint,
+                                          ": cannot authenticate: ",
+                                          headers.status().message())),
+                self->maybe_processed_);
+            return;
+          }
+          self->Send(*std::move(headers));
+        });
+  }
+
+  void Send(http::Headers auth_headers) {
+    http::Request request;
+    request.method = spec_.method;
+    request.url = absl::StrCat(shared_->host, spec_.path);
+    request.headers = std::move(auth_headers);
+    request.headers.emplace_back("Accept", "application/json");
+    request.headers.emplace_back("User-Agent", "polysync-dlt/1.0");
+    if (!ctx_.correlation_id.empty()) {
+      request.headers.emplace_back("X-Request-Id", ctx_.correlation_id);
+    }
+    if (spec_.method != "GET") {
+      request.headers.emplace_back("Content-Type", "application/json");
+      request.body = spec_.body.empty() ? "{}" : spec_.body;
+    }
+    request.deadline = deadline_;
+    auto self = shared_from_this();
+    shared_->transport.Send(std::move(request),
+                            [self](http::TransportResult result) {
+                              self->OnResult(std::move(result));
+                            });
+  }
+
+  void OnResult(http::TransportResult result) {
+    const absl::Time now = shared_->options.now();
+    const bool transport_failed = !result.status.ok();
+    UpstreamLatency().With({spec_.endpoint}).Observe(
+        absl::ToDoubleSeconds(result.elapsed));
+    UpstreamRequests()
+        .With({spec_.endpoint,
+               transport_failed
+                   ? std::string(http::TransportFailureName(result.failure))
+                   : absl::StrCat(result.response.status)})
+        .Increment();
+
+    AttemptResult attempt;
+    absl::Status status;
+    if (transport_failed) {
+      attempt.transport = ForRetry(result.failure);
+      status = result.status;
+      if (!http::CertainlyNotSent(result.failure)) maybe_processed_ = true;
+    } else {
+      attempt.http_status = result.response.status;
+      status = StatusFromHttpResponse(spec_.endpoint, result.response.status,
+                                      result.response.body,
+                                      result.response.Header("x-request-id"));
+      attempt.throttled = IsThrottled(status);
+      attempt.retry_after = result.response.Header("retry-after");
+      // A 429 was certainly not processed; other errors may have been.
+      if (!status.ok() && result.response.status != 429 &&
+          !attempt.throttled) {
+        maybe_processed_ = true;
+      }
+    }
+    Release(attempt.throttled ? LimiterOutcome::kThrottled
+            : status.ok()     ? LimiterOutcome::kSuccess
+                              : LimiterOutcome::kOther);
+    if (status.ok()) {
+      Finish(std::move(result.response), false);
+      return;
+    }
+    // An expired or revoked token: fetch a new one and try once more.
+    if (!transport_failed && result.response.status == 401 &&
+        !reauthenticated_) {
+      reauthenticated_ = true;
+      shared_->creds->Invalidate();
+      Acquire();
+      return;
+    }
+    RetryDecision decision = retry_.OnAttemptFailed(attempt, now);
+    // The same oversized answer would come back: do not ask again.
+    const bool pointless =
+        result.failure == http::TransportFailure::kResponseTooLarge;
+    if (decision.retry && !pointless && now + decision.delay < deadline_) {
+      UpstreamRetries().With({spec_.endpoint}).Increment();
+      log::Debug("retrying Databricks request",
+                 {log::Field("endpoint", spec_.endpoint),
+                  log::Field("attempt", retry_.attempts()),
+                  log::Field("delay_ms",
+                             absl::ToInt64Milliseconds(decision.delay)),
+                  log::Field("reason", decision.reason),
+                  log::Field("correlation_id", ctx_.correlation_id)});
+      auto self = shared_from_this();
+      shared_->transport.RunAfter(decision.delay, [self] { self->Acquire(); });
+      return;
+    }
+    Finish(std::move(status), maybe_processed_);
+  }
+
+  void Finish(absl::StatusOr<http::Response> result, bool maybe_processed) {
+    ResponseDone done = std::move(done_);
+    if (done) done(std::move(result), maybe_processed);
+  }
+
+  const std::shared_ptr<Shared> shared_;
+  const Spec spec_;
+  const CallContext ctx_;
+  ResponseDone done_;
+  const absl::Time start_;
+  const absl::Time deadline_;
+  RetryLoop retry_;
+  bool reauthenticated_ = false;
+  // Some attempt may have reached Databricks and been processed.
+  bool maybe_processed_ = false;
+};
+
+void Execute(const std::shared_ptr<Shared>& shared, Spec spec, CallContext ctx,
+             ResponseDone done) {
+  std::make_shared<Call>(shared, std::move(spec), std::move(ctx),
+                         std::move(done))
+      ->Start();
+}
+
+// Executes `spec` and decodes a 2xx body with `decode`.
+template <typename T, typename Decode>
+void Run(const std::shared_ptr<Shared>& shared, Spec spec, CallContext ctx,
+         Decode decode, PipelinesClient::Done<T> done) {
+  std::string endpoint = spec.endpoint;
+  Execute(shared, std::move(spec), std::move(ctx),
+          [endpoint = std::move(endpoint), decode, done = std::move(done)](
+              absl::StatusOr<http::Response> response, bool) {
+            if (!response.ok()) {
+              done(response.status());
+              return;
+            }
+            absl::StatusOr<T> value = decode(response->body);
+            if (!value.ok()) {
+              done(DecodeFailure(endpoint, response->status,
+                                 response->Header("x-request-id"),
+                                 value.status()));
+              return;
+            }
+            done(std::move(value));
+          });
+}
+
+Spec Get(std::string endpoint, std::string path) {
+  Spec s;
+  s.endpoint = std::move(endpoint);
+  s.method = "GET";
+  s.path = std::move(path);
+  return s;
+}
+
+std::string PipelinePath(absl::string_view pipeline_id) {
+  return absl::StrCat(kApi, "/", pipeline_id);
+}
+
+template <typename T>
+bool Refuse(const absl::Status& status, PipelinesClient::Done<T>& done) {
+  if (status.ok()) return false;
+  done(status);
+  return true;
+}
+
+}  // namespace
+
+PipelinesClient::PipelinesClient(std::string host,
+                                 std::shared_ptr<auth::Credentials> creds,
+                                 http::Transport& transport,
+                                 ClientOptions options)
+    : shared_(std::make_shared<Shared>(std::move(host), std::move(creds),
+                                       transport, std::move(options))) {}
+
+PipelinesClient::~PipelinesClient() = default;
+
+const std::string& PipelinesClient::host() const { return shared_->host; }
+
+const AdaptiveLimiter& PipelinesClient::limiter() const {
+  return shared_->limiter;
+}
+
+void PipelinesClient::ListPipelines(ListPipelinesRequest request,
+                                    CallContext ctx,
+                                    Done<ListPipelinesPage> done) {
+  auto query = ListPipelinesQuery(request);
+  if (Refuse(query.status(), done)) return;
+  Run<ListPipelinesPage>(
+      shared_, Get("GET pipelines", absl::StrCat(kApi, *query)),
+      std::move(ctx), &DecodeListPipelinesPage, std::move(done));
+}
+
+void PipelinesClient::GetPipeline(std::string pipeline_id, CallContext ctx,
+                                  Done<Pipeline> done) {
+  if (Refuse(ValidatePipelineId(pipeline_id), done)) return;
+  Run<Pipeline>(shared_, Get("GET pipelines/{id}", PipelinePath(pipeline_id)),
+                std::move(ctx), &DecodePipeline, std::move(done));
+}
+
+void PipelinesClient::GetUpdate(std::string pipeline_id, std::string update_id,
+                                CallContext ctx, Done<UpdateInfo> done) {
+  if (Refuse(ValidatePipelineId(pipeline_id), done)) return;
+  if (Refuse(ValidateUpdateId(update_id), done)) return;
+  Run<UpdateInfo>(
+      shared_,
+      Get("GET pipelines/{id}/updates/{update_id}",
+          absl::StrCat(PipelinePath(pipeline_id), "/updates/", update_id)),
+      std::move(ctx), &DecodeUpdate, std::move(done));
+}
+
+void PipelinesClient::ListUpdates(std::string pipeline_id,
+                                  ListUpdatesRequest request, CallContext ctx,
+                                  Done<ListUpdatesPage> done) {
+  if (Refuse(ValidatePipelineId(pipeline_id), done)) return;
+  auto query = ListUpdatesQuery(request);
+  if (Refuse(query.status(), done)) return;
+  Run<ListUpdatesPage>(
+      shared_,
+      Get("GET pipelines/{id}/updates",
+          absl::StrCat(PipelinePath(pipeline_id), "/updates", *query)),
+      std::move(ctx), &DecodeListUpdatesPage, std::move(done));
+}
+
+void PipelinesClient::GetRequestStatus(std::string pipeline_id,
+                                       std::string request_id, CallContext ctx,
+                                       Done<RequestStatus> done) {
+  if (Refuse(ValidatePipelineId(pipeline_id), done)) return;
+  if (Refuse(ValidateRequestId(request_id), done)) return;
+  Run<RequestStatus>(
+      shared_,
+      Get("GET pipelines/{id}/requests/{request_id}",
+          absl::StrCat(PipelinePath(pipeline_id), "/requests/", request_id)),
+      std::move(ctx), &DecodeRequestStatus, std::move(done));
+}
+
+void PipelinesClient::ListEvents(std::string pipeline_id,
+                                 ListEventsRequest request, CallContext ctx,
+                                 Done<ListEventsPage> done) {
+  if (Refuse(ValidatePipelineId(pipeline_id), done)) return;
+  auto query = ListEventsQuery(request);
+  if (Refuse(query.status(), done)) return;
+  Run<ListEventsPage>(
+      shared_,
+      Get("GET pipelines/{id}/events",
+          absl::StrCat(PipelinePath(pipeline_id), "/events", *query)),
+      std::move(ctx), &DecodeListEventsPage, std::move(done));
+}
+
+void PipelinesClient::StopPipeline(std::string pipeline_id, CallContext ctx,
+                                   Done<Empty> done) {
+  if (Refuse(ValidatePipelineId(pipeline_id), done)) return;
+  Spec spec;
+  spec.endpoint = "POST pipelines/{id}/stop";
+  spec.method = "POST";
+  spec.path = absl::StrCat(PipelinePath(pipeline_id), "/stop");
+  spec.idempotency = Idempotency::kNonIdempotent;
+  Run<Empty>(
+      shared_, std::move(spec), std::move(ctx),
+      [](absl::string_view) -> absl::StatusOr<Empty> { return Empty{}; },
+      std::move(done));
+}
+
+void PipelinesClient::StartUpdate(std::string pipeline_id,
+                                  StartUpdateRequest request, CallContext ctx,
+                                  Done<StartUpdateOutcome> done) {
+  if (Refuse(ValidatePipelineId(pipeline_id), done)) return;
+  auto body = StartUpdateBody(request);
+  if (Refuse(body.status(), done)) return;
+  std::shared_ptr<Shared> shared = shared_;
+  // 1. Snapshot latest_updates, so a lost response can be resolved without
+  //    comparing clocks.
+  GetPipeline(pipeline_id, ctx, [shared, pipeline_id, body = *std::move(body),
+                                 ctx, done = std::move(done)](
+                                    absl::StatusOr<Pipeline> before) mutable {
+    if (!before.ok()) {
+      done(before.status());
+      return;
+    }
+    std::set<std::string> known;
+    for (const auto& u : before->latest_updates) known.insert(u.update_id);
+    // 2. POST, retried only when certainly not processed.
+    Spec spec;
+    spec.endpoint = "POST pipelines/{id}/updates";
+    spec.method = "POST";
+    spec.path = absl::StrCat(PipelinePath(pipeline_id), "/updates");
+    spec.body = std::move(body);
+    spec.idempotency = Idempotency::kNonIdempotent;
+    Execute(
+        shared, std::move(spec), ctx,
+        [shared, pipeline_id, known = std::move(known), ctx,
+         done = std::move(done)](absl::StatusOr<http::Response> response,
+                                 bool maybe_processed) mutable {
+          if (response.ok()) {
+            auto started = DecodeStartUpdateResult(response->body);
+            if (started.ok()) {
+              done(StartUpdateOutcome{started->update_id,
+                                      started->request_id, false});
+              return;
+            }
+            done(DecodeFailure("POST pipelines/{id}/updates",
+                               response->status,
+                               response->Header("x-request-id"),
+                               started.status()));
+            return;
+          }
+          if (!maybe_processed) {
+            done(response.status());
+            return;
+          }
+          // 3. The outcome is unknown: look for an update that is new since
+          //    the snapshot.
+          const absl::Status lost = response.status();
+          PipelinesClient::Done<Pipeline> after_done =
+              [shared, pipeline_id, known, ctx, lost,
+               done = std::move(done)](
+                  absl::StatusOr<Pipeline> after) mutable {
+                std::string adopted;
+                if (after.ok()) {
+                  for (const auto& u : after->latest_updates) {
+                    if (known.count(u.update_id) == 0) {
+                      adopted = u.update_id;  // newest first
+                      break;
+                    }
+                  }
+                }
+                if (adopted.empty()) {
+                  done(absl::UnavailableError(absl::StrCat(
+                      "start update of pipeline ", pipeline_id,
+                      ": the request may not have been processed and no new "
+                      "update appeared; not retried to avoid starting a "
+                      "second update (",
+                      lost.message(), ")")));
+                  return;
+                }
+                log::Warn("start update response lost; adopted the new update",
+                          {log::Field("pipeline_id", pipeline_id),
+                           log::Field("update_id", adopted),
+                           log::Field("correlation_id", ctx.correlation_id)});
+                // The request id comes from the update itself.
+                Spec get = Get(
+                    "GET pipelines/{id}/updates/{update_id}",
+                    absl::StrCat(PipelinePath(pipeline_id), "/updates/",
+                                 adopted));
+                Run<UpdateInfo>(
+                    shared, std::move(get), ctx, &DecodeUpdate,
+                    [adopted, done = std::move(done)](
+                        absl::StatusOr<UpdateInfo> update) mutable {
+                      done(StartUpdateOutcome{
+                          adopted, update.ok() ? update->request_id : "",
+                          true});
+                    });
+              };
+          Run<Pipeline>(shared,
+                        Get("GET pipelines/{id}", PipelinePath(pipeline_id)),
+                        ctx, &DecodePipeline, std::move(after_done));
+        });
+  });
+}
+
+}  // namespace polysync::databricks::api

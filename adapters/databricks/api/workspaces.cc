@@ -1,0 +1,53 @@
+#include "adapters/databricks/api/workspaces.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace polysync::databricks::api {
+
+Workspace::Workspace(auth::Profile profile, http::Transport& transport,
+                     const ClientOptions& client_options,
+                     const auth::CredentialsOptions& credentials_options)
+    : profile_(std::move(profile)),
+      client_(profile_.host,
+              std::shared_ptr<auth::Credentials>(auth::MakeCredentials(
+                  profile_, transport, credentials_options)),
+              transport, client_options) {}
+
+Workspaces::Workspaces(const auth::ProfileSet& profiles,
+                       http::Transport& transport,
+                       const ClientOptions& client_options,
+                       const auth::CredentialsOptions& credentials_options)
+    : default_name_(profiles.default_name) {
+  for (const auth::Profile& p : profiles.profiles) {
+    all_.push_back(std::make_unique<Workspace>(p, transport, client_options,
+                                               credentials_options));
+  }
+}
+
+absl::StatusOr<Workspace*> Workspaces::Find(absl::string_view name) {
+  const absl::string_view wanted = name.empty() ? default_name_ : name;
+  for (auto& w : all_) {
+    if (w->name() == wanted) return w.get();
+  }
+  std::vector<std::string> names;
+  for (const auto& w : all_) names.push_back(w->name());
+  if (name.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "no default workspace is configured; name one of: ",
+        names.empty() ? "(none configured)" : absl::StrJoin(names, ", ")));
+  }
+  std::string shown(name.substr(0, 64));
+  for (char& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 ||
+        static_cast<unsigned char>(c) >= 0x7f) {
+      c = '?';
+    }
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "workspace \"", shown, "\" is not configured; configured: ",
+      names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
+}
+
+}  // namespace polysync::databricks::api

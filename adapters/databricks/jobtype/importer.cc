@@ -1,0 +1,220 @@
+#include "adapters/databricks/jobtype/importer.h"
+
+#include <deque>
+#include <mutex>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "adapters/databricks/ids.h"
+#include "adapters/databricks/jobtype/rules.h"
+#include "common/log.h"
+
+namespace polysync::databricks::jobtype {
+namespace {
+
+class ImportImpl final : public Import,
+                         public std::enable_shared_from_this<ImportImpl> {
+ public:
+  ImportImpl(api::Workspace& ws, v1::ImportPipelinesRequest request,
+             api::CallContext ctx, ImportOptions options, OnBatch on_batch,
+             OnDone on_done)
+      : ws_(ws),
+        request_(std::move(request)),
+        ctx_(std::move(ctx)),
+        options_(std::move(options)),
+        on_batch_(std::move(on_batch)),
+        on_done_(std::move(on_done)) {}
+
+  void Begin() {
+    if (request_.pipeline_ids_size() > 0) {
+      std::set<std::string> seen;
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& id : request_.pipeline_ids()) {
+        if (seen.insert(id).second) queue_.push_back({id, ""});
+      }
+      listing_done_ = true;
+    } else {
+      ListNext("");
+    }
+    Pump();
+  }
+
+  void Cancel() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancelled_ = true;
+      queue_.clear();
+    }
+    Pump();
+  }
+
+ private:
+  struct Pending {
+    std::string id;
+    std::string name;
+  };
+
+  void ListNext(std::string page_token) {
+    ListPipelinesRequest list;
+    list.max_results = options_.page_size;
+    list.page_token = std::move(page_token);
+    if (!request_.name_filter().empty() &&
+        LikeFilterIsExact(request_.name_filter())) {
+      list.filter = absl::StrCat("name LIKE '%", request_.name_filter(), "%'");
+    }
+    auto self = shared_from_this();
+    ws_.client().ListPipelines(
+        std::move(list), ctx_, [self](absl::StatusOr<ListPipelinesPage> page) {
+          self->OnPage(std::move(page));
+        });
+  }
+
+  void OnPage(absl::StatusOr<ListPipelinesPage> page) {
+    std::string next;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!page.ok()) {
+        listing_error_ = page.status();
+        listing_done_ = true;
+      } else {
+        for (auto& s : page->statuses) {
+          if (!absl::StrContains(s.name, request_.name_filter())) continue;
+          queue_.push_back({std::move(s.pipeline_id), std::move(s.name)});
+        }
+        if (page->next_page_token.empty() || cancelled_) {
+          listing_done_ = true;
+        } else {
+          next = page->next_page_token;
+        }
+      }
+    }
+    if (!next.empty()) ListNext(std::move(next));
+    Pump();
+  }
+
+  // Starts detail fetches up to the limit; finishes when all is done.
+  void Pump() {
+    std::vector<Pending> to_fetch;
+    bool finish = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      while (!queue_.empty() && in_flight_ < options_.max_concurrent_details) {
+        to_fetch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+        ++in_flight_;
+      }
+      if (listing_done_ && queue_.empty() && in_flight_ == 0 && !finished_) {
+        finished_ = true;
+        finish = true;
+      }
+    }
+    for (auto& p : to_fetch) Fetch(std::move(p));
+    if (finish) Finish();
+  }
+
+  void Fetch(Pending p) {
+    if (auto s = ValidatePipelineId(p.id); !s.ok()) {
+      OnDetail(p, s);
+      return;
+    }
+    auto self = shared_from_this();
+    ws_.client().GetPipeline(
+        p.id, ctx_, [self, p](absl::StatusOr<Pipeline> pipeline) {
+          self->OnDetail(p, std::move(pipeline));
+        });
+  }
+
+  void OnDetail(const Pending& p, absl::StatusOr<Pipeline> pipeline) {
+    std::optional<v1::ImportPipelinesResponse> full;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --in_flight_;
+      if (pipeline.ok()) {
+        if (absl::StrContains(pipeline->name, request_.name_filter())) {
+          *batch_.add_jobs() = ImportedJobFromPipeline(
+              *pipeline, ws_.name(), ws_.host(),
+              options_.configuration_prefixes);
+        }
+      } else {
+        v1::PipelineError* e = batch_.add_errors();
+        e->set_pipeline_id(p.id);
+        e->set_name(p.name);
+        e->set_code(static_cast<int>(pipeline.status().code()));
+        e->set_message(std::string(pipeline.status().message()));
+      }
+      if (batch_.jobs_size() + batch_.errors_size() >= options_.batch_size) {
+        full = std::move(batch_);
+        batch_.Clear();
+      }
+    }
+    if (full.has_value()) on_batch_(*std::move(full));
+    Pump();
+  }
+
+  void Finish() {
+    absl::Status status;
+    v1::ImportPipelinesResponse last;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last = std::move(batch_);
+      batch_.Clear();
+      status = cancelled_ ? absl::CancelledError("import cancelled")
+                          : listing_error_;
+    }
+    if (last.jobs_size() + last.errors_size() > 0) on_batch_(std::move(last));
+    log::Info("import finished",
+              {log::Field("workspace", ws_.name()),
+               log::Field("ok", status.ok()),
+               log::Field("correlation_id", ctx_.correlation_id)});
+    on_done_(status);
+  }
+
+  api::Workspace& ws_;
+  const v1::ImportPipelinesRequest request_;
+  const api::CallContext ctx_;
+  const ImportOptions options_;
+  OnBatch on_batch_;
+  OnDone on_done_;
+
+  std::mutex mu_;
+  std::deque<Pending> queue_;            // guarded by mu_
+  int in_flight_ = 0;                    // guarded by mu_
+  bool listing_done_ = false;            // guarded by mu_
+  bool cancelled_ = false;               // guarded by mu_
+  bool finished_ = false;                // guarded by mu_
+  absl::Status listing_error_;           // guarded by mu_
+  v1::ImportPipelinesResponse batch_;    // guarded by mu_
+};
+
+}  // namespace
+
+bool LikeFilterIsExact(const std::string& name_filter) {
+  for (char c : name_filter) {
+    if (c == '\'' || c == '%' || c == '_' || c == '\\' ||
+        static_cast<unsigned char>(c) < 0x20) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::shared_ptr<Import> Import::Start(api::Workspace& workspace,
+                                      const v1::ImportPipelinesRequest& request,
+                                      api::CallContext ctx,
+                                      const ImportOptions& options,
+                                      OnBatch on_batch, OnDone on_done) {
+  for (const auto& id : request.pipeline_ids()) {
+    if (auto s = ValidatePipelineId(id); !s.ok()) {
+      on_done(s);
+      return nullptr;
+    }
+  }
+  auto op = std::make_shared<ImportImpl>(workspace, request, std::move(ctx),
+                                         options, std::move(on_batch),
+                                         std::move(on_done));
+  op->Begin();
+  return op;
+}
+
+}  // namespace polysync::databricks::jobtype

@@ -1,0 +1,63 @@
+// ImportPipelines' engine: every pipeline of a workspace as a Polysync job.
+//
+// Lists the pipelines page by page and, while later pages are still being
+// listed, fetches each matching pipeline's details with at most
+// `max_concurrent_details` requests in flight (the workspace's limiter caps
+// the total anyway). Jobs are delivered in batches of `batch_size`. A
+// pipeline whose details cannot be read becomes a PipelineError in a batch;
+// the rest still import. If listing fails (after the client's retries), the
+// batches already built are delivered and the import ends with that error.
+//
+// With `pipeline_ids`, those pipelines are fetched directly (no listing); the
+// name filter still applies. The name filter is an exact, case-sensitive
+// substring match; when it is safe to do so the listing is also narrowed
+// with the API's `name LIKE '%...%'` filter.
+#ifndef POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_IMPORTER_H_
+#define POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_IMPORTER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "adapters/databricks/api/workspaces.h"
+#include "polysync/databricks/v1/pipelines.pb.h"
+
+namespace polysync::databricks::jobtype {
+
+struct ImportOptions {
+  std::vector<std::string> configuration_prefixes = {"spark.", "custom."};
+  int max_concurrent_details = 15;
+  int batch_size = 100;
+  int page_size = 100;
+};
+
+class Import {
+ public:
+  using OnBatch = std::function<void(v1::ImportPipelinesResponse)>;
+  using OnDone = std::function<void(const absl::Status&)>;
+
+  // Validates the request (INVALID_ARGUMENT for a malformed pipeline id,
+  // nothing sent) and starts. `on_batch` and `on_done` run on the
+  // transport's thread (or inline for an immediate refusal); `on_done` runs
+  // once, after the last batch.
+  static std::shared_ptr<Import> Start(api::Workspace& workspace,
+                                       const v1::ImportPipelinesRequest& request,
+                                       api::CallContext ctx,
+                                       const ImportOptions& options,
+                                       OnBatch on_batch, OnDone on_done);
+
+  // Stops issuing requests; on_done follows with CANCELLED once the
+  // requests in flight have returned.
+  virtual void Cancel() = 0;
+  virtual ~Import() = default;
+};
+
+// Whether `name_filter` can be sent as `name LIKE '%...%'` without changing
+// its meaning (no quote, '%', '_' or backslash).
+bool LikeFilterIsExact(const std::string& name_filter);
+
+}  // namespace polysync::databricks::jobtype
+
+#endif  // POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_IMPORTER_H_

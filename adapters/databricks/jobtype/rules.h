@@ -1,0 +1,90 @@
+// The rules of Polysync's "Databricks Pipeline" job type, as pure functions.
+//
+// What a pipeline looks like as a Polysync job (its parameters, link and
+// notes), how StartUpdate reads `full_refresh` from the job's parameters and
+// which requests it refuses, and how a DLT update state becomes a Polysync
+// status. No I/O: the orchestration (jobs.h) calls these.
+//
+//   v1::ImportedJob job = ImportedJobFromPipeline(pipeline, "prod", host, {});
+//   v1::RunStatus status = StatusForState("WAITING_FOR_RESOURCES");  // UNKNOWN
+#ifndef POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_RULES_H_
+#define POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_RULES_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "adapters/databricks/types.h"
+#include "polysync/databricks/v1/pipelines.pb.h"
+
+namespace polysync::databricks::jobtype {
+
+namespace v1 = ::polysync::databricks::v1;
+
+inline constexpr absl::string_view kJobType = "Databricks Pipeline";
+inline constexpr absl::string_view kFullRefresh = "full_refresh";
+
+// Limits on a StartUpdate request.
+inline constexpr size_t kMaxParameters = 1000;
+inline constexpr size_t kMaxParameterNameBytes = 256;
+inline constexpr size_t kMaxParameterValueBytes = 64 * 1024;
+inline constexpr size_t kMaxSelectionTables = 1000;
+inline constexpr size_t kMaxTableNameBytes = 1024;
+inline constexpr size_t kMaxIdempotencyKeyBytes = 256;
+
+// The configuration key prefixes imported as STRING parameters by default.
+std::vector<std::string> DefaultConfigurationPrefixes();
+
+// `{host}/#joblist/pipelines/{pipeline_id}`.
+std::string PipelineLink(absl::string_view host, absl::string_view pipeline_id);
+
+// The pipeline as a Polysync job: `continuous`, `development`, `photon`
+// (BOOL, when the spec has them), every configuration key starting with one
+// of `prefixes` (STRING, sorted by key), then `full_refresh` (BOOL, "false",
+// the only forwarded parameter).
+v1::ImportedJob ImportedJobFromPipeline(const Pipeline& pipeline,
+                                        absl::string_view workspace,
+                                        absl::string_view host,
+                                        const std::vector<std::string>& prefixes);
+
+// What StartUpdate sends, read from a request.
+struct StartPlan {
+  bool full_refresh = false;
+  std::vector<std::string> refresh_selection;
+  std::vector<std::string> full_refresh_selection;
+  bool validate_only = false;
+};
+
+// Validates a StartUpdate request (limits, `full_refresh` parameter, a
+// selection together with full refresh) and returns what to send.
+// INVALID_ARGUMENT with a precise message otherwise. Does not validate the
+// pipeline id (ids.h does).
+absl::StatusOr<StartPlan> PlanStart(const v1::StartUpdateRequest& request);
+
+// The seed's table: RUNNING/STOPPING -> RUNNING; COMPLETED -> SUCCESS;
+// FAILED -> FAILED; CANCELED -> CANCELLED; anything else -> UNKNOWN.
+v1::RunStatus StatusForState(absl::string_view dlt_state);
+
+// SUCCESS, FAILED and CANCELLED are terminal.
+bool IsTerminalStatus(v1::RunStatus status);
+
+// Thresholds for hints.
+struct HintOptions {
+  absl::Duration waiting_for_resources = absl::Minutes(10);
+  absl::Duration stopping_continuous = absl::Minutes(5);
+};
+
+// Advice for an operator, or "" when nothing looks stuck. `in_state_since`
+// is when the update entered `dlt_state` (its creation time when unknown).
+std::string HintFor(absl::string_view dlt_state, bool continuous,
+                    absl::Time in_state_since, absl::Time now,
+                    const HintOptions& options);
+
+// Converts the API's RFC 3339 text or epoch milliseconds to a Timestamp.
+bool ParseRfc3339(absl::string_view text, absl::Time* out);
+
+}  // namespace polysync::databricks::jobtype
+
+#endif  // POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_RULES_H_

@@ -1,0 +1,234 @@
+#include "adapters/databricks/jobtype/rules.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace polysync::databricks::jobtype {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+Pipeline SamplePipeline() {
+  Pipeline p;
+  p.pipeline_id = "a12cd3e4-0ab1-1abc-1a2b-1a2bcd3e4fg5";
+  p.name = "Wikipedia pipeline (SQL)";
+  p.state = "IDLE";
+  PipelineSpec spec;
+  spec.continuous = false;
+  spec.photon = true;
+  spec.configuration = {{"spark.sql.shuffle.partitions", "200"},
+                        {"pipelines.numStreamRetryAttempts", "5"},
+                        {"custom.owner", "data-eng"},
+                        {"spark.databricks.delta.x", "y"}};
+  p.spec = spec;
+  return p;
+}
+
+std::vector<std::string> Names(const v1::ImportedJob& job) {
+  std::vector<std::string> names;
+  for (const auto& p : job.parameters()) names.push_back(p.name());
+  return names;
+}
+
+TEST(ImportedJobTest, ParametersFollowTheJobTypeRules) {
+  v1::ImportedJob job =
+      ImportedJobFromPipeline(SamplePipeline(), "prod", "https://adb-1.net/",
+                              DefaultConfigurationPrefixes());
+  EXPECT_EQ(job.name(), "Wikipedia pipeline (SQL)");
+  EXPECT_EQ(job.job_type(), "Databricks Pipeline");
+  EXPECT_EQ(job.external_id(), "a12cd3e4-0ab1-1abc-1a2b-1a2bcd3e4fg5");
+  EXPECT_EQ(job.link(),
+            "https://adb-1.net/#joblist/pipelines/"
+            "a12cd3e4-0ab1-1abc-1a2b-1a2bcd3e4fg5");
+  EXPECT_EQ(job.pipeline_state(), "IDLE");
+  EXPECT_EQ(job.workspace(), "prod");
+  // development is absent from the spec, so it is not a parameter;
+  // pipelines.* is not an imported prefix; configuration keys are sorted.
+  EXPECT_EQ(Names(job),
+            (std::vector<std::string>{
+                "continuous", "photon", "custom.owner",
+                "spark.databricks.delta.x", "spark.sql.shuffle.partitions",
+                "full_refresh"}));
+  const auto& continuous = job.parameters(0);
+  EXPECT_EQ(continuous.data_type(), v1::DATA_TYPE_BOOL);
+  EXPECT_EQ(continuous.value(), "false");
+  EXPECT_EQ(continuous.direction(), v1::DIRECTION_INPUT);
+  EXPECT_FALSE(continuous.forwarded());
+  EXPECT_EQ(continuous.source(), v1::PARAMETER_SOURCE_PIPELINE_SPEC);
+  EXPECT_EQ(continuous.source_path(), "spec.continuous");
+  const auto& shuffle = job.parameters(4);
+  EXPECT_EQ(shuffle.data_type(), v1::DATA_TYPE_STRING);
+  EXPECT_EQ(shuffle.value(), "200");
+  EXPECT_EQ(shuffle.source_path(),
+            "spec.configuration.spark.sql.shuffle.partitions");
+  const auto& full_refresh = job.parameters(5);
+  EXPECT_EQ(full_refresh.data_type(), v1::DATA_TYPE_BOOL);
+  EXPECT_EQ(full_refresh.value(), "false");
+  EXPECT_TRUE(full_refresh.forwarded());
+  EXPECT_EQ(full_refresh.source(), v1::PARAMETER_SOURCE_JOB_TYPE);
+  EXPECT_THAT(job.notes(), IsEmpty());
+}
+
+TEST(ImportedJobTest, PrefixesAreConfigurable) {
+  v1::ImportedJob job = ImportedJobFromPipeline(SamplePipeline(), "p", "h",
+                                                {"pipelines."});
+  EXPECT_EQ(Names(job),
+            (std::vector<std::string>{"continuous", "photon",
+                                      "pipelines.numStreamRetryAttempts",
+                                      "full_refresh"}));
+}
+
+TEST(ImportedJobTest, ContinuousPipelinesCarryANote) {
+  Pipeline p = SamplePipeline();
+  p.spec->continuous = true;
+  v1::ImportedJob job = ImportedJobFromPipeline(p, "p", "h", {});
+  ASSERT_EQ(job.notes_size(), 1);
+  EXPECT_THAT(job.notes(0), HasSubstr("never complete on their own"));
+}
+
+TEST(ImportedJobTest, PipelineWithoutSpecStillHasFullRefresh) {
+  Pipeline p;
+  p.pipeline_id = "x";
+  v1::ImportedJob job = ImportedJobFromPipeline(p, "p", "h", {});
+  EXPECT_EQ(Names(job), (std::vector<std::string>{"full_refresh"}));
+}
+
+v1::StartUpdateRequest WithFullRefresh(const std::string& value,
+                                       v1::DataType type = v1::DATA_TYPE_BOOL,
+                                       v1::Direction dir = v1::DIRECTION_INPUT) {
+  v1::StartUpdateRequest r;
+  v1::Parameter* p = r.add_parameters();
+  p->set_name("full_refresh");
+  p->set_data_type(type);
+  p->set_direction(dir);
+  p->set_value(value);
+  v1::Parameter* other = r.add_parameters();
+  other->set_name("spark.sql.shuffle.partitions");
+  other->set_data_type(v1::DATA_TYPE_STRING);
+  other->set_value("12");
+  return r;
+}
+
+TEST(PlanStartTest, FullRefreshIsReadCaseInsensitively) {
+  auto plan = PlanStart(WithFullRefresh("TRUE"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->full_refresh);
+  plan = PlanStart(WithFullRefresh("False"));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->full_refresh);
+  plan = PlanStart(WithFullRefresh(
+      "true", v1::DATA_TYPE_BOOL, v1::DIRECTION_INPUT_OUTPUT));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_TRUE(plan->full_refresh);
+}
+
+TEST(PlanStartTest, DefaultsToFalseWithoutTheParameter) {
+  auto plan = PlanStart(v1::StartUpdateRequest());
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->full_refresh);
+}
+
+TEST(PlanStartTest, OutputFullRefreshIsNeverSent) {
+  auto plan = PlanStart(
+      WithFullRefresh("true", v1::DATA_TYPE_BOOL, v1::DIRECTION_OUTPUT));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->full_refresh);
+}
+
+TEST(PlanStartTest, BadFullRefreshIsInvalidArgument) {
+  for (const auto& r :
+       {WithFullRefresh("yes"), WithFullRefresh(""),
+        WithFullRefresh("true", v1::DATA_TYPE_STRING)}) {
+    EXPECT_EQ(PlanStart(r).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_THAT(PlanStart(WithFullRefresh("yes")).status().message(),
+              HasSubstr("\"yes\""));
+}
+
+TEST(PlanStartTest, SelectionWithFullRefreshIsRefused) {
+  v1::StartUpdateRequest r = WithFullRefresh("true");
+  r.add_refresh_selection("sales_orders_cleaned");
+  auto plan = PlanStart(r);
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(plan.status().message(), HasSubstr("refresh_selection"));
+
+  v1::StartUpdateRequest ok = WithFullRefresh("false");
+  ok.add_refresh_selection("a");
+  ok.add_full_refresh_selection("b");
+  ok.set_validate_only(true);
+  auto good = PlanStart(ok);
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->refresh_selection, std::vector<std::string>{"a"});
+  EXPECT_EQ(good->full_refresh_selection, std::vector<std::string>{"b"});
+  EXPECT_TRUE(good->validate_only);
+}
+
+TEST(PlanStartTest, LimitsAreEnforced) {
+  v1::StartUpdateRequest many;
+  for (int i = 0; i < 1001; ++i) many.add_parameters()->set_name("p");
+  EXPECT_EQ(PlanStart(many).status().code(), absl::StatusCode::kInvalidArgument);
+
+  v1::StartUpdateRequest long_name;
+  long_name.add_parameters()->set_name(std::string(257, 'n'));
+  EXPECT_EQ(PlanStart(long_name).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  v1::StartUpdateRequest big_value;
+  auto* p = big_value.add_parameters();
+  p->set_name("x");
+  p->set_value(std::string(64 * 1024 + 1, 'v'));
+  EXPECT_EQ(PlanStart(big_value).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  v1::StartUpdateRequest tables;
+  for (int i = 0; i < 1001; ++i) tables.add_refresh_selection("t");
+  EXPECT_EQ(PlanStart(tables).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  v1::StartUpdateRequest crlf;
+  crlf.add_full_refresh_selection("a\r\nb");
+  EXPECT_EQ(PlanStart(crlf).status().code(), absl::StatusCode::kInvalidArgument);
+
+  v1::StartUpdateRequest key;
+  key.set_idempotency_key(std::string(257, 'k'));
+  EXPECT_EQ(PlanStart(key).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(StatusForStateTest, FollowsTheSeedTable) {
+  EXPECT_EQ(StatusForState("RUNNING"), v1::RUN_STATUS_RUNNING);
+  EXPECT_EQ(StatusForState("STOPPING"), v1::RUN_STATUS_RUNNING);
+  EXPECT_EQ(StatusForState("COMPLETED"), v1::RUN_STATUS_SUCCESS);
+  EXPECT_EQ(StatusForState("FAILED"), v1::RUN_STATUS_FAILED);
+  EXPECT_EQ(StatusForState("CANCELED"), v1::RUN_STATUS_CANCELLED);
+  for (const char* s : {"QUEUED", "CREATED", "WAITING_FOR_RESOURCES",
+                        "INITIALIZING", "RESETTING", "SETTING_UP_TABLES", "",
+                        "SOME_FUTURE_STATE", "running"}) {
+    EXPECT_EQ(StatusForState(s), v1::RUN_STATUS_UNKNOWN) << s;
+  }
+  EXPECT_TRUE(IsTerminalStatus(v1::RUN_STATUS_CANCELLED));
+  EXPECT_FALSE(IsTerminalStatus(v1::RUN_STATUS_RUNNING));
+  EXPECT_FALSE(IsTerminalStatus(v1::RUN_STATUS_UNKNOWN));
+}
+
+TEST(HintForTest, LongWaitForResourcesAndLongContinuousStop) {
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  HintOptions options;
+  EXPECT_EQ(HintFor("WAITING_FOR_RESOURCES", false, t0,
+                    t0 + absl::Minutes(9), options),
+            "");
+  EXPECT_THAT(HintFor("WAITING_FOR_RESOURCES", false, t0,
+                      t0 + absl::Minutes(11), options),
+              HasSubstr("required Databricks resource"));
+  EXPECT_THAT(HintFor("STOPPING", true, t0, t0 + absl::Minutes(6), options),
+              HasSubstr("normal for a continuous pipeline"));
+  EXPECT_EQ(HintFor("STOPPING", false, t0, t0 + absl::Minutes(6), options), "");
+  options.waiting_for_resources = absl::Minutes(1);
+  EXPECT_NE(HintFor("WAITING_FOR_RESOURCES", false, t0, t0 + absl::Minutes(2),
+                    options),
+            "");
+}
+
+}  // namespace
+}  // namespace polysync::databricks::jobtype

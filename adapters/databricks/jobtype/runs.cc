@@ -1,0 +1,500 @@
+#include "adapters/databricks/jobtype/runs.h"
+
+#include <memory>
+#include <set>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "adapters/databricks/ids.h"
+#include "adapters/databricks/jobtype/rules.h"
+#include "common/log.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace polysync::databricks::jobtype {
+
+struct Runs::IdempotencyEntry {
+  std::string fingerprint;
+  bool done = false;
+  v1::StartUpdateResponse response;
+  absl::Time expires = absl::InfiniteFuture();
+  std::vector<Done<v1::StartUpdateResponse>> waiters;
+};
+
+namespace {
+
+constexpr int kMaxStopAttempts = 3;
+
+// The newest update in latest_updates that has not ended, if any.
+std::optional<UpdateStateInfo> ActiveUpdate(const Pipeline& pipeline) {
+  for (const auto& u : pipeline.latest_updates) {
+    if (!IsTerminalUpdateState(u.state)) return u;
+  }
+  return std::nullopt;
+}
+
+StartUpdateRequest BodyFor(const StartPlan& plan) {
+  StartUpdateRequest body;
+  body.full_refresh = plan.full_refresh;
+  body.refresh_selection = plan.refresh_selection;
+  body.full_refresh_selection = plan.full_refresh_selection;
+  if (plan.validate_only) body.validate_only = true;
+  return body;
+}
+
+v1::StartUpdateResponse ResponseFor(const api::Workspace& ws,
+                                    const std::string& pipeline_id,
+                                    const std::string& update_id,
+                                    const std::string& request_id) {
+  v1::StartUpdateResponse r;
+  r.set_run_id(FormatRunId(pipeline_id, update_id));
+  r.set_update_id(update_id);
+  r.set_request_id(request_id);
+  r.set_link(PipelineLink(ws.host(), pipeline_id));
+  return r;
+}
+
+// Start, and on "already active", fail / attach / restart.
+class StartOp : public std::enable_shared_from_this<StartOp> {
+ public:
+  StartOp(api::Workspace& ws, std::string pipeline_id, StartPlan plan,
+          v1::IfRunning if_running, api::CallContext ctx,
+          http::Transport& transport, const RunsOptions& options,
+          Runs::Done<v1::StartUpdateResponse> done)
+      : ws_(ws),
+        pipeline_id_(std::move(pipeline_id)),
+        plan_(std::move(plan)),
+        if_running_(if_running),
+        ctx_(std::move(ctx)),
+        transport_(transport),
+        options_(options),
+        done_(std::move(done)) {}
+
+  void Start() {
+    auto self = shared_from_this();
+    ws_.client().StartUpdate(
+        pipeline_id_, BodyFor(plan_), ctx_,
+        [self](absl::StatusOr<api::StartUpdateOutcome> outcome) {
+          self->OnStarted(std::move(outcome));
+        });
+  }
+
+ private:
+  void OnStarted(absl::StatusOr<api::StartUpdateOutcome> outcome) {
+    if (outcome.ok()) {
+      v1::StartUpdateResponse r = ResponseFor(
+          ws_, pipeline_id_, outcome->update_id, outcome->request_id);
+      r.set_stopped_run_id(stopped_run_id_);
+      log::Info("update started",
+                {log::Field("workspace", ws_.name()),
+                 log::Field("run_id", r.run_id()),
+                 log::Field("adopted", outcome->adopted),
+                 log::Field("correlation_id", ctx_.correlation_id)});
+      done_(std::move(r));
+      return;
+    }
+    if (outcome.status().code() != absl::StatusCode::kFailedPrecondition ||
+        restarted_) {
+      done_(outcome.status());
+      return;
+    }
+    // Most likely another update is active: find it.
+    refusal_ = outcome.status();
+    auto self = shared_from_this();
+    ws_.client().GetPipeline(pipeline_id_, ctx_,
+                             [self](absl::StatusOr<Pipeline> p) {
+                               self->OnConflict(std::move(p));
+                             });
+  }
+
+  void OnConflict(absl::StatusOr<Pipeline> pipeline) {
+    if (!pipeline.ok()) {
+      done_(refusal_);
+      return;
+    }
+    auto active = ActiveUpdate(*pipeline);
+    if (!active.has_value()) {
+      done_(refusal_);  // refused for another reason
+      return;
+    }
+    const std::string active_run = FormatRunId(pipeline_id_, active->update_id);
+    switch (if_running_) {
+      case v1::IF_RUNNING_ATTACH: {
+        auto self = shared_from_this();
+        const std::string update_id = active->update_id;
+        ws_.client().GetUpdate(
+            pipeline_id_, update_id, ctx_,
+            [self, update_id](absl::StatusOr<UpdateInfo> u) {
+              v1::StartUpdateResponse r =
+                  ResponseFor(self->ws_, self->pipeline_id_, update_id,
+                              u.ok() ? u->request_id : "");
+              r.set_attached(true);
+              self->done_(std::move(r));
+            });
+        return;
+      }
+      case v1::IF_RUNNING_RESTART: {
+        stopped_run_id_ = active_run;
+        log::Info("restart: stopping the active update",
+                  {log::Field("workspace", ws_.name()),
+                   log::Field("run_id", active_run),
+                   log::Field("correlation_id", ctx_.correlation_id)});
+        auto self = shared_from_this();
+        ws_.client().StopPipeline(pipeline_id_, ctx_,
+                                  [self](absl::StatusOr<api::Empty> s) {
+                                    if (!s.ok()) {
+                                      self->done_(s.status());
+                                      return;
+                                    }
+                                    self->wait_until_ =
+                                        self->options_.now() +
+                                        self->options_.restart_timeout;
+                                    self->WaitIdle();
+                                  });
+        return;
+      }
+      default:
+        done_(absl::FailedPreconditionError(absl::StrCat(
+            "pipeline ", pipeline_id_, " already has an active update (run id ",
+            active_run, ", state ", active->state,
+            "); set if_running to IF_RUNNING_ATTACH to follow it or "
+            "IF_RUNNING_RESTART to stop it and start a new update")));
+    }
+  }
+
+  void WaitIdle() {
+    auto self = shared_from_this();
+    ws_.client().GetPipeline(
+        pipeline_id_, ctx_, [self](absl::StatusOr<Pipeline> p) {
+          if (!p.ok()) {
+            self->done_(p.status());
+            return;
+          }
+          if (!ActiveUpdate(*p).has_value()) {
+            self->restarted_ = true;
+            self->Start();
+            return;
+          }
+          if (self->options_.now() + self->options_.restart_poll >
+                  self->wait_until_ ||
+              self->options_.now() + self->options_.restart_poll >
+                  self->ctx_.deadline) {
+            self->done_(absl::DeadlineExceededError(absl::StrCat(
+                "restart: the stopped update ", self->stopped_run_id_,
+                " did not end in time; no new update was started")));
+            return;
+          }
+          self->transport_.RunAfter(self->options_.restart_poll,
+                                    [self] { self->WaitIdle(); });
+        });
+  }
+
+  api::Workspace& ws_;
+  const std::string pipeline_id_;
+  const StartPlan plan_;
+  const v1::IfRunning if_running_;
+  const api::CallContext ctx_;
+  http::Transport& transport_;
+  const RunsOptions& options_;
+  Runs::Done<v1::StartUpdateResponse> done_;
+  absl::Status refusal_;
+  std::string stopped_run_id_;
+  absl::Time wait_until_;
+  bool restarted_ = false;
+};
+
+// Stop after checking that the run is the pipeline's active update.
+class StopOp : public std::enable_shared_from_this<StopOp> {
+ public:
+  StopOp(api::Workspace& ws, RunId run, api::CallContext ctx,
+         StatusReader& reader, Runs::Done<v1::StopUpdateResponse> done)
+      : ws_(ws),
+        run_(std::move(run)),
+        ctx_(std::move(ctx)),
+        reader_(reader),
+        done_(std::move(done)) {}
+
+  void Start() {
+    auto self = shared_from_this();
+    reader_.ReadFresh(ws_, run_, ctx_,
+                      [self](absl::StatusOr<v1::UpdateStatus> s) {
+                        self->OnStatus(std::move(s));
+                      });
+  }
+
+ private:
+  void OnStatus(absl::StatusOr<v1::UpdateStatus> status) {
+    if (!status.ok()) {
+      done_(status.status());
+      return;
+    }
+    if (status->terminal()) {
+      Answer(*std::move(status), false);
+      return;
+    }
+    ours_ = {run_.update_id};
+    if (!status->retry().retry_update_id().empty()) {
+      ours_.insert(status->retry().retry_update_id());
+    }
+    CheckActive();
+  }
+
+  void CheckActive() {
+    auto self = shared_from_this();
+    ws_.client().GetPipeline(
+        run_.pipeline_id, ctx_, [self](absl::StatusOr<Pipeline> p) {
+          if (!p.ok()) {
+            self->done_(p.status());
+            return;
+          }
+          auto active = ActiveUpdate(*p);
+          if (!active.has_value()) {
+            self->Reread(false);  // it ended meanwhile
+            return;
+          }
+          if (self->ours_.count(active->update_id) == 0) {
+            self->done_(absl::FailedPreconditionError(absl::StrCat(
+                "run ", FormatRunId(self->run_.pipeline_id, self->run_.update_id),
+                " is not the pipeline's active update (",
+                FormatRunId(self->run_.pipeline_id, active->update_id),
+                " is); Databricks can only stop the active update, so nothing "
+                "was stopped")));
+            return;
+          }
+          self->SendStop();
+        });
+  }
+
+  void SendStop() {
+    ++attempts_;
+    auto self = shared_from_this();
+    ws_.client().StopPipeline(
+        run_.pipeline_id, ctx_, [self](absl::StatusOr<api::Empty> s) {
+          if (s.ok()) {
+            log::Info("stop sent",
+                      {log::Field("workspace", self->ws_.name()),
+                       log::Field("run_id",
+                                  FormatRunId(self->run_.pipeline_id,
+                                              self->run_.update_id)),
+                       log::Field("correlation_id",
+                                  self->ctx_.correlation_id)});
+            self->Reread(true);
+            return;
+          }
+          // Unknown outcome: retry only after re-checking that the same
+          // update is still the active one.
+          if (s.status().code() == absl::StatusCode::kUnavailable &&
+              self->attempts_ < kMaxStopAttempts) {
+            self->CheckActive();
+            return;
+          }
+          self->done_(s.status());
+        });
+  }
+
+  void Reread(bool stop_sent) {
+    auto self = shared_from_this();
+    reader_.ReadFresh(ws_, run_, ctx_,
+                      [self, stop_sent](absl::StatusOr<v1::UpdateStatus> s) {
+                        if (!s.ok()) {
+                          self->done_(s.status());
+                          return;
+                        }
+                        self->Answer(*std::move(s), stop_sent);
+                      });
+  }
+
+  void Answer(v1::UpdateStatus status, bool stop_sent) {
+    v1::StopUpdateResponse r;
+    *r.mutable_status() = std::move(status);
+    r.set_stop_sent(stop_sent);
+    done_(std::move(r));
+  }
+
+  api::Workspace& ws_;
+  const RunId run_;
+  const api::CallContext ctx_;
+  StatusReader& reader_;
+  Runs::Done<v1::StopUpdateResponse> done_;
+  std::set<std::string> ours_;
+  int attempts_ = 0;
+};
+
+// The request as the idempotency check compares it.
+std::string Fingerprint(const v1::StartUpdateRequest& request,
+                        absl::string_view workspace) {
+  v1::StartUpdateRequest copy = request;
+  copy.clear_idempotency_key();
+  copy.set_workspace(std::string(workspace));
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  copy.SerializeToCodedStream(&coded);
+  return out;
+}
+
+}  // namespace
+
+Runs::Runs(api::Workspaces& workspaces, StatusReader& reader,
+           http::Transport& transport, RunsOptions options)
+    : workspaces_(workspaces),
+      reader_(reader),
+      transport_(transport),
+      options_(std::move(options)) {}
+
+size_t Runs::idempotency_entries() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return idempotency_.size();
+}
+
+void Runs::Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
+                 Done<v1::StartUpdateResponse> done) {
+  auto ws = workspaces_.Find(request.workspace());
+  if (!ws.ok()) {
+    done(ws.status());
+    return;
+  }
+  if (auto s = ValidatePipelineId(request.pipeline_id()); !s.ok()) {
+    done(s);
+    return;
+  }
+  auto plan = PlanStart(request);
+  if (!plan.ok()) {
+    done(plan.status());
+    return;
+  }
+  if (request.idempotency_key().empty()) {
+    StartChecked(**ws, request, std::move(ctx), std::move(done));
+    return;
+  }
+  const std::string key = absl::StrCat((*ws)->name(), "|",
+                                       request.pipeline_id(), "|",
+                                       request.idempotency_key());
+  const std::string fingerprint = Fingerprint(request, (*ws)->name());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const absl::Time now = options_.now();
+    // Forget expired entries (oldest first).
+    while (!idempotency_order_.empty()) {
+      auto it = idempotency_.find(idempotency_order_.front());
+      if (it != idempotency_.end() && it->second->done &&
+          it->second->expires <= now) {
+        idempotency_.erase(it);
+        idempotency_order_.pop_front();
+      } else if (it == idempotency_.end()) {
+        idempotency_order_.pop_front();
+      } else {
+        break;
+      }
+    }
+    auto it = idempotency_.find(key);
+    if (it != idempotency_.end()) {
+      IdempotencyEntry& e = *it->second;
+      if (e.fingerprint != fingerprint) {
+        done(absl::InvalidArgumentError(
+            "idempotency_key was already used for a different StartUpdate "
+            "request on this pipeline; use a new key for a new request"));
+        return;
+      }
+      if (!e.done) {
+        e.waiters.push_back(std::move(done));
+        return;
+      }
+      v1::StartUpdateResponse replay = e.response;
+      replay.set_replayed(true);
+      done(std::move(replay));
+      return;
+    }
+    auto entry = std::make_shared<IdempotencyEntry>();
+    entry->fingerprint = fingerprint;
+    idempotency_[key] = entry;
+    idempotency_order_.push_back(key);
+    while (idempotency_.size() > options_.max_idempotency_entries &&
+           !idempotency_order_.empty()) {
+      auto oldest = idempotency_.find(idempotency_order_.front());
+      if (oldest != idempotency_.end() && !oldest->second->done) break;
+      if (oldest != idempotency_.end()) idempotency_.erase(oldest);
+      idempotency_order_.pop_front();
+    }
+  }
+  StartChecked(**ws, request, std::move(ctx),
+               [this, key, done = std::move(done)](
+                   absl::StatusOr<v1::StartUpdateResponse> result) {
+                 RememberResult(key, result);
+                 done(std::move(result));
+               });
+}
+
+void Runs::RememberResult(
+    const std::string& key,
+    const absl::StatusOr<v1::StartUpdateResponse>& result) {
+  std::vector<Done<v1::StartUpdateResponse>> waiters;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = idempotency_.find(key);
+    if (it == idempotency_.end()) return;
+    waiters.swap(it->second->waiters);
+    if (result.ok()) {
+      it->second->done = true;
+      it->second->response = *result;
+      it->second->expires = options_.now() + options_.idempotency_window;
+    } else {
+      idempotency_.erase(it);  // a failure frees the key for a retry
+    }
+  }
+  for (auto& w : waiters) {
+    if (result.ok()) {
+      v1::StartUpdateResponse replay = *result;
+      replay.set_replayed(true);
+      w(std::move(replay));
+    } else {
+      w(result.status());
+    }
+  }
+}
+
+void Runs::StartChecked(api::Workspace& ws,
+                        const v1::StartUpdateRequest& request,
+                        api::CallContext ctx,
+                        Done<v1::StartUpdateResponse> done) {
+  auto plan = PlanStart(request);
+  std::make_shared<StartOp>(ws, request.pipeline_id(), *std::move(plan),
+                            request.if_running(), std::move(ctx), transport_,
+                            options_, std::move(done))
+      ->Start();
+}
+
+void Runs::Status(const v1::GetUpdateStatusRequest& request,
+                  api::CallContext ctx, Done<v1::UpdateStatus> done) {
+  auto run = ParseRunId(request.run_id());
+  if (!run.ok()) {
+    done(run.status());
+    return;
+  }
+  auto ws = workspaces_.Find(request.workspace());
+  if (!ws.ok()) {
+    done(ws.status());
+    return;
+  }
+  reader_.Read(**ws, *run, ctx, std::move(done));
+}
+
+void Runs::Stop(const v1::StopUpdateRequest& request, api::CallContext ctx,
+                Done<v1::StopUpdateResponse> done) {
+  auto run = ParseRunId(request.run_id());
+  if (!run.ok()) {
+    done(run.status());
+    return;
+  }
+  auto ws = workspaces_.Find(request.workspace());
+  if (!ws.ok()) {
+    done(ws.status());
+    return;
+  }
+  std::make_shared<StopOp>(**ws, *std::move(run), std::move(ctx), reader_,
+                           std::move(done))
+      ->Start();
+}
+
+}  // namespace polysync::databricks::jobtype

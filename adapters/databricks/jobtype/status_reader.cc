@@ -1,0 +1,334 @@
+#include "adapters/databricks/jobtype/status_reader.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "adapters/databricks/request_bodies.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace polysync::databricks::jobtype {
+namespace {
+
+metrics::CounterFamily& CacheLookups() {
+  static auto& family = metrics::Registry::Default().Counter(
+      "polysync_status_cache_lookups_total",
+      "GetUpdateStatus cache lookups, by result (hit, miss, shared).",
+      {"result"});
+  return family;
+}
+
+void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
+  *out = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
+      absl::ToUnixMillis(t));
+}
+
+// What step 3 found in an update's events.
+struct EventFacts {
+  std::vector<std::string> failure_messages;
+  std::optional<absl::Time> end_time;
+  std::optional<absl::Time> stopping_since;
+};
+
+EventFacts FactsFrom(const ListEventsPage& page, absl::string_view update_id) {
+  EventFacts facts;
+  // Events come newest first; messages are reported oldest first.
+  for (auto it = page.events.rbegin(); it != page.events.rend(); ++it) {
+    const PipelineEvent& e = *it;
+    if (!e.origin.update_id.empty() && e.origin.update_id != update_id) {
+      continue;
+    }
+    absl::Time ts;
+    const bool has_ts = ParseRfc3339(e.timestamp, &ts);
+    if (e.event_type == "update_progress" && has_ts) {
+      if (IsTerminalUpdateState(e.update_progress_state)) facts.end_time = ts;
+      if (e.update_progress_state == "STOPPING") facts.stopping_since = ts;
+    }
+    if (e.level == "ERROR") {
+      if (!e.message.empty()) facts.failure_messages.push_back(e.message);
+      if (e.error.has_value()) {
+        for (const auto& ex : e.error->exceptions) {
+          if (!ex.message.empty()) facts.failure_messages.push_back(ex.message);
+        }
+      }
+    }
+  }
+  return facts;
+}
+
+// One status computation: a small chain of upstream calls.
+class Computation : public std::enable_shared_from_this<Computation> {
+ public:
+  Computation(api::Workspace& ws, RunId run, api::CallContext ctx,
+              const StatusOptions& options, StatusReader::Done done)
+      : ws_(ws),
+        run_(std::move(run)),
+        ctx_(std::move(ctx)),
+        options_(options),
+        done_(std::move(done)) {}
+
+  void Start() {
+    auto self = shared_from_this();
+    ws_.client().GetUpdate(run_.pipeline_id, run_.update_id, ctx_,
+                           [self](absl::StatusOr<UpdateInfo> u) {
+                             self->OnUpdate(std::move(u));
+                           });
+  }
+
+ private:
+  void OnUpdate(absl::StatusOr<UpdateInfo> update) {
+    if (!update.ok()) {
+      done_(update.status());
+      return;
+    }
+    update_ = *std::move(update);
+    status_.set_run_id(FormatRunId(run_.pipeline_id, run_.update_id));
+    status_.set_pipeline_id(run_.pipeline_id);
+    status_.set_update_id(run_.update_id);
+    status_.set_request_id(update_.request_id);
+    status_.set_link(PipelineLink(ws_.host(), run_.pipeline_id));
+    status_.set_cause(update_.cause);
+    status_.set_full_refresh(update_.full_refresh.value_or(false));
+    if (update_.creation_time.has_value()) {
+      SetTime(absl::FromUnixMillis(*update_.creation_time),
+              status_.mutable_creation_time());
+    }
+    SetState(update_);
+    if (update_.state == "FAILED" && !update_.request_id.empty() &&
+        HasIdShape(update_.request_id)) {
+      auto self = shared_from_this();
+      ws_.client().GetRequestStatus(
+          run_.pipeline_id, update_.request_id, ctx_,
+          [self](absl::StatusOr<RequestStatus> r) {
+            self->OnRequest(std::move(r));
+          });
+      return;
+    }
+    Details(update_);
+  }
+
+  void SetState(const UpdateInfo& u) {
+    status_.set_dlt_state(u.state);
+    status_.set_status(StatusForState(u.state));
+    status_.set_terminal(IsTerminalStatus(status_.status()));
+  }
+
+  void OnRequest(absl::StatusOr<RequestStatus> request) {
+    if (!request.ok()) {
+      // Without the request we cannot tell a retry; report the failure as
+      // Databricks shows it, and say why in the log.
+      log::Warn("cannot read the request of a failed update",
+                {log::Field("run_id", status_.run_id()),
+                 log::Field("error", std::string(request.status().message()))});
+      Details(update_);
+      return;
+    }
+    v1::RetryInfo* retry = status_.mutable_retry();
+    retry->set_request_status(request->status);
+    retry->set_attempts(1);
+    const bool has_latest = request->latest_update.has_value() &&
+                            !request->latest_update->update_id.empty();
+    if (has_latest && request->latest_update->update_id != run_.update_id) {
+      retry->set_retry_update_id(request->latest_update->update_id);
+      retry->set_attempts(2);
+    }
+    if (request->status == "ACTIVE") {
+      // DLT is (or may be about to be) retrying: never report Failed yet.
+      retry->set_retrying(true);
+      status_.set_status(v1::RUN_STATUS_RUNNING);
+      status_.set_terminal(false);
+      ReadEvents(run_.update_id);  // the failure messages so far
+      return;
+    }
+    if (has_latest && request->latest_update->update_id != run_.update_id) {
+      // TERMINATED: the request's latest update decides.
+      const UpdateInfo& latest = *request->latest_update;
+      SetState(latest);
+      if (status_.terminal()) {
+        ReadEvents(latest.update_id);
+        return;
+      }
+      Finish();
+      return;
+    }
+    Details(update_);
+  }
+
+  // Step 3 and 4 for the update whose state the status shows.
+  void Details(const UpdateInfo& u) {
+    if (status_.terminal()) {
+      ReadEvents(u.update_id);
+      return;
+    }
+    const bool continuous = u.mode == "CONTINUOUS" ||
+                            (u.config.has_value() &&
+                             u.config->continuous.value_or(false));
+    if (u.state == "STOPPING" && continuous) {
+      continuous_ = true;
+      ReadEvents(u.update_id);
+      return;
+    }
+    Finish();
+  }
+
+  void ReadEvents(const std::string& update_id) {
+    ListEventsRequest request;
+    request.max_results = 100;
+    auto filter = EventsFilter(update_id, {});
+    if (!filter.ok()) {
+      Finish();
+      return;
+    }
+    request.filter = *filter;
+    events_for_ = update_id;
+    auto self = shared_from_this();
+    ws_.client().ListEvents(run_.pipeline_id, std::move(request), ctx_,
+                            [self](absl::StatusOr<ListEventsPage> page) {
+                              self->OnEvents(std::move(page));
+                            });
+  }
+
+  void OnEvents(absl::StatusOr<ListEventsPage> page) {
+    if (!page.ok()) {
+      // The status itself is known; details are best effort.
+      log::Warn("cannot read update events",
+                {log::Field("run_id", status_.run_id()),
+                 log::Field("error", std::string(page.status().message()))});
+      Finish();
+      return;
+    }
+    facts_ = FactsFrom(*page, events_for_);
+    if (status_.dlt_state() == "FAILED" || status_.retry().retrying()) {
+      for (auto& m : facts_.failure_messages) status_.add_failure_messages(m);
+    }
+    if (status_.terminal() && facts_.end_time.has_value()) {
+      SetTime(*facts_.end_time, status_.mutable_end_time());
+    }
+    Finish();
+  }
+
+  void Finish() {
+    if (!status_.terminal()) {
+      absl::Time since = absl::InfinitePast();
+      if (status_.dlt_state() == "STOPPING" && facts_.stopping_since) {
+        since = *facts_.stopping_since;
+      } else if (update_.creation_time.has_value()) {
+        since = absl::FromUnixMillis(*update_.creation_time);
+      }
+      if (since != absl::InfinitePast()) {
+        status_.set_hint(HintFor(status_.dlt_state(), continuous_, since,
+                                 options_.now(), options_.hints));
+      }
+    }
+    done_(std::move(status_));
+  }
+
+  api::Workspace& ws_;
+  const RunId run_;
+  const api::CallContext ctx_;
+  const StatusOptions& options_;
+  StatusReader::Done done_;
+  UpdateInfo update_;
+  v1::UpdateStatus status_;
+  std::string events_for_;
+  EventFacts facts_;
+  bool continuous_ = false;
+};
+
+}  // namespace
+
+std::string RunKey(absl::string_view workspace, const RunId& run) {
+  return absl::StrCat(workspace, "|", run.pipeline_id, ":", run.update_id);
+}
+
+StatusReader::StatusReader(StatusOptions options)
+    : options_(std::move(options)) {}
+
+size_t StatusReader::cached_entries() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cache_.size();
+}
+
+void StatusReader::Read(api::Workspace& workspace, const RunId& run,
+                        const api::CallContext& ctx, Done done) {
+  const std::string key = RunKey(workspace.name(), run);
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) {
+      const absl::Duration ttl = it->second.status.terminal()
+                                     ? options_.terminal_ttl
+                                     : options_.cache_ttl;
+      if (options_.now() - it->second.fetched < ttl) {
+        lru_.splice(lru_.begin(), lru_, it->second.lru);
+        v1::UpdateStatus copy = it->second.status;
+        lock.unlock();
+        CacheLookups().With({"hit"}).Increment();
+        done(std::move(copy));
+        return;
+      }
+    }
+  }
+  Compute(workspace, run, ctx, key, std::move(done), false);
+}
+
+void StatusReader::ReadFresh(api::Workspace& workspace, const RunId& run,
+                             const api::CallContext& ctx, Done done) {
+  Compute(workspace, run, ctx, RunKey(workspace.name(), run), std::move(done),
+          true);
+}
+
+void StatusReader::Compute(api::Workspace& workspace, const RunId& run,
+                           const api::CallContext& ctx, const std::string& key,
+                           Done done, bool fresh) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto [it, inserted] = inflight_.try_emplace(key);
+    it->second.push_back(std::move(done));
+    if (!inserted) {
+      CacheLookups().With({"shared"}).Increment();
+      return;
+    }
+  }
+  CacheLookups().With({fresh ? "fresh" : "miss"}).Increment();
+  std::make_shared<Computation>(
+      workspace, run, ctx, options_,
+      [this, key](absl::StatusOr<v1::UpdateStatus> status) {
+        Store(key, status);
+        std::vector<Done> waiters;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          auto it = inflight_.find(key);
+          if (it != inflight_.end()) {
+            waiters.swap(it->second);
+            inflight_.erase(it);
+          }
+        }
+        for (auto& w : waiters) w(status);
+      })
+      ->Start();
+}
+
+void StatusReader::Store(const std::string& key,
+                         const absl::StatusOr<v1::UpdateStatus>& status) {
+  if (!status.ok()) return;
+  const absl::Duration ttl =
+      status->terminal() ? options_.terminal_ttl : options_.cache_ttl;
+  if (ttl <= absl::ZeroDuration() || options_.max_entries == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) {
+    lru_.erase(it->second.lru);
+    cache_.erase(it);
+  }
+  lru_.push_front(key);
+  cache_[key] = Entry{*status, options_.now(), lru_.begin()};
+  while (cache_.size() > options_.max_entries) {
+    cache_.erase(lru_.back());
+    lru_.pop_back();
+  }
+}
+
+}  // namespace polysync::databricks::jobtype
