@@ -167,12 +167,11 @@ class Call : public std::enable_shared_from_this<Call> {
         deadline_, [self](absl::StatusOr<http::Headers> headers) {
           if (!headers.ok()) {
             self->Release(LimiterOutcome::kOther);
-            self->Finish(
-                absl::Status(headers.status().code(),
-                             absl::StrCat(self->spec_.endpoint,
-                                          ": cannot authenticate: ",
-                                          headers.status().message())),
-                self->maybe_processed_);
+            self->Finish(absl::Status(headers.status().code(),
+                                      absl::StrCat(self->spec_.endpoint,
+                                                   ": cannot authenticate: ",
+                                                   headers.status().message())),
+                         self->maybe_processed_);
             return;
           }
           self->Send(*std::move(headers));
@@ -194,6 +193,7 @@ class Call : public std::enable_shared_from_this<Call> {
       request.body = spec_.body.empty() ? "{}" : spec_.body;
     }
     request.deadline = deadline_;
+    request.idempotent = spec_.idempotency == Idempotency::kIdempotent;
     auto self = shared_from_this();
     shared_->transport.Send(std::move(request),
                             [self](http::TransportResult result) {
@@ -204,8 +204,9 @@ class Call : public std::enable_shared_from_this<Call> {
   void OnResult(http::TransportResult result) {
     const absl::Time now = shared_->options.now();
     const bool transport_failed = !result.status.ok();
-    UpstreamLatency().With({spec_.endpoint}).Observe(
-        absl::ToDoubleSeconds(result.elapsed));
+    UpstreamLatency()
+        .With({spec_.endpoint})
+        .Observe(absl::ToDoubleSeconds(result.elapsed));
     UpstreamRequests()
         .With({spec_.endpoint,
                transport_failed
@@ -226,9 +227,9 @@ class Call : public std::enable_shared_from_this<Call> {
                                       result.response.Header("x-request-id"));
       attempt.throttled = IsThrottled(status);
       attempt.retry_after = result.response.Header("retry-after");
-      // A 429 was certainly not processed; other errors may have been.
-      if (!status.ok() && result.response.status != 429 &&
-          !attempt.throttled) {
+      // A 4xx (429 included) was refused, not processed; a 5xx may have
+      // been processed before the failure.
+      if (!status.ok() && result.response.status >= 500 && !attempt.throttled) {
         maybe_processed_ = true;
       }
     }
@@ -253,13 +254,13 @@ class Call : public std::enable_shared_from_this<Call> {
         result.failure == http::TransportFailure::kResponseTooLarge;
     if (decision.retry && !pointless && now + decision.delay < deadline_) {
       UpstreamRetries().With({spec_.endpoint}).Increment();
-      log::Debug("retrying Databricks request",
-                 {log::Field("endpoint", spec_.endpoint),
-                  log::Field("attempt", retry_.attempts()),
-                  log::Field("delay_ms",
-                             absl::ToInt64Milliseconds(decision.delay)),
-                  log::Field("reason", decision.reason),
-                  log::Field("correlation_id", ctx_.correlation_id)});
+      log::Debug(
+          "retrying Databricks request",
+          {log::Field("endpoint", spec_.endpoint),
+           log::Field("attempt", retry_.attempts()),
+           log::Field("delay_ms", absl::ToInt64Milliseconds(decision.delay)),
+           log::Field("reason", decision.reason),
+           log::Field("correlation_id", ctx_.correlation_id)});
       auto self = shared_from_this();
       shared_->transport.RunAfter(decision.delay, [self] { self->Acquire(); });
       return;
@@ -296,22 +297,22 @@ template <typename T, typename Decode>
 void Run(const std::shared_ptr<Shared>& shared, Spec spec, CallContext ctx,
          Decode decode, PipelinesClient::Done<T> done) {
   std::string endpoint = spec.endpoint;
-  Execute(shared, std::move(spec), std::move(ctx),
-          [endpoint = std::move(endpoint), decode, done = std::move(done)](
-              absl::StatusOr<http::Response> response, bool) {
-            if (!response.ok()) {
-              done(response.status());
-              return;
-            }
-            absl::StatusOr<T> value = decode(response->body);
-            if (!value.ok()) {
-              done(DecodeFailure(endpoint, response->status,
-                                 response->Header("x-request-id"),
-                                 value.status()));
-              return;
-            }
-            done(std::move(value));
-          });
+  Execute(
+      shared, std::move(spec), std::move(ctx),
+      [endpoint = std::move(endpoint), decode, done = std::move(done)](
+          absl::StatusOr<http::Response> response, bool) {
+        if (!response.ok()) {
+          done(response.status());
+          return;
+        }
+        absl::StatusOr<T> value = decode(response->body);
+        if (!value.ok()) {
+          done(DecodeFailure(endpoint, response->status,
+                             response->Header("x-request-id"), value.status()));
+          return;
+        }
+        done(std::move(value));
+      });
 }
 
 Spec Get(std::string endpoint, std::string path) {
@@ -356,8 +357,8 @@ void PipelinesClient::ListPipelines(ListPipelinesRequest request,
   auto query = ListPipelinesQuery(request);
   if (Refuse(query.status(), done)) return;
   Run<ListPipelinesPage>(
-      shared_, Get("GET pipelines", absl::StrCat(kApi, *query)),
-      std::move(ctx), &DecodeListPipelinesPage, std::move(done));
+      shared_, Get("GET pipelines", absl::StrCat(kApi, *query)), std::move(ctx),
+      &DecodeListPipelinesPage, std::move(done));
 }
 
 void PipelinesClient::GetPipeline(std::string pipeline_id, CallContext ctx,
@@ -439,92 +440,93 @@ void PipelinesClient::StartUpdate(std::string pipeline_id,
   std::shared_ptr<Shared> shared = shared_;
   // 1. Snapshot latest_updates, so a lost response can be resolved without
   //    comparing clocks.
-  GetPipeline(pipeline_id, ctx, [shared, pipeline_id, body = *std::move(body),
-                                 ctx, done = std::move(done)](
-                                    absl::StatusOr<Pipeline> before) mutable {
-    if (!before.ok()) {
-      done(before.status());
-      return;
-    }
-    std::set<std::string> known;
-    for (const auto& u : before->latest_updates) known.insert(u.update_id);
-    // 2. POST, retried only when certainly not processed.
-    Spec spec;
-    spec.endpoint = "POST pipelines/{id}/updates";
-    spec.method = "POST";
-    spec.path = absl::StrCat(PipelinePath(pipeline_id), "/updates");
-    spec.body = std::move(body);
-    spec.idempotency = Idempotency::kNonIdempotent;
-    Execute(
-        shared, std::move(spec), ctx,
-        [shared, pipeline_id, known = std::move(known), ctx,
-         done = std::move(done)](absl::StatusOr<http::Response> response,
-                                 bool maybe_processed) mutable {
-          if (response.ok()) {
-            auto started = DecodeStartUpdateResult(response->body);
-            if (started.ok()) {
-              done(StartUpdateOutcome{started->update_id,
-                                      started->request_id, false});
-              return;
-            }
-            done(DecodeFailure("POST pipelines/{id}/updates",
-                               response->status,
-                               response->Header("x-request-id"),
-                               started.status()));
-            return;
-          }
-          if (!maybe_processed) {
-            done(response.status());
-            return;
-          }
-          // 3. The outcome is unknown: look for an update that is new since
-          //    the snapshot.
-          const absl::Status lost = response.status();
-          PipelinesClient::Done<Pipeline> after_done =
-              [shared, pipeline_id, known, ctx, lost,
-               done = std::move(done)](
-                  absl::StatusOr<Pipeline> after) mutable {
-                std::string adopted;
-                if (after.ok()) {
-                  for (const auto& u : after->latest_updates) {
-                    if (known.count(u.update_id) == 0) {
-                      adopted = u.update_id;  // newest first
-                      break;
-                    }
-                  }
-                }
-                if (adopted.empty()) {
-                  done(absl::UnavailableError(absl::StrCat(
-                      "start update of pipeline ", pipeline_id,
-                      ": the request may not have been processed and no new "
-                      "update appeared; not retried to avoid starting a "
-                      "second update (",
-                      lost.message(), ")")));
+  GetPipeline(
+      pipeline_id, ctx,
+      [shared, pipeline_id, body = *std::move(body), ctx,
+       done = std::move(done)](absl::StatusOr<Pipeline> before) mutable {
+        if (!before.ok()) {
+          done(before.status());
+          return;
+        }
+        std::set<std::string> known;
+        for (const auto& u : before->latest_updates) known.insert(u.update_id);
+        // 2. POST, retried only when certainly not processed.
+        Spec spec;
+        spec.endpoint = "POST pipelines/{id}/updates";
+        spec.method = "POST";
+        spec.path = absl::StrCat(PipelinePath(pipeline_id), "/updates");
+        spec.body = std::move(body);
+        spec.idempotency = Idempotency::kNonIdempotent;
+        Execute(
+            shared, std::move(spec), ctx,
+            [shared, pipeline_id, known = std::move(known), ctx,
+             done = std::move(done)](absl::StatusOr<http::Response> response,
+                                     bool maybe_processed) mutable {
+              if (response.ok()) {
+                auto started = DecodeStartUpdateResult(response->body);
+                if (started.ok()) {
+                  done(StartUpdateOutcome{started->update_id,
+                                          started->request_id, false});
                   return;
                 }
-                log::Warn("start update response lost; adopted the new update",
-                          {log::Field("pipeline_id", pipeline_id),
-                           log::Field("update_id", adopted),
-                           log::Field("correlation_id", ctx.correlation_id)});
-                // The request id comes from the update itself.
-                Spec get = Get(
-                    "GET pipelines/{id}/updates/{update_id}",
-                    absl::StrCat(PipelinePath(pipeline_id), "/updates/",
-                                 adopted));
-                Run<UpdateInfo>(
-                    shared, std::move(get), ctx, &DecodeUpdate,
-                    [adopted, done = std::move(done)](
-                        absl::StatusOr<UpdateInfo> update) mutable {
-                      done(StartUpdateOutcome{
-                          adopted, update.ok() ? update->request_id : "",
-                          true});
-                    });
-              };
-          Run<Pipeline>(shared,
-                        Get("GET pipelines/{id}", PipelinePath(pipeline_id)),
-                        ctx, &DecodePipeline, std::move(after_done));
-        });
-  });
+                done(DecodeFailure(
+                    "POST pipelines/{id}/updates", response->status,
+                    response->Header("x-request-id"), started.status()));
+                return;
+              }
+              if (!maybe_processed) {
+                done(response.status());
+                return;
+              }
+              // 3. The outcome is unknown: look for an update that is new since
+              //    the snapshot.
+              const absl::Status lost = response.status();
+              PipelinesClient::Done<Pipeline> after_done =
+                  [shared, pipeline_id, known, ctx, lost,
+                   done = std::move(done)](
+                      absl::StatusOr<Pipeline> after) mutable {
+                    std::string adopted;
+                    if (after.ok()) {
+                      for (const auto& u : after->latest_updates) {
+                        if (known.count(u.update_id) == 0) {
+                          adopted = u.update_id;  // newest first
+                          break;
+                        }
+                      }
+                    }
+                    if (adopted.empty()) {
+                      done(absl::UnavailableError(absl::StrCat(
+                          "start update of pipeline ", pipeline_id,
+                          ": the request may not have been processed and no "
+                          "new "
+                          "update appeared; not retried to avoid starting a "
+                          "second update (",
+                          lost.message(), ")")));
+                      return;
+                    }
+                    log::Warn(
+                        "start update response lost; adopted the new update",
+                        {log::Field("pipeline_id", pipeline_id),
+                         log::Field("update_id", adopted),
+                         log::Field("correlation_id", ctx.correlation_id)});
+                    // The request id comes from the update itself.
+                    Spec get = Get("GET pipelines/{id}/updates/{update_id}",
+                                   absl::StrCat(PipelinePath(pipeline_id),
+                                                "/updates/", adopted));
+                    Run<UpdateInfo>(
+                        shared, std::move(get), ctx, &DecodeUpdate,
+                        [adopted, done = std::move(done)](
+                            absl::StatusOr<UpdateInfo> update) mutable {
+                          done(StartUpdateOutcome{
+                              adopted, update.ok() ? update->request_id : "",
+                              true});
+                        });
+                  };
+              Run<Pipeline>(
+                  shared, Get("GET pipelines/{id}", PipelinePath(pipeline_id)),
+                  ctx, &DecodePipeline, std::move(after_done));
+            });
+      });
 }
 
 }  // namespace polysync::databricks::api

@@ -45,9 +45,9 @@ absl::StatusOr<Workspace*> Workspaces::Find(absl::string_view name) {
       c = '?';
     }
   }
-  return absl::NotFoundError(absl::StrCat(
-      "workspace \"", shown, "\" is not configured; configured: ",
-      names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
+  return absl::NotFoundError(
+      absl::StrCat("workspace \"", shown, "\" is not configured; configured: ",
+                   names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
 }
 
 }  // namespace polysync::databricks::api

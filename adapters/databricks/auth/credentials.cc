@@ -56,10 +56,9 @@ void FetchToken(http::Transport& transport, http::Request request,
     }
     auto decoded = DecodeTokenResponse(result.response.body);
     if (!decoded.ok() || decoded->access_token.empty()) {
-      done(absl::InternalError(
-          absl::StrCat(what, " returned no usable access_token",
-                       decoded.ok() ? "" : ": ",
-                       decoded.ok() ? "" : decoded.status().message())));
+      done(absl::InternalError(absl::StrCat(
+          what, " returned no usable access_token", decoded.ok() ? "" : ": ",
+          decoded.ok() ? "" : decoded.status().message())));
       return;
     }
     secrets::Register(decoded->access_token);
@@ -105,8 +104,8 @@ class TokenCache : public std::enable_shared_from_this<TokenCache> {
       if (refreshing_) return;
       refreshing_ = true;
     }
-    fetch_(deadline, [this, self = shared_from_this()](
-                         absl::StatusOr<Token> token) {
+    fetch_(deadline, [this,
+                      self = shared_from_this()](absl::StatusOr<Token> token) {
       std::vector<TokenCallback> waiters;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -134,9 +133,9 @@ class TokenCache : public std::enable_shared_from_this<TokenCache> {
   const std::string method_;
   CredentialsOptions options_;
   std::mutex mu_;
-  std::optional<Token> token_;            // guarded by mu_
-  bool refreshing_ = false;               // guarded by mu_
-  std::vector<TokenCallback> waiters_;    // guarded by mu_
+  std::optional<Token> token_;          // guarded by mu_
+  bool refreshing_ = false;             // guarded by mu_
+  std::vector<TokenCallback> waiters_;  // guarded by mu_
 };
 
 std::string Form(
@@ -258,8 +257,9 @@ TokenCache::Fetcher EntraFetcher(const Profile& p, http::Transport& transport,
             "federated token unavailable: ", assertion.status().message())));
         return;
       }
-      form.emplace_back("client_assertion_type",
-                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+      form.emplace_back(
+          "client_assertion_type",
+          "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
       form.emplace_back("client_assertion", *assertion);
     } else {
       auto secret = p.client_secret.Read();
@@ -324,8 +324,7 @@ std::unique_ptr<Credentials> MakeCredentials(const Profile& profile,
         request.headers.emplace_back("Authorization",
                                      absl::StrCat("Basic ", basic));
         FetchToken(transport, std::move(request),
-                   "Databricks OAuth token endpoint", options,
-                   std::move(done));
+                   "Databricks OAuth token endpoint", options, std::move(done));
       };
       return std::make_unique<OAuthCredentials>(
           std::make_shared<TokenCache>(fetch, "databricks_oauth_m2m", options),

@@ -237,6 +237,11 @@ class CurlTransport final : public Transport {
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+    if (!r.idempotent) {
+      // libcurl resends a request whose reused connection died before any
+      // response byte; never for a request that may have been processed.
+      curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+    }
     if (!options_.ca_bundle_file.empty()) {
       curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_bundle_file.c_str());
     }

@@ -16,9 +16,9 @@
 namespace polysync::databricks::http {
 namespace {
 
-using ::testing::HasSubstr;
 using sim::FaultKind;
 using sim::FaultRule;
+using ::testing::HasSubstr;
 
 std::string Runfile(const std::string& path) {
   return absl::StrCat(std::getenv("TEST_SRCDIR"), "/",
@@ -72,8 +72,9 @@ TEST_F(CurlTransportTest, GetReturnsTheResponseAsData) {
 }
 
 TEST_F(CurlTransportTest, HttpErrorsAreResponsesNotFailures) {
-  TransportResult r =
-      SendAndWait(*transport_, Get("/api/2.0/pipelines/00000000-0000-0000-0000-000000000000"));
+  TransportResult r = SendAndWait(
+      *transport_,
+      Get("/api/2.0/pipelines/00000000-0000-0000-0000-000000000000"));
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(r.response.status, 404);
   EXPECT_THAT(r.response.body, HasSubstr("RESOURCE_DOES_NOT_EXIST"));

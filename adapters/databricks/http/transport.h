@@ -44,6 +44,11 @@ struct Request {
   // When the request must be finished. absl::InfiniteFuture() means "use the
   // transport's default timeout".
   absl::Time deadline = absl::InfiniteFuture();
+  // False for a request that must never be sent twice (start update). HTTP
+  // clients silently resend a request when a reused kept-alive connection
+  // turns out to be dead; such a request therefore gets a fresh connection,
+  // so a reset is reported instead of resent.
+  bool idempotent = true;
 };
 
 struct Response {

@@ -64,10 +64,10 @@ class ImportImpl final : public Import,
       list.filter = absl::StrCat("name LIKE '%", request_.name_filter(), "%'");
     }
     auto self = shared_from_this();
-    ws_.client().ListPipelines(
-        std::move(list), ctx_, [self](absl::StatusOr<ListPipelinesPage> page) {
-          self->OnPage(std::move(page));
-        });
+    ws_.client().ListPipelines(std::move(list), ctx_,
+                               [self](absl::StatusOr<ListPipelinesPage> page) {
+                                 self->OnPage(std::move(page));
+                               });
   }
 
   void OnPage(absl::StatusOr<ListPipelinesPage> page) {
@@ -119,10 +119,10 @@ class ImportImpl final : public Import,
       return;
     }
     auto self = shared_from_this();
-    ws_.client().GetPipeline(
-        p.id, ctx_, [self, p](absl::StatusOr<Pipeline> pipeline) {
-          self->OnDetail(p, std::move(pipeline));
-        });
+    ws_.client().GetPipeline(p.id, ctx_,
+                             [self, p](absl::StatusOr<Pipeline> pipeline) {
+                               self->OnDetail(p, std::move(pipeline));
+                             });
   }
 
   void OnDetail(const Pending& p, absl::StatusOr<Pipeline> pipeline) {
@@ -132,9 +132,9 @@ class ImportImpl final : public Import,
       --in_flight_;
       if (pipeline.ok()) {
         if (absl::StrContains(pipeline->name, request_.name_filter())) {
-          *batch_.add_jobs() = ImportedJobFromPipeline(
-              *pipeline, ws_.name(), ws_.host(),
-              options_.configuration_prefixes);
+          *batch_.add_jobs() =
+              ImportedJobFromPipeline(*pipeline, ws_.name(), ws_.host(),
+                                      options_.configuration_prefixes);
         }
       } else {
         v1::PipelineError* e = batch_.add_errors();
@@ -163,10 +163,10 @@ class ImportImpl final : public Import,
                           : listing_error_;
     }
     if (last.jobs_size() + last.errors_size() > 0) on_batch_(std::move(last));
-    log::Info("import finished",
-              {log::Field("workspace", ws_.name()),
-               log::Field("ok", status.ok()),
-               log::Field("correlation_id", ctx_.correlation_id)});
+    log::Info(
+        "import finished",
+        {log::Field("workspace", ws_.name()), log::Field("ok", status.ok()),
+         log::Field("correlation_id", ctx_.correlation_id)});
     on_done_(status);
   }
 
@@ -178,13 +178,13 @@ class ImportImpl final : public Import,
   OnDone on_done_;
 
   std::mutex mu_;
-  std::deque<Pending> queue_;            // guarded by mu_
-  int in_flight_ = 0;                    // guarded by mu_
-  bool listing_done_ = false;            // guarded by mu_
-  bool cancelled_ = false;               // guarded by mu_
-  bool finished_ = false;                // guarded by mu_
-  absl::Status listing_error_;           // guarded by mu_
-  v1::ImportPipelinesResponse batch_;    // guarded by mu_
+  std::deque<Pending> queue_;          // guarded by mu_
+  int in_flight_ = 0;                  // guarded by mu_
+  bool listing_done_ = false;          // guarded by mu_
+  bool cancelled_ = false;             // guarded by mu_
+  bool finished_ = false;              // guarded by mu_
+  absl::Status listing_error_;         // guarded by mu_
+  v1::ImportPipelinesResponse batch_;  // guarded by mu_
 };
 
 }  // namespace
@@ -210,9 +210,9 @@ std::shared_ptr<Import> Import::Start(api::Workspace& workspace,
       return nullptr;
     }
   }
-  auto op = std::make_shared<ImportImpl>(workspace, request, std::move(ctx),
-                                         options, std::move(on_batch),
-                                         std::move(on_done));
+  auto op =
+      std::make_shared<ImportImpl>(workspace, request, std::move(ctx), options,
+                                   std::move(on_batch), std::move(on_done));
   op->Begin();
   return op;
 }

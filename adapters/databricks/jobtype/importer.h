@@ -42,11 +42,10 @@ class Import {
   // nothing sent) and starts. `on_batch` and `on_done` run on the
   // transport's thread (or inline for an immediate refusal); `on_done` runs
   // once, after the last batch.
-  static std::shared_ptr<Import> Start(api::Workspace& workspace,
-                                       const v1::ImportPipelinesRequest& request,
-                                       api::CallContext ctx,
-                                       const ImportOptions& options,
-                                       OnBatch on_batch, OnDone on_done);
+  static std::shared_ptr<Import> Start(
+      api::Workspace& workspace, const v1::ImportPipelinesRequest& request,
+      api::CallContext ctx, const ImportOptions& options, OnBatch on_batch,
+      OnDone on_done);
 
   // Stops issuing requests; on_done follows with CANCELLED once the
   // requests in flight have returned.

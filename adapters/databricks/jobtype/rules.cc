@@ -25,9 +25,9 @@ v1::Parameter MakeParameter(absl::string_view name, v1::DataType type,
   return p;
 }
 
-absl::Status CheckTables(const google::protobuf::RepeatedPtrField<std::string>&
-                             tables,
-                         absl::string_view field) {
+absl::Status CheckTables(
+    const google::protobuf::RepeatedPtrField<std::string>& tables,
+    absl::string_view field) {
   if (static_cast<size_t>(tables.size()) > kMaxSelectionTables) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, " has ", tables.size(), " tables; at most ",
@@ -40,8 +40,8 @@ absl::Status CheckTables(const google::protobuf::RepeatedPtrField<std::string>&
     }
     for (unsigned char c : t) {
       if (c < 0x20 || c == 0x7f) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            field, ": a table name contains a control character"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, ": a table name contains a control character"));
       }
     }
   }
@@ -87,22 +87,19 @@ v1::ImportedJob ImportedJobFromPipeline(
     }
     std::vector<std::pair<std::string, std::string>> config;
     for (const auto& [key, value] : spec.configuration) {
-      const bool wanted =
-          std::any_of(prefixes.begin(), prefixes.end(),
-                      [&](const std::string& p) {
-                        return absl::StartsWith(key, p);
-                      });
+      const bool wanted = std::any_of(
+          prefixes.begin(), prefixes.end(),
+          [&](const std::string& p) { return absl::StartsWith(key, p); });
       if (wanted) config.emplace_back(key, value);
     }
-    std::stable_sort(config.begin(), config.end(),
-                     [](const auto& a, const auto& b) {
-                       return a.first < b.first;
-                     });
+    std::stable_sort(
+        config.begin(), config.end(),
+        [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& [key, value] : config) {
-      *job.add_parameters() = MakeParameter(
-          key, v1::DATA_TYPE_STRING, value,
-          v1::PARAMETER_SOURCE_PIPELINE_CONFIGURATION,
-          absl::StrCat("spec.configuration.", key));
+      *job.add_parameters() =
+          MakeParameter(key, v1::DATA_TYPE_STRING, value,
+                        v1::PARAMETER_SOURCE_PIPELINE_CONFIGURATION,
+                        absl::StrCat("spec.configuration.", key));
     }
     if (spec.continuous.value_or(false)) {
       job.add_notes(

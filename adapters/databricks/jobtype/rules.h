@@ -44,10 +44,9 @@ std::string PipelineLink(absl::string_view host, absl::string_view pipeline_id);
 // (BOOL, when the spec has them), every configuration key starting with one
 // of `prefixes` (STRING, sorted by key), then `full_refresh` (BOOL, "false",
 // the only forwarded parameter).
-v1::ImportedJob ImportedJobFromPipeline(const Pipeline& pipeline,
-                                        absl::string_view workspace,
-                                        absl::string_view host,
-                                        const std::vector<std::string>& prefixes);
+v1::ImportedJob ImportedJobFromPipeline(
+    const Pipeline& pipeline, absl::string_view workspace,
+    absl::string_view host, const std::vector<std::string>& prefixes);
 
 // What StartUpdate sends, read from a request.
 struct StartPlan {

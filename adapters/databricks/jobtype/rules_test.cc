@@ -45,11 +45,10 @@ TEST(ImportedJobTest, ParametersFollowTheJobTypeRules) {
   EXPECT_EQ(job.workspace(), "prod");
   // development is absent from the spec, so it is not a parameter;
   // pipelines.* is not an imported prefix; configuration keys are sorted.
-  EXPECT_EQ(Names(job),
-            (std::vector<std::string>{
-                "continuous", "photon", "custom.owner",
-                "spark.databricks.delta.x", "spark.sql.shuffle.partitions",
-                "full_refresh"}));
+  EXPECT_EQ(Names(job), (std::vector<std::string>{
+                            "continuous", "photon", "custom.owner",
+                            "spark.databricks.delta.x",
+                            "spark.sql.shuffle.partitions", "full_refresh"}));
   const auto& continuous = job.parameters(0);
   EXPECT_EQ(continuous.data_type(), v1::DATA_TYPE_BOOL);
   EXPECT_EQ(continuous.value(), "false");
@@ -71,8 +70,8 @@ TEST(ImportedJobTest, ParametersFollowTheJobTypeRules) {
 }
 
 TEST(ImportedJobTest, PrefixesAreConfigurable) {
-  v1::ImportedJob job = ImportedJobFromPipeline(SamplePipeline(), "p", "h",
-                                                {"pipelines."});
+  v1::ImportedJob job =
+      ImportedJobFromPipeline(SamplePipeline(), "p", "h", {"pipelines."});
   EXPECT_EQ(Names(job),
             (std::vector<std::string>{"continuous", "photon",
                                       "pipelines.numStreamRetryAttempts",
@@ -94,9 +93,9 @@ TEST(ImportedJobTest, PipelineWithoutSpecStillHasFullRefresh) {
   EXPECT_EQ(Names(job), (std::vector<std::string>{"full_refresh"}));
 }
 
-v1::StartUpdateRequest WithFullRefresh(const std::string& value,
-                                       v1::DataType type = v1::DATA_TYPE_BOOL,
-                                       v1::Direction dir = v1::DIRECTION_INPUT) {
+v1::StartUpdateRequest WithFullRefresh(
+    const std::string& value, v1::DataType type = v1::DATA_TYPE_BOOL,
+    v1::Direction dir = v1::DIRECTION_INPUT) {
   v1::StartUpdateRequest r;
   v1::Parameter* p = r.add_parameters();
   p->set_name("full_refresh");
@@ -117,8 +116,8 @@ TEST(PlanStartTest, FullRefreshIsReadCaseInsensitively) {
   plan = PlanStart(WithFullRefresh("False"));
   ASSERT_TRUE(plan.ok());
   EXPECT_FALSE(plan->full_refresh);
-  plan = PlanStart(WithFullRefresh(
-      "true", v1::DATA_TYPE_BOOL, v1::DIRECTION_INPUT_OUTPUT));
+  plan = PlanStart(
+      WithFullRefresh("true", v1::DATA_TYPE_BOOL, v1::DIRECTION_INPUT_OUTPUT));
   ASSERT_TRUE(plan.ok());
   EXPECT_TRUE(plan->full_refresh);
 }
@@ -137,11 +136,9 @@ TEST(PlanStartTest, OutputFullRefreshIsNeverSent) {
 }
 
 TEST(PlanStartTest, BadFullRefreshIsInvalidArgument) {
-  for (const auto& r :
-       {WithFullRefresh("yes"), WithFullRefresh(""),
-        WithFullRefresh("true", v1::DATA_TYPE_STRING)}) {
-    EXPECT_EQ(PlanStart(r).status().code(),
-              absl::StatusCode::kInvalidArgument);
+  for (const auto& r : {WithFullRefresh("yes"), WithFullRefresh(""),
+                        WithFullRefresh("true", v1::DATA_TYPE_STRING)}) {
+    EXPECT_EQ(PlanStart(r).status().code(), absl::StatusCode::kInvalidArgument);
   }
   EXPECT_THAT(PlanStart(WithFullRefresh("yes")).status().message(),
               HasSubstr("\"yes\""));
@@ -168,7 +165,8 @@ TEST(PlanStartTest, SelectionWithFullRefreshIsRefused) {
 TEST(PlanStartTest, LimitsAreEnforced) {
   v1::StartUpdateRequest many;
   for (int i = 0; i < 1001; ++i) many.add_parameters()->set_name("p");
-  EXPECT_EQ(PlanStart(many).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PlanStart(many).status().code(),
+            absl::StatusCode::kInvalidArgument);
 
   v1::StartUpdateRequest long_name;
   long_name.add_parameters()->set_name(std::string(257, 'n'));
@@ -189,7 +187,8 @@ TEST(PlanStartTest, LimitsAreEnforced) {
 
   v1::StartUpdateRequest crlf;
   crlf.add_full_refresh_selection("a\r\nb");
-  EXPECT_EQ(PlanStart(crlf).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PlanStart(crlf).status().code(),
+            absl::StatusCode::kInvalidArgument);
 
   v1::StartUpdateRequest key;
   key.set_idempotency_key(std::string(257, 'k'));
@@ -202,9 +201,9 @@ TEST(StatusForStateTest, FollowsTheSeedTable) {
   EXPECT_EQ(StatusForState("COMPLETED"), v1::RUN_STATUS_SUCCESS);
   EXPECT_EQ(StatusForState("FAILED"), v1::RUN_STATUS_FAILED);
   EXPECT_EQ(StatusForState("CANCELED"), v1::RUN_STATUS_CANCELLED);
-  for (const char* s : {"QUEUED", "CREATED", "WAITING_FOR_RESOURCES",
-                        "INITIALIZING", "RESETTING", "SETTING_UP_TABLES", "",
-                        "SOME_FUTURE_STATE", "running"}) {
+  for (const char* s :
+       {"QUEUED", "CREATED", "WAITING_FOR_RESOURCES", "INITIALIZING",
+        "RESETTING", "SETTING_UP_TABLES", "", "SOME_FUTURE_STATE", "running"}) {
     EXPECT_EQ(StatusForState(s), v1::RUN_STATUS_UNKNOWN) << s;
   }
   EXPECT_TRUE(IsTerminalStatus(v1::RUN_STATUS_CANCELLED));
@@ -215,8 +214,8 @@ TEST(StatusForStateTest, FollowsTheSeedTable) {
 TEST(HintForTest, LongWaitForResourcesAndLongContinuousStop) {
   const absl::Time t0 = absl::FromUnixSeconds(1700000000);
   HintOptions options;
-  EXPECT_EQ(HintFor("WAITING_FOR_RESOURCES", false, t0,
-                    t0 + absl::Minutes(9), options),
+  EXPECT_EQ(HintFor("WAITING_FOR_RESOURCES", false, t0, t0 + absl::Minutes(9),
+                    options),
             "");
   EXPECT_THAT(HintFor("WAITING_FOR_RESOURCES", false, t0,
                       t0 + absl::Minutes(11), options),

@@ -101,10 +101,9 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
     // Most likely another update is active: find it.
     refusal_ = outcome.status();
     auto self = shared_from_this();
-    ws_.client().GetPipeline(pipeline_id_, ctx_,
-                             [self](absl::StatusOr<Pipeline> p) {
-                               self->OnConflict(std::move(p));
-                             });
+    ws_.client().GetPipeline(
+        pipeline_id_, ctx_,
+        [self](absl::StatusOr<Pipeline> p) { self->OnConflict(std::move(p)); });
   }
 
   void OnConflict(absl::StatusOr<Pipeline> pipeline) {
@@ -122,15 +121,14 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
       case v1::IF_RUNNING_ATTACH: {
         auto self = shared_from_this();
         const std::string update_id = active->update_id;
-        ws_.client().GetUpdate(
-            pipeline_id_, update_id, ctx_,
-            [self, update_id](absl::StatusOr<UpdateInfo> u) {
-              v1::StartUpdateResponse r =
-                  ResponseFor(self->ws_, self->pipeline_id_, update_id,
-                              u.ok() ? u->request_id : "");
-              r.set_attached(true);
-              self->done_(std::move(r));
-            });
+        ws_.client().GetUpdate(pipeline_id_, update_id, ctx_,
+                               [self, update_id](absl::StatusOr<UpdateInfo> u) {
+                                 v1::StartUpdateResponse r = ResponseFor(
+                                     self->ws_, self->pipeline_id_, update_id,
+                                     u.ok() ? u->request_id : "");
+                                 r.set_attached(true);
+                                 self->done_(std::move(r));
+                               });
         return;
       }
       case v1::IF_RUNNING_RESTART: {
@@ -140,17 +138,16 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
                    log::Field("run_id", active_run),
                    log::Field("correlation_id", ctx_.correlation_id)});
         auto self = shared_from_this();
-        ws_.client().StopPipeline(pipeline_id_, ctx_,
-                                  [self](absl::StatusOr<api::Empty> s) {
-                                    if (!s.ok()) {
-                                      self->done_(s.status());
-                                      return;
-                                    }
-                                    self->wait_until_ =
-                                        self->options_.now() +
-                                        self->options_.restart_timeout;
-                                    self->WaitIdle();
-                                  });
+        ws_.client().StopPipeline(
+            pipeline_id_, ctx_, [self](absl::StatusOr<api::Empty> s) {
+              if (!s.ok()) {
+                self->done_(s.status());
+                return;
+              }
+              self->wait_until_ =
+                  self->options_.now() + self->options_.restart_timeout;
+              self->WaitIdle();
+            });
         return;
       }
       default:
@@ -254,7 +251,8 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
           }
           if (self->ours_.count(active->update_id) == 0) {
             self->done_(absl::FailedPreconditionError(absl::StrCat(
-                "run ", FormatRunId(self->run_.pipeline_id, self->run_.update_id),
+                "run ",
+                FormatRunId(self->run_.pipeline_id, self->run_.update_id),
                 " is not the pipeline's active update (",
                 FormatRunId(self->run_.pipeline_id, active->update_id),
                 " is); Databricks can only stop the active update, so nothing "
@@ -271,13 +269,12 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
     ws_.client().StopPipeline(
         run_.pipeline_id, ctx_, [self](absl::StatusOr<api::Empty> s) {
           if (s.ok()) {
-            log::Info("stop sent",
-                      {log::Field("workspace", self->ws_.name()),
-                       log::Field("run_id",
-                                  FormatRunId(self->run_.pipeline_id,
-                                              self->run_.update_id)),
-                       log::Field("correlation_id",
-                                  self->ctx_.correlation_id)});
+            log::Info(
+                "stop sent",
+                {log::Field("workspace", self->ws_.name()),
+                 log::Field("run_id", FormatRunId(self->run_.pipeline_id,
+                                                  self->run_.update_id)),
+                 log::Field("correlation_id", self->ctx_.correlation_id)});
             self->Reread(true);
             return;
           }
@@ -368,9 +365,9 @@ void Runs::Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
     StartChecked(**ws, request, std::move(ctx), std::move(done));
     return;
   }
-  const std::string key = absl::StrCat((*ws)->name(), "|",
-                                       request.pipeline_id(), "|",
-                                       request.idempotency_key());
+  const std::string key =
+      absl::StrCat((*ws)->name(), "|", request.pipeline_id(), "|",
+                   request.idempotency_key());
   const std::string fingerprint = Fingerprint(request, (*ws)->name());
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -71,10 +71,9 @@ class Computation : public std::enable_shared_from_this<Computation> {
 
   void Start() {
     auto self = shared_from_this();
-    ws_.client().GetUpdate(run_.pipeline_id, run_.update_id, ctx_,
-                           [self](absl::StatusOr<UpdateInfo> u) {
-                             self->OnUpdate(std::move(u));
-                           });
+    ws_.client().GetUpdate(
+        run_.pipeline_id, run_.update_id, ctx_,
+        [self](absl::StatusOr<UpdateInfo> u) { self->OnUpdate(std::move(u)); });
   }
 
  private:
@@ -99,11 +98,10 @@ class Computation : public std::enable_shared_from_this<Computation> {
     if (update_.state == "FAILED" && !update_.request_id.empty() &&
         HasIdShape(update_.request_id)) {
       auto self = shared_from_this();
-      ws_.client().GetRequestStatus(
-          run_.pipeline_id, update_.request_id, ctx_,
-          [self](absl::StatusOr<RequestStatus> r) {
-            self->OnRequest(std::move(r));
-          });
+      ws_.client().GetRequestStatus(run_.pipeline_id, update_.request_id, ctx_,
+                                    [self](absl::StatusOr<RequestStatus> r) {
+                                      self->OnRequest(std::move(r));
+                                    });
       return;
     }
     Details(update_);
@@ -162,9 +160,9 @@ class Computation : public std::enable_shared_from_this<Computation> {
       ReadEvents(u.update_id);
       return;
     }
-    const bool continuous = u.mode == "CONTINUOUS" ||
-                            (u.config.has_value() &&
-                             u.config->continuous.value_or(false));
+    const bool continuous =
+        u.mode == "CONTINUOUS" ||
+        (u.config.has_value() && u.config->continuous.value_or(false));
     if (u.state == "STOPPING" && continuous) {
       continuous_ = true;
       ReadEvents(u.update_id);

@@ -15,7 +15,8 @@
 // Concurrent identical reads share one upstream computation, and results are
 // kept for `cache_ttl` (terminal ones for `terminal_ttl`) in a bounded LRU.
 //
-//   reader.Read(workspace, run, ctx, [](absl::StatusOr<v1::UpdateStatus> s) {});
+//   reader.Read(workspace, run, ctx, [](absl::StatusOr<v1::UpdateStatus> s)
+//   {});
 #ifndef POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_STATUS_READER_H_
 #define POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_STATUS_READER_H_
 
@@ -73,14 +74,14 @@ class StatusReader {
   };
 
   void Compute(api::Workspace& workspace, const RunId& run,
-               const api::CallContext& ctx, const std::string& key,
-               Done done, bool fresh);
+               const api::CallContext& ctx, const std::string& key, Done done,
+               bool fresh);
   void Store(const std::string& key, const absl::StatusOr<v1::UpdateStatus>& s);
 
   const StatusOptions options_;
   mutable std::mutex mu_;
-  std::map<std::string, Entry> cache_;             // guarded by mu_
-  std::list<std::string> lru_;                     // guarded by mu_; front = newest
+  std::map<std::string, Entry> cache_;  // guarded by mu_
+  std::list<std::string> lru_;          // guarded by mu_; front = newest
   std::map<std::string, std::vector<Done>> inflight_;  // guarded by mu_
 };
 

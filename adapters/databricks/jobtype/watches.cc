@@ -73,9 +73,9 @@ absl::StatusOr<uint64_t> Watches::Watch(api::Workspace& workspace,
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (static_cast<int>(watcher_poll_.size()) >= options_.max_watchers) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "this server already has ", options_.max_watchers,
-          " open watches; retry later or poll GetUpdateStatus"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("this server already has ", options_.max_watchers,
+                       " open watches; retry later or poll GetUpdateStatus"));
     }
     id = next_id_++;
     auto& poll = polls_[key];
@@ -162,7 +162,8 @@ void Watches::OnResult(const std::string& key,
       polls_.erase(it);
     } else {
       if (status.ok()) {
-        const bool changed = !poll.last.has_value() || Changed(*poll.last, *status);
+        const bool changed =
+            !poll.last.has_value() || Changed(*poll.last, *status);
         if (changed) {
           poll.last = *status;
           for (auto& [id, w] : poll.watchers) notify.push_back(w.on_status);
@@ -188,7 +189,8 @@ void Watches::OnResult(const std::string& key,
     }
   }
   for (auto& n : notify) n(*status);
-  const absl::Status end_status = status.ok() ? absl::OkStatus() : status.status();
+  const absl::Status end_status =
+      status.ok() ? absl::OkStatus() : status.status();
   for (auto& e : ends) {
     if (e) e(end_status);
   }

@@ -1,0 +1,312 @@
+// The typed client against the simulated workspace: every endpoint, id
+// validation before anything is sent, retries and their limits, and the
+// start-update rules (never started twice).
+#include "adapters/databricks/api/pipelines_client.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "adapters/databricks/auth/credentials.h"
+#include "adapters/databricks/http/curl_transport.h"
+#include "adapters/databricks/simulator/simulator.h"
+#include "tests/testing/sync.h"
+
+namespace polysync::databricks::api {
+namespace {
+
+using ::polysync::testing::Await;
+using ::testing::HasSubstr;
+using sim::FaultKind;
+using sim::FaultRule;
+
+class PipelinesClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_ = std::make_shared<sim::ManualClock>();
+    sim::SimulatorOptions options;
+    options.clock = clock_;
+    options.seed_default_pipelines = false;
+    auto simulator = sim::Simulator::Start(options);
+    ASSERT_TRUE(simulator.ok()) << simulator.status();
+    sim_ = *std::move(simulator);
+    transport_ = http::MakeCurlTransport({});
+    auth::Profile profile;
+    profile.name = "sim";
+    profile.host = sim_->base_url();
+    profile.auth = auth::AuthKind::kPersonalAccessToken;
+    profile.token = auth::SecretSource::FromEnv(
+        "T", [token = sim_->access_token()](absl::string_view) {
+          return std::optional<std::string>(token);
+        });
+    ClientOptions client_options;
+    client_options.backoff.initial_delay = absl::Milliseconds(1);
+    client_options.backoff.max_delay = absl::Milliseconds(5);
+    client_options.backoff.budget = absl::Seconds(5);
+    client_options.backoff.max_attempts = 4;
+    client_ = std::make_unique<PipelinesClient>(
+        sim_->base_url(),
+        std::shared_ptr<auth::Credentials>(
+            auth::MakeCredentials(profile, *transport_)),
+        *transport_, client_options);
+    auto id = sim_->CreatePipeline({{"name", "orders"},
+                                    {"configuration", {{"spark.x", "1"}}}});
+    ASSERT_TRUE(id.ok());
+    pipeline_id_ = *id;
+  }
+
+  void TearDown() override {
+    client_.reset();
+    transport_.reset();
+  }
+
+  void Fault(const std::string& endpoint, FaultKind kind, int count = 1,
+             int status = 503) {
+    FaultRule rule;
+    rule.endpoint = endpoint;
+    rule.kind = kind;
+    rule.count = count;
+    rule.status = status;
+    sim_->InjectFault(rule);
+  }
+
+  absl::StatusOr<StartUpdateOutcome> Start(StartUpdateRequest request = {}) {
+    return Await<StartUpdateOutcome>([&](auto done) {
+      client_->StartUpdate(pipeline_id_, request, {}, done);
+    });
+  }
+
+  absl::StatusOr<Pipeline> GetPipeline(const std::string& id) {
+    return Await<Pipeline>(
+        [&](auto done) { client_->GetPipeline(id, {}, done); });
+  }
+
+  std::shared_ptr<sim::ManualClock> clock_;
+  std::unique_ptr<sim::Simulator> sim_;
+  std::unique_ptr<http::Transport> transport_;
+  std::unique_ptr<PipelinesClient> client_;
+  std::string pipeline_id_;
+};
+
+TEST_F(PipelinesClientTest, ListsAllPagesOfPipelines) {
+  sim_->GeneratePipelines(250);
+  std::string token;
+  int total = 0, pages = 0;
+  do {
+    ListPipelinesRequest request;
+    request.max_results = 100;
+    request.page_token = token;
+    auto page = Await<ListPipelinesPage>(
+        [&](auto done) { client_->ListPipelines(request, {}, done); });
+    ASSERT_TRUE(page.ok()) << page.status();
+    total += page->statuses.size();
+    token = page->next_page_token;
+    ++pages;
+  } while (!token.empty());
+  EXPECT_EQ(total, 251);
+  EXPECT_EQ(pages, 3);
+}
+
+TEST_F(PipelinesClientTest, GetsAPipelineWithItsSpec) {
+  auto p = GetPipeline(pipeline_id_);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->pipeline_id, pipeline_id_);
+  EXPECT_EQ(p->name, "orders");
+  ASSERT_TRUE(p->spec.has_value());
+  ASSERT_EQ(p->spec->configuration.size(), 1u);
+  EXPECT_EQ(p->spec->configuration[0].first, "spark.x");
+}
+
+TEST_F(PipelinesClientTest, UnknownPipelineIsNotFound) {
+  auto p = GetPipeline("00000000-0000-0000-0000-000000000000");
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(p.status().message(), HasSubstr("RESOURCE_DOES_NOT_EXIST"));
+}
+
+TEST_F(PipelinesClientTest, MalformedIdsAreRefusedBeforeAnythingIsSent) {
+  for (const std::string& bad : std::vector<std::string>{"../clusters", "%2e%2e", "a\r\nb", "", std::string(10000, 'a'),
+        "a12cd3e4-0ab1-1abc-1a2b-1a2bcd3e4fg5/../x"}) {
+    EXPECT_EQ(GetPipeline(bad).status().code(),
+              absl::StatusCode::kInvalidArgument);
+    auto update = Await<UpdateInfo>([&](auto done) {
+      client_->GetUpdate(pipeline_id_, bad, {}, done);
+    });
+    EXPECT_EQ(update.status().code(), absl::StatusCode::kInvalidArgument);
+    auto request = Await<RequestStatus>([&](auto done) {
+      client_->GetRequestStatus(pipeline_id_, bad, {}, done);
+    });
+    EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(sim_->RequestCount("pipelines.get"), 0);
+  EXPECT_EQ(sim_->RequestCount("updates.get"), 0);
+  EXPECT_EQ(sim_->RequestCount("requests.get"), 0);
+}
+
+TEST_F(PipelinesClientTest, StartsAnUpdateAndReadsItBack) {
+  StartUpdateRequest request;
+  request.full_refresh = true;
+  auto started = Start(request);
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_FALSE(started->adopted);
+  EXPECT_FALSE(started->request_id.empty());
+  auto update = Await<UpdateInfo>([&](auto done) {
+    client_->GetUpdate(pipeline_id_, started->update_id, {}, done);
+  });
+  ASSERT_TRUE(update.ok()) << update.status();
+  EXPECT_EQ(update->update_id, started->update_id);
+  EXPECT_EQ(update->full_refresh, true);
+  EXPECT_EQ(update->request_id, started->request_id);
+
+  auto request_status = Await<RequestStatus>([&](auto done) {
+    client_->GetRequestStatus(pipeline_id_, started->request_id, {}, done);
+  });
+  ASSERT_TRUE(request_status.ok()) << request_status.status();
+  EXPECT_EQ(request_status->status, "ACTIVE");
+
+  auto updates = Await<ListUpdatesPage>([&](auto done) {
+    client_->ListUpdates(pipeline_id_, {}, {}, done);
+  });
+  ASSERT_TRUE(updates.ok()) << updates.status();
+  ASSERT_EQ(updates->updates.size(), 1u);
+
+  ASSERT_TRUE(sim_->AdvanceClock(absl::Minutes(5)).ok());
+  auto events = Await<ListEventsPage>([&](auto done) {
+    ListEventsRequest r;
+    r.max_results = 100;
+    client_->ListEvents(pipeline_id_, r, {}, done);
+  });
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_FALSE(events->events.empty());
+}
+
+TEST_F(PipelinesClientTest, SecondStartWhileActiveIsFailedPrecondition) {
+  ASSERT_TRUE(Start().ok());
+  auto second = Start();
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(sim_->UpdatesCreated(pipeline_id_), 1);
+}
+
+TEST_F(PipelinesClientTest, StopStopsTheActiveUpdate) {
+  auto started = Start();
+  ASSERT_TRUE(started.ok());
+  auto stopped = Await<Empty>(
+      [&](auto done) { client_->StopPipeline(pipeline_id_, {}, done); });
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  ASSERT_TRUE(sim_->AdvanceClock(absl::Minutes(1)).ok());
+  auto update = Await<UpdateInfo>([&](auto done) {
+    client_->GetUpdate(pipeline_id_, started->update_id, {}, done);
+  });
+  ASSERT_TRUE(update.ok());
+  EXPECT_EQ(update->state, "CANCELED");
+}
+
+TEST_F(PipelinesClientTest, GetsAreRetriedOnTransientFailures) {
+  Fault("pipelines.get", FaultKind::kHttpError, 1, 503);
+  Fault("pipelines.get", FaultKind::kReset, 1);
+  Fault("pipelines.get", FaultKind::kTruncatedJson, 1);
+  auto p = GetPipeline(pipeline_id_);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(sim_->RequestCount("pipelines.get"), 4);
+}
+
+TEST_F(PipelinesClientTest, RetriesStopAtTheAttemptLimit) {
+  Fault("pipelines.get", FaultKind::kHtmlError, -1, 502);
+  auto p = GetPipeline(pipeline_id_);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(p.status().message(), HasSubstr("502"));
+  EXPECT_EQ(sim_->RequestCount("pipelines.get"), 4);  // max_attempts
+}
+
+TEST_F(PipelinesClientTest, BrokenJsonInASuccessIsInternalAndNotRetried) {
+  Fault("pipelines.get", FaultKind::kMalformedJson);
+  auto p = GetPipeline(pipeline_id_);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(sim_->RequestCount("pipelines.get"), 1);
+}
+
+TEST_F(PipelinesClientTest, StartIsRetriedAfterA429) {
+  FaultRule rule;
+  rule.endpoint = "updates.start";
+  rule.kind = FaultKind::kHttpError;
+  rule.status = 429;
+  rule.retry_after_seconds = 0;
+  sim_->InjectFault(rule);
+  auto started = Start();
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(sim_->RequestCount("updates.start"), 2);
+  EXPECT_EQ(sim_->UpdatesCreated(pipeline_id_), 1);
+}
+
+TEST_F(PipelinesClientTest, StartIsNotRetriedAfterA500) {
+  Fault("updates.start", FaultKind::kHttpError, 1, 500);
+  auto started = Start();
+  EXPECT_EQ(started.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(started.status().message(), HasSubstr("not retried"));
+  EXPECT_EQ(sim_->RequestCount("updates.start"), 1);
+  EXPECT_EQ(sim_->UpdatesCreated(pipeline_id_), 0);
+}
+
+TEST_F(PipelinesClientTest, LostStartResponseIsResolvedByAdoption) {
+  for (FaultKind kind :
+       {FaultKind::kResponseLost503, FaultKind::kResponseLostReset}) {
+    Fault("updates.start", kind);
+    auto started = Start();
+    ASSERT_TRUE(started.ok()) << started.status();
+    EXPECT_TRUE(started->adopted);
+    EXPECT_FALSE(started->request_id.empty());
+    auto p = GetPipeline(pipeline_id_);
+    ASSERT_TRUE(p.ok());
+    ASSERT_FALSE(p->latest_updates.empty());
+    EXPECT_EQ(p->latest_updates[0].update_id, started->update_id);
+    // Let it finish so the next start is allowed.
+    ASSERT_TRUE(sim_->AdvanceClock(absl::Minutes(5)).ok());
+  }
+  EXPECT_EQ(sim_->UpdatesCreated(pipeline_id_), 2);
+  EXPECT_EQ(sim_->RequestCount("updates.start"), 2);
+}
+
+TEST_F(PipelinesClientTest, StopIsNotBlindlyRetried) {
+  ASSERT_TRUE(Start().ok());
+  Fault("pipelines.stop", FaultKind::kHttpError, 1, 503);
+  auto stopped = Await<Empty>(
+      [&](auto done) { client_->StopPipeline(pipeline_id_, {}, done); });
+  EXPECT_EQ(stopped.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(sim_->RequestCount("pipelines.stop"), 1);
+}
+
+TEST_F(PipelinesClientTest, WrongTokenIsUnauthenticated) {
+  auth::Profile profile;
+  profile.host = sim_->base_url();
+  profile.token = auth::SecretSource::FromEnv(
+      "T", [](absl::string_view) {
+        return std::optional<std::string>("dapi-not-a-valid-token");
+      });
+  PipelinesClient client(
+      sim_->base_url(),
+      std::shared_ptr<auth::Credentials>(
+          auth::MakeCredentials(profile, *transport_)),
+      *transport_, {});
+  auto p = Await<Pipeline>(
+      [&](auto done) { client.GetPipeline(pipeline_id_, {}, done); });
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(p.status().message(),
+              ::testing::Not(HasSubstr("dapi-not-a-valid-token")));
+}
+
+TEST_F(PipelinesClientTest, DeadlineBoundsTheWholeCallIncludingRetries) {
+  FaultRule stall;
+  stall.endpoint = "pipelines.get";
+  stall.kind = FaultKind::kStall;
+  stall.count = -1;
+  sim_->InjectFault(stall);
+  CallContext ctx;
+  ctx.deadline = absl::Now() + absl::Milliseconds(300);
+  const absl::Time start = absl::Now();
+  auto p = Await<Pipeline>(
+      [&](auto done) { client_->GetPipeline(pipeline_id_, ctx, done); });
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+}  // namespace
+}  // namespace polysync::databricks::api
