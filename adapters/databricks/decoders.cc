@@ -313,6 +313,9 @@ absl::Status SkipValue(sj::value& value, const Path& path) {
 template <typename T, typename OnField>
 absl::StatusOr<T> DecodeDocument(std::string_view body, OnField&& on_field) {
   const Path root;
+  // Also keeps a null data() (a default string_view) away from memcpy.
+  if (body.empty())
+    return Error(root, "empty document, expected a JSON object");
   simdjson::padded_string padded(body.data(), body.size());
   sj::parser parser;
   sj::document doc;

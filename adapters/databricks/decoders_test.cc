@@ -367,6 +367,9 @@ TEST(DecodeUpdateTest, MissingOrNullWrapperIsAnError) {
 }
 
 TEST(DecodersTest, DocumentMustBeAnObject) {
+  EXPECT_THAT(DecodePipeline(std::string_view()),
+              FailsWith("$: empty document"));
+  EXPECT_TRUE(DecodeStopResult(std::string_view()).ok());
   for (std::string_view body :
        {"", "   ", "[]", "[{}]", "\"x\"", "42", "null", "true"}) {
     EXPECT_THAT(DecodePipeline(body), FailsWith("$: ")) << body;

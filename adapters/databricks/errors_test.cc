@@ -135,6 +135,13 @@ TEST(StatusFromHttpResponseTest, HostileBodiesStaySmallAndValidUtf8) {
   EXPECT_TRUE(IsValidUtf8(std::string(status.message())));
 }
 
+TEST(StatusFromHttpResponseTest, NullBodyAndRequestId) {
+  absl::Status status = StatusFromHttpResponse(
+      std::string_view(), 500, std::string_view(), std::string_view());
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(status.message(), ": HTTP 500");
+}
+
 TEST(StatusFromHttpResponseTest, ThrottlingIsFlagged) {
   absl::Status status = StatusFromHttpResponse(
       "GET pipelines", 400,

@@ -186,4 +186,22 @@ RetryDecision RetryLoop::OnAttemptFailed(const AttemptResult& result,
   return decision;
 }
 
+std::vector<std::string> NewUpdateIds(
+    const std::vector<UpdateStateInfo>& before,
+    const std::vector<UpdateStateInfo>& after) {
+  std::vector<std::string> fresh;
+  for (const UpdateStateInfo& candidate : after) {
+    if (candidate.update_id.empty()) continue;
+    bool known = false;
+    for (const UpdateStateInfo& old : before) {
+      known = known || old.update_id == candidate.update_id;
+    }
+    for (const std::string& seen : fresh) {
+      known = known || seen == candidate.update_id;
+    }
+    if (!known) fresh.push_back(candidate.update_id);
+  }
+  return fresh;
+}
+
 }  // namespace polysync::databricks

@@ -30,8 +30,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/time/time.h"
+#include "adapters/databricks/types.h"
 
 namespace polysync::databricks {
 
@@ -106,6 +108,17 @@ class RetryLoop {
   Uniform01 uniform01_;
   int attempts_ = 1;
 };
+
+// After a start update whose outcome is unknown (5xx, reset, timeout): the
+// update ids in `after` (a pipeline's latest_updates read after the POST)
+// that are not in `before` (the snapshot read just before it), newest first,
+// as latest_updates orders them. Exactly one means the POST started it: adopt
+// it. None means it did not (report UNAVAILABLE, do not retry blindly); more
+// than one means someone else started updates too, and the caller must not
+// guess. Clocks are never compared.
+std::vector<std::string> NewUpdateIds(
+    const std::vector<UpdateStateInfo>& before,
+    const std::vector<UpdateStateInfo>& after);
 
 }  // namespace polysync::databricks
 

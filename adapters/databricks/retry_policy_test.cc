@@ -191,5 +191,27 @@ TEST(RetryLoopTest, DefaultRandomIsInRange) {
   }
 }
 
+std::vector<UpdateStateInfo> Updates(std::vector<std::string> ids) {
+  std::vector<UpdateStateInfo> out;
+  for (std::string& id : ids) {
+    out.push_back(UpdateStateInfo{std::move(id), "RUNNING", ""});
+  }
+  return out;
+}
+
+TEST(NewUpdateIdsTest, FindsUpdatesMissingFromTheSnapshot) {
+  EXPECT_THAT(NewUpdateIds(Updates({"b", "a"}), Updates({"c", "b", "a"})),
+              ::testing::ElementsAre("c"));
+  EXPECT_TRUE(NewUpdateIds(Updates({"b", "a"}), Updates({"b", "a"})).empty());
+  EXPECT_TRUE(NewUpdateIds({}, {}).empty());
+  EXPECT_THAT(NewUpdateIds({}, Updates({"a"})), ::testing::ElementsAre("a"));
+  // latest_updates is a short window: old ones falling off do not matter.
+  EXPECT_THAT(NewUpdateIds(Updates({"c", "b", "a"}), Updates({"d", "c", "b"})),
+              ::testing::ElementsAre("d"));
+  // Two new ones: ambiguous, both returned newest first; duplicates once.
+  EXPECT_THAT(NewUpdateIds(Updates({"a"}), Updates({"e", "d", "e", "a", ""})),
+              ::testing::ElementsAre("e", "d"));
+}
+
 }  // namespace
 }  // namespace polysync::databricks

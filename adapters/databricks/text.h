@@ -8,7 +8,7 @@
 // not be able to smuggle control characters or megabytes into them.
 //
 //   Excerpt("<html>\r\n<title>502</title>...", 20)
-//   // -> "<html>  <title>502</t..."
+//   // -> "<html>  <title>502</..."
 //   EscapedPrefix("../clusters\r\n", 8)  // -> "../clust..."
 #ifndef POLYSYNC_ADAPTERS_DATABRICKS_TEXT_H_
 #define POLYSYNC_ADAPTERS_DATABRICKS_TEXT_H_

@@ -21,6 +21,8 @@ TEST(IsValidUtf8Test, AcceptsWellFormedAndRejectsTheRest) {
 }
 
 TEST(ExcerptTest, ReplacesControlCharactersAndCuts) {
+  EXPECT_EQ(Excerpt("<html>\r\n<title>502</title>...", 20),
+            "<html>  <title>502</...");
   EXPECT_EQ(Excerpt("  <html>\r\n<title>502</title>\n "),
             "<html>  <title>502</title>");
   EXPECT_EQ(Excerpt(std::string("a\0b\x7f", 4)), "a b ");

@@ -155,9 +155,11 @@ struct EventError {
 // One pipeline event.
 struct PipelineEvent {
   std::string id;
-  std::optional<int64_t> sequence;  // only when sent as a plain integer
-  std::string event_type;           // e.g. update_progress, flow_progress
-  std::string level;                // INFO, WARN, ERROR, METRICS
+  // sequence.control_plane_seq_no (today's API sends an object), or the
+  // value itself when it is a plain integer.
+  std::optional<int64_t> sequence;
+  std::string event_type;  // e.g. update_progress, flow_progress
+  std::string level;       // INFO, WARN, ERROR, METRICS
   std::string message;
   std::string timestamp;  // RFC 3339 text
   EventOrigin origin;
