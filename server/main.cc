@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "server/backend.h"
 #include "server/config.h"
 #include "server/server.h"
 
@@ -27,6 +28,18 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::ZeroDuration(),
           "How long in-flight calls may finish after SIGTERM; overrides the "
           "file. Default 20s.");
 ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection.");
+ABSL_FLAG(bool, simulated_workspace, false,
+          "Out-of-the-box mode: run the built-in simulated Databricks "
+          "workspace in-process on loopback and serve it as the workspace "
+          "\"simulated\". Never use in production.");
+ABSL_FLAG(int, simulated_pipelines, 0,
+          "With --simulated_workspace: generated pipelines added to the "
+          "dozen seeded ones.");
+ABSL_FLAG(std::string, databrickscfg, "",
+          "A ~/.databrickscfg-style INI file of workspace profiles. Optional.");
+ABSL_FLAG(std::string, default_workspace, "",
+          "The profile used when a request names no workspace; overrides the "
+          "file and the environment.");
 
 namespace {
 
@@ -52,7 +65,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "gRPC service for Polysync's \"Databricks Pipeline\" job "
       "type.\nUsage: polysync-dlt [--config=FILE] [--listen=HOST:PORT] "
-      "[--log_level=LEVEL]");
+      "[--simulated_workspace] [--databrickscfg=FILE] [--log_level=LEVEL]");
   absl::ParseCommandLine(argc, argv);
 
   // Block the signals in every thread; the main thread waits for them.
@@ -88,15 +101,19 @@ int main(int argc, char** argv) {
   polysync::log::ParseLevel(config.log_level(), &level);
   polysync::log::SetMinLevel(level);
 
-  if (config.workspaces_size() == 0) {
-    polysync::log::Warn(
-        "no Databricks workspace is configured: only health, reflection and "
-        "ListWorkspaces answer until the simulated workspace and the job type "
-        "land");
-  }
+  polysync::server::BackendOptions backend_options;
+  backend_options.config = config;
+  backend_options.databrickscfg_path = absl::GetFlag(FLAGS_databrickscfg);
+  backend_options.default_workspace = absl::GetFlag(FLAGS_default_workspace);
+  backend_options.simulated_workspace =
+      absl::GetFlag(FLAGS_simulated_workspace);
+  backend_options.simulated_pipelines =
+      absl::GetFlag(FLAGS_simulated_pipelines);
+  auto backend = polysync::server::Backend::Create(backend_options);
+  if (!backend.ok()) return Fail(backend.status());
 
   auto server = polysync::server::Server::Start(
-      {config, absl::GetFlag(FLAGS_reflection)});
+      {config, absl::GetFlag(FLAGS_reflection), &(*backend)->job_type()});
   if (!server.ok()) return Fail(server.status());
   polysync::log::Info(
       "serving",
@@ -111,6 +128,8 @@ int main(int argc, char** argv) {
                    polysync::log::Field("grace", absl::FormatDuration(grace))});
   (*server)->Shutdown(grace);
   (*server)->Wait();
+  server->reset();
+  backend->reset();
   polysync::log::Info("stopped");
   return 0;
 }

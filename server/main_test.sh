@@ -7,7 +7,8 @@ tmp="$TEST_TMPDIR"
 
 # --help names the flags.
 "$bin" --help >"$tmp/help.txt" 2>&1 || true
-for flag in --config --listen --log_level --shutdown_grace --reflection; do
+for flag in --config --listen --log_level --shutdown_grace --reflection \
+    --simulated_workspace --databrickscfg --default_workspace; do
   grep -q -- "$flag" "$tmp/help.txt" || { echo "--help does not mention $flag"; exit 1; }
 done
 
@@ -20,8 +21,17 @@ set -e
 [ "$rc" -eq 2 ] || { echo "bad config exited $rc, want 2"; exit 1; }
 grep -q '"level":"error".*lisen' "$tmp/bad.log" || { echo "error line does not name the key"; cat "$tmp/bad.log"; exit 1; }
 
+# Without any workspace and without --simulated_workspace it refuses to
+# start, and says how to configure one.
+set +e
+"$bin" --listen=127.0.0.1:0 2>"$tmp/none.log"
+rc=$?
+set -e
+[ "$rc" -eq 2 ] || { echo "no workspace: exit $rc, want 2"; exit 1; }
+grep -q -- '--simulated_workspace' "$tmp/none.log" || { echo "no hint"; cat "$tmp/none.log"; exit 1; }
+
 # SIGTERM drains and exits 0.
-"$bin" --listen=127.0.0.1:0 --shutdown_grace=2s 2>"$tmp/run.log" &
+"$bin" --listen=127.0.0.1:0 --shutdown_grace=2s --simulated_workspace 2>"$tmp/run.log" &
 pid=$!
 for _ in $(seq 50); do
   grep -q '"msg":"serving"' "$tmp/run.log" && break
@@ -35,6 +45,7 @@ rc=$?
 set -e
 [ "$rc" -eq 0 ] || { echo "SIGTERM exit code $rc, want 0"; cat "$tmp/run.log"; exit 1; }
 grep -q '"msg":"draining"' "$tmp/run.log" || { echo "no drain line"; exit 1; }
+grep -q 'SIMULATED' "$tmp/run.log" || { echo "simulated mode not announced"; exit 1; }
 grep -q '"msg":"stopped"' "$tmp/run.log" || { echo "no stopped line"; exit 1; }
 # Every line is one JSON object.
 /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]' "$tmp/run.log"

@@ -1,107 +1,367 @@
 #include "server/pipelines_service.h"
 
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
+#include "absl/random/random.h"
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/metrics.h"
 #include "server/grpc_status.h"
 
 namespace polysync::server {
 namespace {
 
-// A server-streaming reactor that ends the stream at once with `status`.
-template <typename Response>
-class FinishedWriter final : public grpc::ServerWriteReactor<Response> {
- public:
-  explicit FinishedWriter(const grpc::Status& status) { this->Finish(status); }
-  void OnDone() override { delete this; }
-};
+namespace api = ::polysync::databricks::api;
+using databricks::jobtype::JobType;
 
-grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
-                                      const absl::Status& status) {
+metrics::CounterFamily& RpcCalls() {
+  static auto& family = metrics::Registry::Default().Counter(
+      "polysync_rpc_calls_total", "RPCs handled, by method and gRPC code.",
+      {"method", "code"});
+  return family;
+}
+
+metrics::HistogramFamily& RpcLatency() {
+  static auto& family = metrics::Registry::Default().Histogram(
+      "polysync_rpc_latency_seconds", "RPC latency, by method.", {"method"},
+      metrics::LatencyBuckets());
+  return family;
+}
+
+const char* CodeName(grpc::StatusCode code) {
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
+  const int i = static_cast<int>(code);
+  return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
+}
+
+void Record(const char* method, const grpc::Status& status, absl::Time start) {
+  RpcCalls().With({method, CodeName(status.error_code())}).Increment();
+  RpcLatency().With({method}).Observe(
+      absl::ToDoubleSeconds(absl::Now() - start));
+}
+
+// The caller's x-request-id, or a new one.
+std::string CorrelationId(const grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("x-request-id");
+  if (it != metadata.end() && !it->second.empty() && it->second.size() <= 128) {
+    std::string id(it->second.data(), it->second.size());
+    bool printable = true;
+    for (char c : id) {
+      if (static_cast<unsigned char>(c) < 0x21 ||
+          static_cast<unsigned char>(c) > 0x7e) {
+        printable = false;
+      }
+    }
+    if (printable) return id;
+  }
+  static thread_local absl::BitGen gen;
+  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen),
+                         absl::Uniform<uint64_t>(gen));
+}
+
+api::CallContext ContextOf(grpc::CallbackServerContext* context) {
+  api::CallContext ctx;
+  const auto deadline = context->deadline();
+  if (deadline < std::chrono::system_clock::time_point::max() -
+                     std::chrono::hours(24 * 365)) {
+    ctx.deadline = absl::FromChrono(deadline);
+  }
+  ctx.correlation_id = CorrelationId(context);
+  context->AddInitialMetadata("x-request-id", ctx.correlation_id);
+  return ctx;
+}
+
+// Runs a unary JobType call and finishes the reactor with its result.
+template <typename Response, typename Call>
+grpc::ServerUnaryReactor* Unary(const char* method,
+                                grpc::CallbackServerContext* context,
+                                Response* response, Call call) {
   auto* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
+  const absl::Time start = absl::Now();
+  api::CallContext ctx = ContextOf(context);
+  call(ctx,
+       [method, reactor, response, start,
+        correlation_id = ctx.correlation_id](absl::StatusOr<Response> result) {
+         grpc::Status status = ToGrpcStatus(result.status());
+         if (result.ok()) *response = *std::move(result);
+         Record(method, status, start);
+         if (!status.ok()) {
+           log::Info("rpc failed",
+                     {log::Field("method", method),
+                      log::Field("code", CodeName(status.error_code())),
+                      log::Field("error", status.error_message()),
+                      log::Field("correlation_id", correlation_id)});
+         }
+         reactor->Finish(status);
+       });
   return reactor;
 }
 
-absl::Status NotYet(absl::string_view rpc) {
-  return absl::UnimplementedError(absl::StrCat(
-      rpc,
-      " is not implemented yet: it lands with the job type (issue #5). "
-      "Health, reflection and ListWorkspaces work today."));
-}
+// A server-streaming reactor fed from another thread: messages are queued
+// and written one at a time; End() finishes after the queue drains. gRPC is
+// only called outside the lock.
+template <typename Message>
+class StreamWriter : public grpc::ServerWriteReactor<Message> {
+ public:
+  explicit StreamWriter(const char* method)
+      : method_(method), start_(absl::Now()) {}
 
-v1::AuthMethod AuthMethodOf(const v1::WorkspaceProfile& profile) {
-  switch (profile.auth_case()) {
-    case v1::WorkspaceProfile::kPersonalAccessToken:
-      return v1::AUTH_METHOD_PERSONAL_ACCESS_TOKEN;
-    case v1::WorkspaceProfile::kDatabricksOauthM2M:
-      return v1::AUTH_METHOD_DATABRICKS_OAUTH_M2M;
-    case v1::WorkspaceProfile::kAzureClientSecret:
-      return v1::AUTH_METHOD_AZURE_CLIENT_SECRET;
-    case v1::WorkspaceProfile::kAzureWorkloadIdentity:
-      return v1::AUTH_METHOD_AZURE_WORKLOAD_IDENTITY;
-    case v1::WorkspaceProfile::kAzureManagedIdentity:
-      return v1::AUTH_METHOD_AZURE_MANAGED_IDENTITY;
-    case v1::WorkspaceProfile::AUTH_NOT_SET:
-      break;
+  void Push(Message message) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (ending_ || finished_) return;
+      queue_.push_back(std::move(message));
+    }
+    Step();
   }
-  return v1::AUTH_METHOD_UNSPECIFIED;
-}
+
+  void End(const absl::Status& status) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (ending_ || finished_) return;
+      ending_ = true;
+      end_status_ = ToGrpcStatus(status);
+    }
+    Step();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (!ok) queue_.clear();  // the client went away
+    }
+    Step();
+  }
+
+  void OnCancel() override {
+    Cancelled();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_) return;
+      finished_ = true;
+      queue_.clear();
+    }
+    Record(method_, grpc::Status::CANCELLED, start_);
+    this->Finish(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override { Release(); }
+
+ protected:
+  // Hooks for the subclass: the client cancelled; the reactor is done.
+  virtual void Cancelled() {}
+  virtual void Release() = 0;
+
+ private:
+  // Starts the next write, or finishes when ending and nothing is left.
+  void Step() {
+    enum { kNothing, kWrite, kFinish } action = kNothing;
+    grpc::Status status;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (writing_ || finished_) return;
+      if (!queue_.empty()) {
+        current_ = std::move(queue_.front());
+        queue_.pop_front();
+        writing_ = true;
+        action = kWrite;
+      } else if (ending_) {
+        finished_ = true;
+        status = end_status_;
+        action = kFinish;
+      }
+    }
+    if (action == kWrite) {
+      this->StartWrite(&current_);
+    } else if (action == kFinish) {
+      Record(method_, status, start_);
+      this->Finish(status);
+    }
+  }
+
+  const char* method_;
+  const absl::Time start_;
+  std::mutex mu_;
+  std::deque<Message> queue_;  // guarded by mu_
+  Message current_;            // written only while !writing_
+  bool writing_ = false;       // guarded by mu_
+  bool ending_ = false;        // guarded by mu_
+  bool finished_ = false;      // guarded by mu_
+  grpc::Status end_status_;    // guarded by mu_
+};
+
+// Reactors are owned by a shared_ptr so that callbacks arriving after the
+// RPC ended find a live (if finished) object.
+template <typename Message>
+class SharedWriter : public StreamWriter<Message> {
+ public:
+  explicit SharedWriter(const char* method) : StreamWriter<Message>(method) {}
+  void Hold(std::shared_ptr<SharedWriter> self) { self_ = std::move(self); }
+
+ protected:
+  void Release() override { self_.reset(); }
+
+ private:
+  std::shared_ptr<SharedWriter> self_;
+};
+
+class ImportWriter final : public SharedWriter<v1::ImportPipelinesResponse> {
+ public:
+  ImportWriter() : SharedWriter("ImportPipelines") {}
+  void SetImport(std::shared_ptr<databricks::jobtype::Import> import) {
+    std::lock_guard<std::mutex> lock(mu_);
+    import_ = std::move(import);
+    if (cancelled_ && import_) import_->Cancel();
+  }
+
+ protected:
+  void Cancelled() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    if (import_) import_->Cancel();
+  }
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<databricks::jobtype::Import> import_;
+  bool cancelled_ = false;
+};
+
+class WatchWriter final : public SharedWriter<v1::UpdateStatus> {
+ public:
+  WatchWriter(JobType& job_type)
+      : SharedWriter("WatchUpdate"), job_type_(job_type) {}
+  void SetWatch(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    id_ = id;
+    if (cancelled_) job_type_.CancelWatch(id);
+  }
+
+ protected:
+  void Cancelled() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    if (id_.has_value()) job_type_.CancelWatch(*id_);
+  }
+
+ private:
+  JobType& job_type_;
+  std::mutex mu_;
+  std::optional<uint64_t> id_;
+  bool cancelled_ = false;
+};
 
 }  // namespace
 
-PipelinesService::PipelinesService(v1::ServerConfig config)
-    : config_(std::move(config)) {}
+PipelinesService::PipelinesService(JobType& job_type) : job_type_(job_type) {}
 
 grpc::ServerWriteReactor<v1::ImportPipelinesResponse>*
-PipelinesService::ImportPipelines(grpc::CallbackServerContext*,
-                                  const v1::ImportPipelinesRequest*) {
-  return new FinishedWriter<v1::ImportPipelinesResponse>(
-      ToGrpcStatus(NotYet("ImportPipelines")));
+PipelinesService::ImportPipelines(grpc::CallbackServerContext* context,
+                                  const v1::ImportPipelinesRequest* request) {
+  auto writer = std::make_shared<ImportWriter>();
+  writer->Hold(writer);
+  std::weak_ptr<ImportWriter> weak = writer;
+  writer->SetImport(job_type_.ImportPipelines(
+      *request, ContextOf(context),
+      [weak](v1::ImportPipelinesResponse batch) {
+        if (auto w = weak.lock()) w->Push(std::move(batch));
+      },
+      [weak](const absl::Status& status) {
+        if (auto w = weak.lock()) w->End(status);
+      }));
+  return writer.get();
 }
 
 grpc::ServerUnaryReactor* PipelinesService::SyncParameters(
-    grpc::CallbackServerContext* context, const v1::SyncParametersRequest*,
-    v1::SyncParametersResponse*) {
-  return FinishUnary(context, NotYet("SyncParameters"));
+    grpc::CallbackServerContext* context,
+    const v1::SyncParametersRequest* request,
+    v1::SyncParametersResponse* response) {
+  return Unary("SyncParameters", context, response,
+               [&](api::CallContext ctx, auto done) {
+                 job_type_.SyncParameters(*request, std::move(ctx), done);
+               });
 }
 
 grpc::ServerUnaryReactor* PipelinesService::StartUpdate(
-    grpc::CallbackServerContext* context, const v1::StartUpdateRequest*,
-    v1::StartUpdateResponse*) {
-  return FinishUnary(context, NotYet("StartUpdate"));
+    grpc::CallbackServerContext* context, const v1::StartUpdateRequest* request,
+    v1::StartUpdateResponse* response) {
+  return Unary("StartUpdate", context, response,
+               [&](api::CallContext ctx, auto done) {
+                 job_type_.StartUpdate(*request, std::move(ctx), done);
+               });
 }
 
 grpc::ServerUnaryReactor* PipelinesService::GetUpdateStatus(
-    grpc::CallbackServerContext* context, const v1::GetUpdateStatusRequest*,
-    v1::UpdateStatus*) {
-  return FinishUnary(context, NotYet("GetUpdateStatus"));
+    grpc::CallbackServerContext* context,
+    const v1::GetUpdateStatusRequest* request, v1::UpdateStatus* response) {
+  return Unary("GetUpdateStatus", context, response,
+               [&](api::CallContext ctx, auto done) {
+                 job_type_.GetUpdateStatus(*request, std::move(ctx), done);
+               });
 }
 
 grpc::ServerUnaryReactor* PipelinesService::StopUpdate(
-    grpc::CallbackServerContext* context, const v1::StopUpdateRequest*,
-    v1::StopUpdateResponse*) {
-  return FinishUnary(context, NotYet("StopUpdate"));
+    grpc::CallbackServerContext* context, const v1::StopUpdateRequest* request,
+    v1::StopUpdateResponse* response) {
+  return Unary("StopUpdate", context, response,
+               [&](api::CallContext ctx, auto done) {
+                 job_type_.StopUpdate(*request, std::move(ctx), done);
+               });
 }
 
 grpc::ServerWriteReactor<v1::UpdateStatus>* PipelinesService::WatchUpdate(
-    grpc::CallbackServerContext*, const v1::WatchUpdateRequest*) {
-  return new FinishedWriter<v1::UpdateStatus>(
-      ToGrpcStatus(NotYet("WatchUpdate")));
+    grpc::CallbackServerContext* context,
+    const v1::WatchUpdateRequest* request) {
+  auto writer = std::make_shared<WatchWriter>(job_type_);
+  writer->Hold(writer);
+  std::weak_ptr<WatchWriter> weak = writer;
+  auto id = job_type_.WatchUpdate(
+      *request, ContextOf(context),
+      [weak](const v1::UpdateStatus& status) {
+        if (auto w = weak.lock()) w->Push(status);
+      },
+      [weak](const absl::Status& status) {
+        if (auto w = weak.lock()) w->End(status);
+      });
+  if (!id.ok()) {
+    writer->End(id.status());
+  } else {
+    writer->SetWatch(*id);
+  }
+  return writer.get();
 }
 
 grpc::ServerUnaryReactor* PipelinesService::ListWorkspaces(
     grpc::CallbackServerContext* context, const v1::ListWorkspacesRequest*,
     v1::ListWorkspacesResponse* response) {
-  for (const auto& profile : config_.workspaces()) {
-    v1::Workspace* w = response->add_workspaces();
-    w->set_name(profile.name());
-    w->set_host(profile.host());
-    w->set_auth_method(AuthMethodOf(profile));
-    w->set_is_default(profile.name() == config_.default_workspace());
-  }
-  return FinishUnary(context, absl::OkStatus());
+  return Unary(
+      "ListWorkspaces", context, response,
+      [&](api::CallContext, auto done) { done(job_type_.ListWorkspaces()); });
 }
 
 }  // namespace polysync::server

@@ -1,13 +1,14 @@
 // The gRPC face of the job type: polysync.databricks.v1.DatabricksPipelines
 // on gRPC's callback API.
 //
-// Each method converts the request, calls the layer below and converts the
-// result back; statuses go through ToGrpcStatus(). No Databricks or job-type
-// rule lives here.
+// Each method turns the call into a JobType call (with the caller's deadline
+// and correlation id) and the answer back into a response; statuses go
+// through ToGrpcStatus(). The streaming RPCs are small reactors that write
+// one message at a time. No Databricks or job-type rule lives here.
 #ifndef POLYSYNC_SERVER_PIPELINES_SERVICE_H_
 #define POLYSYNC_SERVER_PIPELINES_SERVICE_H_
 
-#include "polysync/databricks/v1/config.pb.h"
+#include "adapters/databricks/jobtype/job_type.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 
 namespace polysync::server {
@@ -16,7 +17,7 @@ namespace v1 = ::polysync::databricks::v1;
 
 class PipelinesService final : public v1::DatabricksPipelines::CallbackService {
  public:
-  explicit PipelinesService(v1::ServerConfig config);
+  explicit PipelinesService(databricks::jobtype::JobType& job_type);
 
   grpc::ServerWriteReactor<v1::ImportPipelinesResponse>* ImportPipelines(
       grpc::CallbackServerContext* context,
@@ -46,7 +47,7 @@ class PipelinesService final : public v1::DatabricksPipelines::CallbackService {
       v1::ListWorkspacesResponse* response) override;
 
  private:
-  const v1::ServerConfig config_;
+  databricks::jobtype::JobType& job_type_;
 };
 
 }  // namespace polysync::server

@@ -37,7 +37,11 @@ class WithoutReflection final : public grpc::ServerBuilderOption {
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   grpc::EnableDefaultHealthCheckService(true);
   std::unique_ptr<Server> server(new Server);
-  server->service_ = std::make_unique<PipelinesService>(options.config);
+  if (options.job_type == nullptr) {
+    return absl::InvalidArgumentError("Server::Start needs a job type");
+  }
+  server->job_type_ = options.job_type;
+  server->service_ = std::make_unique<PipelinesService>(*options.job_type);
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.config.listen(),
@@ -72,6 +76,8 @@ Server::~Server() {
 
 void Server::Shutdown(absl::Duration grace) {
   server_->GetHealthCheckService()->Shutdown();
+  job_type_->EndWatches(absl::UnavailableError(
+      "server draining; resume the watch (another replica will answer)"));
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(grace));
 }

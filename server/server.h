@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "adapters/databricks/jobtype/job_type.h"
 #include "polysync/databricks/v1/config.pb.h"
 #include "server/pipelines_service.h"
 
@@ -33,6 +34,8 @@ struct ServerOptions {
   polysync::databricks::v1::ServerConfig config;
   // Register gRPC server reflection (grpcurl needs it).
   bool enable_reflection = true;
+  // The job type the service calls (see backend.h); must outlive the server.
+  databricks::jobtype::JobType* job_type = nullptr;
 };
 
 class Server {
@@ -47,8 +50,9 @@ class Server {
   // The port actually bound (useful with "127.0.0.1:0").
   int bound_port() const { return bound_port_; }
 
-  // Marks health NOT_SERVING, stops accepting calls and waits up to `grace`
-  // for in-flight calls; calls still running then are cancelled.
+  // Marks health NOT_SERVING, ends open watches with UNAVAILABLE ("resume the
+  // watch"), stops accepting calls and waits up to `grace` for in-flight
+  // calls; calls still running then are cancelled.
   void Shutdown(absl::Duration grace);
 
   // Blocks until the server has shut down.
@@ -57,6 +61,7 @@ class Server {
  private:
   Server() = default;
 
+  databricks::jobtype::JobType* job_type_ = nullptr;
   std::unique_ptr<PipelinesService> service_;
   std::unique_ptr<grpc::Server> server_;
   int bound_port_ = 0;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "server/backend.h"
 #include "server/config.h"
 #include "src/proto/grpc/reflection/v1alpha/reflection.grpc.pb.h"
 
@@ -36,7 +37,14 @@ class ServerTest : public ::testing::Test {
       }]})json",
                               "test");
     ASSERT_TRUE(config.ok()) << config.status();
-    auto server = Server::Start({*config, true});
+    setenv("PROD_TOKEN", "dapi-prod-token-for-the-test", 1);
+    BackendOptions backend_options;
+    backend_options.config = *config;
+    backend_options.simulated_workspace = true;
+    auto backend = Backend::Create(backend_options);
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    backend_ = *std::move(backend);
+    auto server = Server::Start({*config, true, &backend_->job_type()});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     channel_ =
@@ -44,6 +52,12 @@ class ServerTest : public ::testing::Test {
                             grpc::InsecureChannelCredentials());
   }
 
+  void TearDown() override {
+    server_.reset();
+    backend_.reset();
+  }
+
+  std::unique_ptr<Backend> backend_;
   std::unique_ptr<Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
 };
@@ -110,14 +124,19 @@ TEST_F(ServerTest, ListWorkspacesShowsProfilesWithoutSecrets) {
   grpc::ClientContext context;
   v1::ListWorkspacesResponse response;
   ASSERT_TRUE(stub->ListWorkspaces(&context, {}, &response).ok());
-  ASSERT_EQ(response.workspaces_size(), 1);
+  ASSERT_EQ(response.workspaces_size(), 2);
   EXPECT_EQ(response.workspaces(0).name(), "prod");
   EXPECT_EQ(response.workspaces(0).host(),
             "https://adb-1234567890123456.7.azuredatabricks.net");
   EXPECT_EQ(response.workspaces(0).auth_method(),
             v1::AUTH_METHOD_PERSONAL_ACCESS_TOKEN);
   EXPECT_TRUE(response.workspaces(0).is_default());
-  EXPECT_THAT(response.DebugString(), ::testing::Not(HasSubstr("PROD_TOKEN")));
+  EXPECT_FALSE(response.workspaces(0).simulated());
+  EXPECT_EQ(response.workspaces(1).name(), "simulated");
+  EXPECT_TRUE(response.workspaces(1).simulated());
+  EXPECT_EQ(response.workspaces(1).auth_method(), v1::AUTH_METHOD_SIMULATED);
+  EXPECT_THAT(response.DebugString(),
+              ::testing::Not(HasSubstr("dapi-prod-token-for-the-test")));
 }
 
 }  // namespace
@@ -129,7 +148,13 @@ namespace {
 TEST(ServerWithoutReflectionTest, ReflectionCanBeSwitchedOff) {
   auto config = ParseConfig(R"json({"listen": "127.0.0.1:0"})json", "test");
   ASSERT_TRUE(config.ok());
-  auto server = Server::Start({*config, /*enable_reflection=*/false});
+  BackendOptions backend_options;
+  backend_options.config = *config;
+  backend_options.simulated_workspace = true;
+  auto backend = Backend::Create(backend_options);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  auto server = Server::Start(
+      {*config, /*enable_reflection=*/false, &(*backend)->job_type()});
   ASSERT_TRUE(server.ok()) << server.status();
   auto channel =
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->bound_port()),
@@ -145,26 +170,16 @@ TEST(ServerWithoutReflectionTest, ReflectionCanBeSwitchedOff) {
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
-TEST(ServerUnimplementedTest, RpcsOfLaterIssuesSaySo) {
+TEST(BackendTest, RefusesToStartWithoutAnyWorkspace) {
   auto config = ParseConfig(R"json({"listen": "127.0.0.1:0"})json", "test");
   ASSERT_TRUE(config.ok());
-  auto server = Server::Start({*config, true});
-  ASSERT_TRUE(server.ok()) << server.status();
-  auto stub = v1::DatabricksPipelines::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->bound_port()),
-                          grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  v1::GetUpdateStatusRequest request;
-  v1::UpdateStatus response;
-  grpc::Status status = stub->GetUpdateStatus(&context, request, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_THAT(status.error_message(), HasSubstr("not implemented yet"));
-
-  grpc::ClientContext watch_context;
-  auto reader = stub->WatchUpdate(&watch_context, {});
-  v1::UpdateStatus update;
-  EXPECT_FALSE(reader->Read(&update));
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  unsetenv("DATABRICKS_HOST");
+  BackendOptions backend_options;
+  backend_options.config = *config;
+  auto backend = Backend::Create(backend_options);
+  EXPECT_EQ(backend.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(backend.status().message(), HasSubstr("--simulated_workspace"));
+  EXPECT_THAT(backend.status().message(), HasSubstr("DATABRICKS_HOST"));
 }
 
 }  // namespace

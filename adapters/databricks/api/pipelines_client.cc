@@ -2,7 +2,6 @@
 
 #include <deque>
 #include <mutex>
-#include <set>
 #include <utility>
 
 #include "absl/status/status.h"

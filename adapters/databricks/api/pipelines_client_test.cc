@@ -16,9 +16,9 @@ namespace polysync::databricks::api {
 namespace {
 
 using ::polysync::testing::Await;
-using ::testing::HasSubstr;
 using sim::FaultKind;
 using sim::FaultRule;
+using ::testing::HasSubstr;
 
 class PipelinesClientTest : public ::testing::Test {
  protected:
@@ -49,8 +49,8 @@ class PipelinesClientTest : public ::testing::Test {
         std::shared_ptr<auth::Credentials>(
             auth::MakeCredentials(profile, *transport_)),
         *transport_, client_options);
-    auto id = sim_->CreatePipeline({{"name", "orders"},
-                                    {"configuration", {{"spark.x", "1"}}}});
+    auto id = sim_->CreatePipeline(
+        {{"name", "orders"}, {"configuration", {{"spark.x", "1"}}}});
     ASSERT_TRUE(id.ok());
     pipeline_id_ = *id;
   }
@@ -124,13 +124,13 @@ TEST_F(PipelinesClientTest, UnknownPipelineIsNotFound) {
 }
 
 TEST_F(PipelinesClientTest, MalformedIdsAreRefusedBeforeAnythingIsSent) {
-  for (const std::string& bad : std::vector<std::string>{"../clusters", "%2e%2e", "a\r\nb", "", std::string(10000, 'a'),
-        "a12cd3e4-0ab1-1abc-1a2b-1a2bcd3e4fg5/../x"}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "../clusters", "%2e%2e", "a\r\nb", "", std::string(10000, 'a'),
+           "a12cd3e4-0ab1-1abc-1a2b-1a2bcd3e4fg5/../x"}) {
     EXPECT_EQ(GetPipeline(bad).status().code(),
               absl::StatusCode::kInvalidArgument);
-    auto update = Await<UpdateInfo>([&](auto done) {
-      client_->GetUpdate(pipeline_id_, bad, {}, done);
-    });
+    auto update = Await<UpdateInfo>(
+        [&](auto done) { client_->GetUpdate(pipeline_id_, bad, {}, done); });
     EXPECT_EQ(update.status().code(), absl::StatusCode::kInvalidArgument);
     auto request = Await<RequestStatus>([&](auto done) {
       client_->GetRequestStatus(pipeline_id_, bad, {}, done);
@@ -163,9 +163,8 @@ TEST_F(PipelinesClientTest, StartsAnUpdateAndReadsItBack) {
   ASSERT_TRUE(request_status.ok()) << request_status.status();
   EXPECT_EQ(request_status->status, "ACTIVE");
 
-  auto updates = Await<ListUpdatesPage>([&](auto done) {
-    client_->ListUpdates(pipeline_id_, {}, {}, done);
-  });
+  auto updates = Await<ListUpdatesPage>(
+      [&](auto done) { client_->ListUpdates(pipeline_id_, {}, {}, done); });
   ASSERT_TRUE(updates.ok()) << updates.status();
   ASSERT_EQ(updates->updates.size(), 1u);
 
@@ -277,15 +276,13 @@ TEST_F(PipelinesClientTest, StopIsNotBlindlyRetried) {
 TEST_F(PipelinesClientTest, WrongTokenIsUnauthenticated) {
   auth::Profile profile;
   profile.host = sim_->base_url();
-  profile.token = auth::SecretSource::FromEnv(
-      "T", [](absl::string_view) {
-        return std::optional<std::string>("dapi-not-a-valid-token");
-      });
-  PipelinesClient client(
-      sim_->base_url(),
-      std::shared_ptr<auth::Credentials>(
-          auth::MakeCredentials(profile, *transport_)),
-      *transport_, {});
+  profile.token = auth::SecretSource::FromEnv("T", [](absl::string_view) {
+    return std::optional<std::string>("dapi-not-a-valid-token");
+  });
+  PipelinesClient client(sim_->base_url(),
+                         std::shared_ptr<auth::Credentials>(
+                             auth::MakeCredentials(profile, *transport_)),
+                         *transport_, {});
   auto p = Await<Pipeline>(
       [&](auto done) { client.GetPipeline(pipeline_id_, {}, done); });
   EXPECT_EQ(p.status().code(), absl::StatusCode::kUnauthenticated);

@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "adapters/databricks/decoders.h"
-#include "adapters/databricks/text.h"
+#include "adapters/databricks/errors.h"
 #include "common/log.h"
 #include "common/secrets.h"
 
@@ -23,18 +23,6 @@ struct Token {
 };
 
 using TokenCallback = std::function<void(absl::StatusOr<Token>)>;
-
-// The status for a token endpoint's non-2xx answer.
-absl::Status TokenEndpointError(absl::string_view what,
-                                const http::Response& response) {
-  const std::string excerpt = Excerpt(response.body, 200);
-  const std::string message =
-      absl::StrCat(what, " answered HTTP ", response.status, ": ", excerpt);
-  if (response.status == 429 || response.status >= 500) {
-    return absl::UnavailableError(message);
-  }
-  return absl::UnauthenticatedError(message);
-}
 
 // Sends a token request and decodes the answer into a Token.
 void FetchToken(http::Transport& transport, http::Request request,
@@ -50,8 +38,11 @@ void FetchToken(http::Transport& transport, http::Request request,
                         absl::StrCat(what, ": ", result.status.message())));
       return;
     }
-    if (result.response.status < 200 || result.response.status >= 300) {
-      done(TokenEndpointError(what, result.response));
+    if (absl::Status refused = StatusFromTokenEndpointResponse(
+            what, result.response.status, result.response.body,
+            result.response.Header("x-request-id"));
+        !refused.ok()) {
+      done(refused);
       return;
     }
     auto decoded = DecodeTokenResponse(result.response.body);

@@ -108,8 +108,8 @@ class CredentialsTest : public ::testing::Test {
 
 TEST_F(CredentialsTest, PersonalAccessTokenIsABearerHeader) {
   Profile p = Base(AuthKind::kPersonalAccessToken);
-  p.token = SecretSource::FromEnv("DATABRICKS_TOKEN",
-                                  Env({{"DATABRICKS_TOKEN", sim_->access_token()}}));
+  p.token = SecretSource::FromEnv(
+      "DATABRICKS_TOKEN", Env({{"DATABRICKS_TOKEN", sim_->access_token()}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   auto headers = Headers(*creds);
   ASSERT_TRUE(headers.ok()) << headers.status();
@@ -136,8 +136,8 @@ TEST_F(CredentialsTest, RotatedTokenFileIsUsedOnTheNextCall) {
 TEST_F(CredentialsTest, DatabricksOAuthM2MIsCachedUntilNearExpiry) {
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
-  p.client_secret = SecretSource::FromEnv(
-      "S", Env({{"S", "sim-oauth-secret"}}));
+  p.client_secret =
+      SecretSource::FromEnv("S", Env({{"S", "sim-oauth-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   auto first = Headers(*creds);
   ASSERT_TRUE(first.ok()) << first.status();
@@ -158,7 +158,8 @@ TEST_F(CredentialsTest, DatabricksOAuthM2MIsCachedUntilNearExpiry) {
 TEST_F(CredentialsTest, RefreshMarginIsNeverBelowFortySeconds) {
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
-  p.client_secret = SecretSource::FromEnv("S", Env({{"S", "sim-oauth-secret"}}));
+  p.client_secret =
+      SecretSource::FromEnv("S", Env({{"S", "sim-oauth-secret"}}));
   CredentialsOptions o = Options();
   o.refresh_margin = absl::Seconds(5);
   auto creds = MakeCredentials(p, *transport_, o);
@@ -176,7 +177,8 @@ TEST_F(CredentialsTest, ConcurrentCallersShareOneRefresh) {
   sim_->InjectFault(slow);
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
-  p.client_secret = SecretSource::FromEnv("S", Env({{"S", "sim-oauth-secret"}}));
+  p.client_secret =
+      SecretSource::FromEnv("S", Env({{"S", "sim-oauth-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   std::mutex mu;
   std::condition_variable cv;
@@ -191,8 +193,8 @@ TEST_F(CredentialsTest, ConcurrentCallersShareOneRefresh) {
                       });
   }
   std::unique_lock<std::mutex> lock(mu);
-  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10),
-                          [&] { return done == 20; }));
+  ASSERT_TRUE(
+      cv.wait_for(lock, std::chrono::seconds(10), [&] { return done == 20; }));
   EXPECT_EQ(ok, 20);
   EXPECT_EQ(sim_->RequestCount("token.oidc"), 1);
 }
@@ -200,8 +202,8 @@ TEST_F(CredentialsTest, ConcurrentCallersShareOneRefresh) {
 TEST_F(CredentialsTest, WrongClientSecretIsUnauthenticatedWithoutTheSecret) {
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
-  p.client_secret = SecretSource::FromEnv(
-      "S", Env({{"S", "definitely-the-wrong-secret"}}));
+  p.client_secret =
+      SecretSource::FromEnv("S", Env({{"S", "definitely-the-wrong-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   auto headers = Headers(*creds);
   EXPECT_EQ(headers.status().code(), absl::StatusCode::kUnauthenticated);
@@ -214,7 +216,8 @@ TEST_F(CredentialsTest, EntraClientSecretWithManagementToken) {
   p.authority_host = sim_->base_url();
   p.tenant_id = "sim-tenant";
   p.client_id = "sim-entra-client";
-  p.client_secret = SecretSource::FromEnv("S", Env({{"S", "sim-entra-secret"}}));
+  p.client_secret =
+      SecretSource::FromEnv("S", Env({{"S", "sim-entra-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   auto headers = Headers(*creds);
   ASSERT_TRUE(headers.ok()) << headers.status();
@@ -230,10 +233,12 @@ TEST_F(CredentialsTest, EntraClientSecretWithManagementToken) {
   auto outsider = MakeCredentials(p, *transport_, Options());
   auto outsider_headers = Headers(*outsider);
   ASSERT_TRUE(outsider_headers.ok()) << outsider_headers.status();
-  EXPECT_EQ(Header(*outsider_headers, "X-Databricks-Azure-Workspace-Resource-Id"),
-            p.azure_workspace_resource_id);
+  EXPECT_EQ(
+      Header(*outsider_headers, "X-Databricks-Azure-Workspace-Resource-Id"),
+      p.azure_workspace_resource_id);
   EXPECT_FALSE(
-      Header(*outsider_headers, "X-Databricks-Azure-SP-Management-Token").empty());
+      Header(*outsider_headers, "X-Databricks-Azure-SP-Management-Token")
+          .empty());
   EXPECT_NE(Header(*outsider_headers, "X-Databricks-Azure-SP-Management-Token"),
             Header(*outsider_headers, "Authorization").substr(7));
   EXPECT_EQ(sim_->RequestCount("token.entra"), 3);
@@ -268,8 +273,8 @@ TEST_F(CredentialsTest, WorkloadIdentityRereadsTheFederatedTokenFile) {
   // The projected token rotates; the old one expires. The next refresh
   // reads the new file.
   clock_->Advance(absl::Minutes(20));
-  std::ofstream(path + ".new") << Jwt("sim-entra-client",
-                                      clock_->Now() + absl::Minutes(5));
+  std::ofstream(path + ".new")
+      << Jwt("sim-entra-client", clock_->Now() + absl::Minutes(5));
   ASSERT_EQ(std::rename((path + ".new").c_str(), path.c_str()), 0);
   auto refreshed = Headers(*creds);
   ASSERT_TRUE(refreshed.ok()) << refreshed.status();
@@ -279,8 +284,7 @@ TEST_F(CredentialsTest, WorkloadIdentityRereadsTheFederatedTokenFile) {
 
 TEST_F(CredentialsTest, ManagedIdentityUsesTheMetadataEndpoint) {
   Profile p = Base(AuthKind::kAzureManagedIdentity);
-  p.metadata_endpoint =
-      sim_->base_url() + "/metadata/identity/oauth2/token";
+  p.metadata_endpoint = sim_->base_url() + "/metadata/identity/oauth2/token";
   auto creds = MakeCredentials(p, *transport_, Options());
   auto headers = Headers(*creds);
   ASSERT_TRUE(headers.ok()) << headers.status();
@@ -296,7 +300,8 @@ TEST_F(CredentialsTest, TokenEndpointOutageIsUnavailable) {
   sim_->InjectFault(down);
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
-  p.client_secret = SecretSource::FromEnv("S", Env({{"S", "sim-oauth-secret"}}));
+  p.client_secret =
+      SecretSource::FromEnv("S", Env({{"S", "sim-oauth-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   EXPECT_EQ(Headers(*creds).status().code(), absl::StatusCode::kUnavailable);
   // The failure is not cached: the next call fetches again and works.
@@ -306,7 +311,8 @@ TEST_F(CredentialsTest, TokenEndpointOutageIsUnavailable) {
 TEST_F(CredentialsTest, NoTokenOrSecretAppearsInAnyLogLine) {
   Profile m2m = Base(AuthKind::kDatabricksOAuthM2M);
   m2m.client_id = "sim-oauth-client";
-  m2m.client_secret = SecretSource::FromEnv("S", Env({{"S", "sim-oauth-secret"}}));
+  m2m.client_secret =
+      SecretSource::FromEnv("S", Env({{"S", "sim-oauth-secret"}}));
   auto creds = MakeCredentials(m2m, *transport_, Options());
   auto headers = Headers(*creds);
   ASSERT_TRUE(headers.ok());
