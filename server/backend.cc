@@ -49,8 +49,8 @@ absl::StatusOr<std::unique_ptr<Backend>> Backend::Create(
         "OUT-OF-THE-BOX MODE: serving the built-in SIMULATED Databricks "
         "workspace (profile \"simulated\"); its pipelines are not real",
         {log::Field("simulator", backend->simulator_->base_url()),
-         log::Field("pipelines",
-                    static_cast<int64_t>(backend->simulator_->PipelineCount()))});
+         log::Field("pipelines", static_cast<int64_t>(
+                                     backend->simulator_->PipelineCount()))});
   }
   if (profiles->profiles.empty()) {
     return absl::FailedPreconditionError(

@@ -63,8 +63,8 @@ void JobType::SyncParameters(const v1::SyncParametersRequest& request,
       options_.import.configuration_prefixes;
   workspace->client().GetPipeline(
       request.pipeline_id(), std::move(ctx),
-      [workspace, prefixes, done = std::move(done)](
-          absl::StatusOr<Pipeline> pipeline) {
+      [workspace, prefixes,
+       done = std::move(done)](absl::StatusOr<Pipeline> pipeline) {
         if (!pipeline.ok()) {
           done(pipeline.status());
           return;

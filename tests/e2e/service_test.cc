@@ -1,0 +1,517 @@
+// End to end: the simulated workspace and the server on port 0, driven
+// through the generated gRPC client, as Polysync's backend calls it.
+#include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "adapters/databricks/simulator/simulator.h"
+#include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "server/backend.h"
+#include "server/config.h"
+#include "server/server.h"
+
+namespace polysync {
+namespace {
+
+namespace v1 = ::polysync::databricks::v1;
+namespace sim = ::polysync::databricks::sim;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Every upstream endpoint the service may call.
+const char* const kApiEndpoints[] = {
+    "pipelines.list", "pipelines.get", "pipelines.stop", "updates.start",
+    "updates.list",   "updates.get",   "requests.get",   "events.list"};
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_ = std::make_shared<sim::ManualClock>();
+    sim::SimulatorOptions sim_options;
+    sim_options.clock = clock_;
+    sim_options.seed_default_pipelines = false;
+    auto simulator = sim::Simulator::Start(sim_options);
+    ASSERT_TRUE(simulator.ok()) << simulator.status();
+    sim_ = *std::move(simulator);
+    setenv("E2E_SIM_TOKEN", sim_->access_token().c_str(), 1);
+
+    auto config = server::ParseConfig(
+        absl::StrCat(R"({"listen": "127.0.0.1:0", "workspaces": [{
+            "name": "test", "host": ")",
+                     sim_->base_url(), R"(",
+            "personal_access_token": {"token": {"env": "E2E_SIM_TOKEN"}}}]})"),
+        "e2e");
+    ASSERT_TRUE(config.ok()) << config.status();
+    server::BackendOptions options;
+    options.config = *config;
+    options.job_type.status.cache_ttl = absl::ZeroDuration();  // manual clock
+    options.job_type.watch.initial_interval = absl::Milliseconds(5);
+    options.job_type.watch.max_interval = absl::Milliseconds(20);
+    options.job_type.runs.restart_poll = absl::Milliseconds(10);
+    options.client.backoff.initial_delay = absl::Milliseconds(1);
+    options.client.backoff.max_delay = absl::Milliseconds(5);
+    // The default 30 requests/s protects real workspaces; the simulator
+    // needs no protection and the tests have no time to spare.
+    options.client.limiter.requests_per_second = 5000;
+    options.client.limiter.max_concurrency = 64;
+    auto backend = server::Backend::Create(options);
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    backend_ = *std::move(backend);
+    auto server = server::Server::Start({*config, true, &backend_->job_type()});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    stub_ = v1::DatabricksPipelines::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_->bound_port()),
+        grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    StopTicking();
+    server_.reset();
+    backend_.reset();
+    sim_.reset();
+  }
+
+  std::string CreatePipeline(const std::string& name,
+                             sim::Behavior behavior = sim::Behavior::kSucceed,
+                             bool continuous = false) {
+    auto id = sim_->CreatePipeline(
+        {{"name", name},
+         {"continuous", continuous},
+         {"configuration", {{"spark.sql.shuffle.partitions", "4"}}}},
+        behavior);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.ok() ? *id : "";
+  }
+
+  static void Deadline(grpc::ClientContext& context, int seconds = 30) {
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(seconds));
+  }
+
+  grpc::Status Start(const v1::StartUpdateRequest& request,
+                     v1::StartUpdateResponse* response) {
+    grpc::ClientContext context;
+    Deadline(context);
+    return stub_->StartUpdate(&context, request, response);
+  }
+
+  v1::StartUpdateResponse MustStart(const std::string& pipeline_id,
+                                    bool full_refresh = false) {
+    v1::StartUpdateRequest request;
+    request.set_pipeline_id(pipeline_id);
+    v1::Parameter* p = request.add_parameters();
+    p->set_name("full_refresh");
+    p->set_data_type(v1::DATA_TYPE_BOOL);
+    p->set_direction(v1::DIRECTION_INPUT);
+    p->set_value(full_refresh ? "True" : "false");
+    v1::StartUpdateResponse response;
+    grpc::Status status = Start(request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  v1::UpdateStatus Status(const std::string& run_id,
+                          grpc::Status* out = nullptr) {
+    v1::GetUpdateStatusRequest request;
+    request.set_run_id(run_id);
+    grpc::ClientContext context;
+    Deadline(context);
+    v1::UpdateStatus response;
+    grpc::Status status = stub_->GetUpdateStatus(&context, request, &response);
+    if (out != nullptr) {
+      *out = status;
+    } else {
+      EXPECT_TRUE(status.ok()) << status.error_message();
+    }
+    return response;
+  }
+
+  grpc::Status Stop(const std::string& run_id, v1::StopUpdateResponse* r) {
+    v1::StopUpdateRequest request;
+    request.set_run_id(run_id);
+    grpc::ClientContext context;
+    Deadline(context);
+    return stub_->StopUpdate(&context, request, r);
+  }
+
+  void Advance(absl::Duration d) { ASSERT_TRUE(sim_->AdvanceClock(d).ok()); }
+
+  // Moves the simulator's clock forward in the background (for calls that
+  // wait on the lifecycle: restart, watch).
+  void StartTicking(absl::Duration step = absl::Seconds(1)) {
+    ticking_ = true;
+    ticker_ = std::thread([this, step] {
+      while (ticking_) {
+        sim_->AdvanceClock(step).IgnoreError();
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+    });
+  }
+  void StopTicking() {
+    ticking_ = false;
+    if (ticker_.joinable()) ticker_.join();
+  }
+
+  int64_t UpstreamRequests() {
+    int64_t total = 0;
+    for (const char* e : kApiEndpoints) total += sim_->RequestCount(e);
+    return total;
+  }
+
+  std::shared_ptr<sim::ManualClock> clock_;
+  std::unique_ptr<sim::Simulator> sim_;
+  std::unique_ptr<server::Backend> backend_;
+  std::unique_ptr<server::Server> server_;
+  std::unique_ptr<v1::DatabricksPipelines::Stub> stub_;
+  std::atomic<bool> ticking_{false};
+  std::thread ticker_;
+};
+
+TEST_F(ServiceTest, ImportsAThousandPipelinesWithExactParameters) {
+  sim_->GeneratePipelines(1000);
+  v1::ImportPipelinesRequest request;
+  grpc::ClientContext context;
+  Deadline(context, 120);
+  auto reader = stub_->ImportPipelines(&context, request);
+  v1::ImportPipelinesResponse batch;
+  std::map<std::string, v1::ImportedJob> jobs;
+  int batches = 0, errors = 0;
+  while (reader->Read(&batch)) {
+    ++batches;
+    errors += batch.errors_size();
+    for (const auto& job : batch.jobs()) jobs[job.external_id()] = job;
+  }
+  grpc::Status status = reader->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(jobs.size(), 1000u);
+  EXPECT_EQ(errors, 0);
+  EXPECT_GE(batches, 10);  // streamed in batches, not one message
+  for (const auto& [id, job] : jobs) {
+    int index = -1;
+    char domain[32] = {0};
+    ASSERT_EQ(std::sscanf(job.name().c_str(), "Generated pipeline %d (%31[a-z])",
+                          &index, domain),
+              2)
+        << job.name();
+    EXPECT_EQ(job.job_type(), "Databricks Pipeline");
+    EXPECT_EQ(job.link(),
+              absl::StrCat(sim_->base_url(), "/#joblist/pipelines/", id));
+    EXPECT_EQ(job.workspace(), "test");
+    std::vector<std::string> got;
+    for (const auto& p : job.parameters()) {
+      got.push_back(absl::StrCat(p.name(), "=", p.value(), p.forwarded() ? "*" : ""));
+    }
+    EXPECT_THAT(got, ElementsAre("continuous=false",
+                                 absl::StrCat("development=",
+                                              index % 2 == 0 ? "true" : "false"),
+                                 absl::StrCat("photon=",
+                                              index % 3 == 0 ? "true" : "false"),
+                                 absl::StrCat("custom.index=", index),
+                                 "spark.sql.shuffle.partitions=8",
+                                 "full_refresh=false*"))
+        << job.name();
+  }
+  EXPECT_EQ(sim_->RequestCount("pipelines.get"), 1000);
+  EXPECT_EQ(sim_->RequestCount("pipelines.list"), 10);
+}
+
+TEST_F(ServiceTest, ImportFiltersByExactNameSubstringAndIds) {
+  const std::string a = CreatePipeline("Sales 'EU' orders");
+  const std::string b = CreatePipeline("sales US");
+  const std::string c = CreatePipeline("Zürich Sales");
+  v1::ImportPipelinesRequest request;
+  request.set_name_filter("Sales");
+  grpc::ClientContext context;
+  Deadline(context);
+  auto reader = stub_->ImportPipelines(&context, request);
+  std::set<std::string> names;
+  v1::ImportPipelinesResponse batch;
+  while (reader->Read(&batch)) {
+    for (const auto& job : batch.jobs()) names.insert(job.name());
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(names, (std::set<std::string>{"Sales 'EU' orders", "Zürich Sales"}));
+
+  v1::ImportPipelinesRequest by_id;
+  by_id.add_pipeline_ids(b);
+  by_id.add_pipeline_ids("00000000-0000-0000-0000-000000000000");
+  grpc::ClientContext context2;
+  Deadline(context2);
+  auto reader2 = stub_->ImportPipelines(&context2, by_id);
+  int jobs = 0, errors = 0;
+  while (reader2->Read(&batch)) {
+    jobs += batch.jobs_size();
+    for (const auto& e : batch.errors()) {
+      ++errors;
+      EXPECT_EQ(e.code(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
+    }
+  }
+  ASSERT_TRUE(reader2->Finish().ok());
+  EXPECT_EQ(jobs, 1);
+  EXPECT_EQ(errors, 1);
+  (void)a;
+  (void)c;
+}
+
+TEST_F(ServiceTest, SyncParametersReimportsOnePipeline) {
+  const std::string id = CreatePipeline("orders");
+  v1::SyncParametersRequest request;
+  request.set_pipeline_id(id);
+  grpc::ClientContext context;
+  Deadline(context);
+  v1::SyncParametersResponse response;
+  ASSERT_TRUE(stub_->SyncParameters(&context, request, &response).ok());
+  EXPECT_EQ(response.job().external_id(), id);
+  EXPECT_EQ(response.job().name(), "orders");
+  ASSERT_GE(response.job().parameters_size(), 2);
+  EXPECT_EQ(response.job().parameters(0).name(), "continuous");
+}
+
+TEST_F(ServiceTest, LifecycleToSuccessWithAndWithoutFullRefresh) {
+  const std::string id = CreatePipeline("orders");
+  v1::StartUpdateResponse started = MustStart(id, /*full_refresh=*/true);
+  EXPECT_EQ(started.run_id(), absl::StrCat(id, ":", started.update_id()));
+  EXPECT_EQ(started.link(),
+            absl::StrCat(sim_->base_url(), "/#joblist/pipelines/", id));
+  v1::UpdateStatus s = Status(started.run_id());
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_UNKNOWN);  // QUEUED: not in the table
+  EXPECT_EQ(s.dlt_state(), "QUEUED");
+  EXPECT_TRUE(s.full_refresh());
+  EXPECT_FALSE(s.terminal());
+  std::set<std::string> seen;
+  for (int i = 0; i < 40 && !s.terminal(); ++i) {
+    Advance(absl::Seconds(1));
+    s = Status(started.run_id());
+    seen.insert(s.dlt_state());
+    if (s.dlt_state() == "RUNNING") {
+      EXPECT_EQ(s.status(), v1::RUN_STATUS_RUNNING);
+    }
+  }
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_SUCCESS);
+  EXPECT_EQ(s.dlt_state(), "COMPLETED");
+  EXPECT_TRUE(s.terminal());
+  EXPECT_TRUE(s.has_end_time());
+  EXPECT_TRUE(seen.count("RESETTING"));  // a full refresh resets tables
+  EXPECT_TRUE(seen.count("RUNNING"));
+
+  v1::StartUpdateResponse second = MustStart(id, /*full_refresh=*/false);
+  EXPECT_FALSE(Status(second.run_id()).full_refresh());
+}
+
+TEST_F(ServiceTest, FailingPipelineEndsFailedWithItsMessages) {
+  const std::string id = CreatePipeline("broken", sim::Behavior::kFail);
+  v1::StartUpdateResponse started = MustStart(id);
+  Advance(absl::Minutes(5));
+  v1::UpdateStatus s = Status(started.run_id());
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_FAILED);
+  EXPECT_EQ(s.dlt_state(), "FAILED");
+  EXPECT_TRUE(s.terminal());
+  ASSERT_FALSE(s.failure_messages().empty());
+  EXPECT_EQ(s.retry().request_status(), "TERMINATED");
+  EXPECT_FALSE(s.retry().retrying());
+}
+
+TEST_F(ServiceTest, RetriedFailureIsFollowedToSuccess) {
+  const std::string id =
+      CreatePipeline("flaky", sim::Behavior::kFailOnceThenRetry);
+  v1::StartUpdateResponse started = MustStart(id);
+  bool saw_retrying = false;
+  v1::UpdateStatus s;
+  for (int i = 0; i < 120; ++i) {
+    Advance(absl::Seconds(1));
+    s = Status(started.run_id());
+    EXPECT_NE(s.status(), v1::RUN_STATUS_FAILED)
+        << "reported Failed while DLT was retrying";
+    if (s.retry().retrying()) {
+      saw_retrying = true;
+      EXPECT_EQ(s.status(), v1::RUN_STATUS_RUNNING);
+      EXPECT_FALSE(s.terminal());
+      EXPECT_EQ(s.dlt_state(), "FAILED");
+    }
+    if (s.terminal()) break;
+  }
+  EXPECT_TRUE(saw_retrying);
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_SUCCESS);
+  EXPECT_EQ(s.dlt_state(), "COMPLETED");
+  EXPECT_FALSE(s.retry().retry_update_id().empty());
+  EXPECT_NE(s.retry().retry_update_id(), started.update_id());
+  EXPECT_EQ(s.run_id(), started.run_id());
+}
+
+TEST_F(ServiceTest, StopCancelsTheRunAndStopOfAnEndedRunSendsNothing) {
+  const std::string id = CreatePipeline("orders");
+  v1::StartUpdateResponse started = MustStart(id);
+  Advance(absl::Seconds(3));
+  v1::StopUpdateResponse stopped;
+  ASSERT_TRUE(Stop(started.run_id(), &stopped).ok());
+  EXPECT_TRUE(stopped.stop_sent());
+  Advance(absl::Minutes(1));
+  v1::UpdateStatus s = Status(started.run_id());
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_CANCELLED);
+  EXPECT_EQ(s.dlt_state(), "CANCELED");
+
+  const int64_t stops = sim_->RequestCount("pipelines.stop");
+  v1::StopUpdateResponse again;
+  ASSERT_TRUE(Stop(started.run_id(), &again).ok());
+  EXPECT_FALSE(again.stop_sent());
+  EXPECT_EQ(again.status().status(), v1::RUN_STATUS_CANCELLED);
+  EXPECT_EQ(sim_->RequestCount("pipelines.stop"), stops);
+}
+
+TEST_F(ServiceTest, StopRefusesToCancelSomeoneElsesUpdate) {
+  const std::string id = CreatePipeline("orders");
+  v1::StartUpdateResponse first = MustStart(id);
+  Advance(absl::Minutes(1));  // first completes
+  v1::StartUpdateResponse second = MustStart(id);
+  // `first` ended; a stop for it must not stop `second`.
+  v1::StopUpdateResponse r;
+  ASSERT_TRUE(Stop(first.run_id(), &r).ok());
+  EXPECT_FALSE(r.stop_sent());
+  EXPECT_EQ(Status(second.run_id()).status(), v1::RUN_STATUS_UNKNOWN);
+  EXPECT_EQ(sim_->RequestCount("pipelines.stop"), 0);
+}
+
+TEST_F(ServiceTest, StartWhileAnotherUpdateRunsFailsAttachesOrRestarts) {
+  const std::string id = CreatePipeline("orders");
+  v1::StartUpdateResponse first = MustStart(id);
+
+  v1::StartUpdateRequest request;
+  request.set_pipeline_id(id);
+  v1::StartUpdateResponse r;
+  grpc::Status refused = Start(request, &r);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr(first.run_id()));
+
+  request.set_if_running(v1::IF_RUNNING_ATTACH);
+  v1::StartUpdateResponse attached;
+  ASSERT_TRUE(Start(request, &attached).ok());
+  EXPECT_TRUE(attached.attached());
+  EXPECT_EQ(attached.run_id(), first.run_id());
+  EXPECT_EQ(sim_->UpdatesCreated(id), 1);
+
+  request.set_if_running(v1::IF_RUNNING_RESTART);
+  StartTicking();
+  v1::StartUpdateResponse restarted;
+  grpc::Status status = Start(request, &restarted);
+  StopTicking();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(restarted.stopped_run_id(), first.run_id());
+  EXPECT_NE(restarted.run_id(), first.run_id());
+  EXPECT_EQ(Status(first.run_id()).status(), v1::RUN_STATUS_CANCELLED);
+  EXPECT_EQ(sim_->UpdatesCreated(id), 2);
+}
+
+TEST_F(ServiceTest, SameIdempotencyKeyTwiceStartsOnce) {
+  const std::string id = CreatePipeline("orders");
+  v1::StartUpdateRequest request;
+  request.set_pipeline_id(id);
+  request.set_idempotency_key("polysync-run-42");
+  v1::StartUpdateResponse first, second;
+  ASSERT_TRUE(Start(request, &first).ok());
+  ASSERT_TRUE(Start(request, &second).ok());
+  EXPECT_EQ(first.run_id(), second.run_id());
+  EXPECT_FALSE(first.replayed());
+  EXPECT_TRUE(second.replayed());
+  EXPECT_EQ(sim_->UpdatesCreated(id), 1);
+
+  request.set_validate_only(true);  // same key, different request
+  v1::StartUpdateResponse third;
+  EXPECT_EQ(Start(request, &third).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServiceTest, WatchStreamsEveryChangeUntilTerminal) {
+  const std::string id = CreatePipeline("orders");
+  v1::StartUpdateResponse started = MustStart(id);
+  v1::WatchUpdateRequest request;
+  request.set_run_id(started.run_id());
+  grpc::ClientContext context;
+  Deadline(context, 60);
+  auto reader = stub_->WatchUpdate(&context, request);
+  StartTicking(absl::Milliseconds(500));
+  std::vector<std::string> states;
+  v1::UpdateStatus s;
+  while (reader->Read(&s)) states.push_back(s.dlt_state());
+  StopTicking();
+  grpc::Status status = reader->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_FALSE(states.empty());
+  EXPECT_EQ(states.back(), "COMPLETED");
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_SUCCESS);
+  for (size_t i = 1; i < states.size(); ++i) {
+    EXPECT_NE(states[i], states[i - 1]) << "a message without a change";
+  }
+  EXPECT_GE(states.size(), 3u);
+}
+
+TEST_F(ServiceTest, MalformedInputGetsTheRightCodeAndSendsNothing) {
+  const std::string id = CreatePipeline("orders");
+  const int64_t before = UpstreamRequests();
+  for (const std::string& bad : std::vector<std::string>{"", "no-colon", "../clusters:x", std::string(id) + ":../../x",
+        std::string(id) + ":", "a\r\nb:c"}) {
+    grpc::Status status;
+    Status(bad, &status);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    v1::StopUpdateResponse r;
+    EXPECT_EQ(Stop(bad, &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    v1::GetUpdateStatusRequest request;
+    request.set_workspace("nope");
+    request.set_run_id(absl::StrCat(id, ":", id));
+    grpc::ClientContext context;
+    v1::UpdateStatus response;
+    EXPECT_EQ(stub_->GetUpdateStatus(&context, request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    v1::StartUpdateRequest request;
+    request.set_pipeline_id(id);
+    v1::Parameter* p = request.add_parameters();
+    p->set_name("full_refresh");
+    p->set_data_type(v1::DATA_TYPE_BOOL);
+    p->set_value("maybe");
+    v1::StartUpdateResponse r;
+    EXPECT_EQ(Start(request, &r).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+    p->set_value("true");
+    request.add_refresh_selection("sales");
+    EXPECT_EQ(Start(request, &r).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+    request.clear_refresh_selection();
+    request.set_pipeline_id("../clusters/list");
+    EXPECT_EQ(Start(request, &r).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    v1::ImportPipelinesRequest request;
+    request.add_pipeline_ids("%2e%2e");
+    grpc::ClientContext context;
+    auto reader = stub_->ImportPipelines(&context, request);
+    v1::ImportPipelinesResponse batch;
+    while (reader->Read(&batch)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    v1::WatchUpdateRequest request;
+    request.set_run_id("nope");
+    grpc::ClientContext context;
+    auto reader = stub_->WatchUpdate(&context, request);
+    v1::UpdateStatus s;
+    EXPECT_FALSE(reader->Read(&s));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  EXPECT_EQ(UpstreamRequests(), before);
+}
+
+}  // namespace
+}  // namespace polysync
