@@ -1,7 +1,7 @@
 // End to end: the simulated workspace and the server on port 0, driven
 // through the generated gRPC client, as Polysync's backend calls it.
-#include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -37,6 +37,7 @@ class ServiceTest : public ::testing::Test {
     sim::SimulatorOptions sim_options;
     sim_options.clock = clock_;
     sim_options.seed_default_pipelines = false;
+    ConfigureSimulator(sim_options);
     auto simulator = sim::Simulator::Start(sim_options);
     ASSERT_TRUE(simulator.ok()) << simulator.status();
     sim_ = *std::move(simulator);
@@ -52,6 +53,8 @@ class ServiceTest : public ::testing::Test {
     server::BackendOptions options;
     options.config = *config;
     options.job_type.status.cache_ttl = absl::ZeroDuration();  // manual clock
+    // Hints compare the update's times with "now": the simulator's now.
+    options.job_type.status.now = [clock = clock_] { return clock->Now(); };
     options.job_type.watch.initial_interval = absl::Milliseconds(5);
     options.job_type.watch.max_interval = absl::Milliseconds(20);
     options.job_type.runs.restart_poll = absl::Milliseconds(10);
@@ -61,16 +64,20 @@ class ServiceTest : public ::testing::Test {
     // needs no protection and the tests have no time to spare.
     options.client.limiter.requests_per_second = 5000;
     options.client.limiter.max_concurrency = 64;
+    ConfigureBackend(options);
     auto backend = server::Backend::Create(options);
     ASSERT_TRUE(backend.ok()) << backend.status();
     backend_ = *std::move(backend);
     auto server = server::Server::Start({*config, true, &backend_->job_type()});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    stub_ = v1::DatabricksPipelines::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", server_->bound_port()),
-        grpc::InsecureChannelCredentials()));
+    stub_ = v1::DatabricksPipelines::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->bound_port()),
+                            grpc::InsecureChannelCredentials()));
   }
+
+  virtual void ConfigureSimulator(sim::SimulatorOptions&) {}
+  virtual void ConfigureBackend(server::BackendOptions&) {}
 
   void TearDown() override {
     StopTicking();
@@ -197,8 +204,8 @@ TEST_F(ServiceTest, ImportsAThousandPipelinesWithExactParameters) {
   for (const auto& [id, job] : jobs) {
     int index = -1;
     char domain[32] = {0};
-    ASSERT_EQ(std::sscanf(job.name().c_str(), "Generated pipeline %d (%31[a-z])",
-                          &index, domain),
+    ASSERT_EQ(std::sscanf(job.name().c_str(),
+                          "Generated pipeline %d (%31[a-z])", &index, domain),
               2)
         << job.name();
     EXPECT_EQ(job.job_type(), "Databricks Pipeline");
@@ -207,16 +214,17 @@ TEST_F(ServiceTest, ImportsAThousandPipelinesWithExactParameters) {
     EXPECT_EQ(job.workspace(), "test");
     std::vector<std::string> got;
     for (const auto& p : job.parameters()) {
-      got.push_back(absl::StrCat(p.name(), "=", p.value(), p.forwarded() ? "*" : ""));
+      got.push_back(
+          absl::StrCat(p.name(), "=", p.value(), p.forwarded() ? "*" : ""));
     }
-    EXPECT_THAT(got, ElementsAre("continuous=false",
-                                 absl::StrCat("development=",
-                                              index % 2 == 0 ? "true" : "false"),
-                                 absl::StrCat("photon=",
-                                              index % 3 == 0 ? "true" : "false"),
-                                 absl::StrCat("custom.index=", index),
-                                 "spark.sql.shuffle.partitions=8",
-                                 "full_refresh=false*"))
+    EXPECT_THAT(
+        got,
+        ElementsAre(
+            "continuous=false",
+            absl::StrCat("development=", index % 2 == 0 ? "true" : "false"),
+            absl::StrCat("photon=", index % 3 == 0 ? "true" : "false"),
+            absl::StrCat("custom.index=", index),
+            "spark.sql.shuffle.partitions=8", "full_refresh=false*"))
         << job.name();
   }
   EXPECT_EQ(sim_->RequestCount("pipelines.get"), 1000);
@@ -238,7 +246,8 @@ TEST_F(ServiceTest, ImportFiltersByExactNameSubstringAndIds) {
     for (const auto& job : batch.jobs()) names.insert(job.name());
   }
   ASSERT_TRUE(reader->Finish().ok());
-  EXPECT_EQ(names, (std::set<std::string>{"Sales 'EU' orders", "Zürich Sales"}));
+  EXPECT_EQ(names,
+            (std::set<std::string>{"Sales 'EU' orders", "Zürich Sales"}));
 
   v1::ImportPipelinesRequest by_id;
   by_id.add_pipeline_ids(b);
@@ -455,8 +464,9 @@ TEST_F(ServiceTest, WatchStreamsEveryChangeUntilTerminal) {
 TEST_F(ServiceTest, MalformedInputGetsTheRightCodeAndSendsNothing) {
   const std::string id = CreatePipeline("orders");
   const int64_t before = UpstreamRequests();
-  for (const std::string& bad : std::vector<std::string>{"", "no-colon", "../clusters:x", std::string(id) + ":../../x",
-        std::string(id) + ":", "a\r\nb:c"}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "no-colon", "../clusters:x", std::string(id) + ":../../x",
+           std::string(id) + ":", "a\r\nb:c"}) {
     grpc::Status status;
     Status(bad, &status);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
@@ -499,7 +509,8 @@ TEST_F(ServiceTest, MalformedInputGetsTheRightCodeAndSendsNothing) {
     v1::ImportPipelinesResponse batch;
     while (reader->Read(&batch)) {
     }
-    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(reader->Finish().error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
   }
   {
     v1::WatchUpdateRequest request;
@@ -508,9 +519,101 @@ TEST_F(ServiceTest, MalformedInputGetsTheRightCodeAndSendsNothing) {
     auto reader = stub_->WatchUpdate(&context, request);
     v1::UpdateStatus s;
     EXPECT_FALSE(reader->Read(&s));
-    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(reader->Finish().error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
   }
   EXPECT_EQ(UpstreamRequests(), before);
+}
+
+// The same service with its status cache on (as in production).
+class CachedServiceTest : public ServiceTest {
+ protected:
+  void ConfigureBackend(server::BackendOptions& options) override {
+    options.job_type.status.cache_ttl = absl::Seconds(30);
+    options.job_type.status.now = [] { return absl::Now(); };
+  }
+};
+
+TEST_F(CachedServiceTest, ConcurrentStatusCallsShareOneUpstreamRead) {
+  const std::string id = CreatePipeline("orders");
+  v1::StartUpdateResponse started = MustStart(id);
+  const int64_t before = sim_->RequestCount("updates.get");
+  std::vector<std::thread> callers;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 40; ++i) {
+    callers.emplace_back([&] {
+      grpc::Status status;
+      v1::UpdateStatus s = Status(started.run_id(), &status);
+      if (status.ok() && s.dlt_state() == "QUEUED") ++ok;
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(ok.load(), 40);
+  EXPECT_EQ(sim_->RequestCount("updates.get") - before, 1);
+}
+
+TEST_F(CachedServiceTest, WatchersOfOneRunShareOnePollAndLeaveCleanly) {
+  const std::string id = CreatePipeline("orders");
+  v1::StartUpdateResponse started = MustStart(id);
+  constexpr int kWatchers = 20;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::thread> readers;
+  std::atomic<int> first_messages{0};
+  std::atomic<int> cancelled{0};
+  for (int i = 0; i < kWatchers; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    grpc::ClientContext* context = contexts.back().get();
+    readers.emplace_back([&, context] {
+      v1::WatchUpdateRequest request;
+      request.set_run_id(started.run_id());
+      auto reader = stub_->WatchUpdate(context, request);
+      v1::UpdateStatus s;
+      if (reader->Read(&s)) ++first_messages;
+      while (reader->Read(&s)) {
+      }
+      if (reader->Finish().error_code() == grpc::StatusCode::CANCELLED) {
+        ++cancelled;
+      }
+    });
+  }
+  auto& watches = backend_->job_type().watches();
+  for (int i = 0; i < 500 && (watches.watchers() < kWatchers ||
+                              first_messages.load() < kWatchers);
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(watches.watchers(), kWatchers);
+  EXPECT_EQ(watches.polls(), 1);
+  EXPECT_EQ(first_messages.load(), kWatchers);
+  for (auto& c : contexts) c->TryCancel();
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(cancelled.load(), kWatchers);
+  for (int i = 0; i < 200 && watches.watchers() > 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(watches.watchers(), 0);
+  EXPECT_EQ(watches.polls(), 0);
+}
+
+// A workspace short of capacity: updates wait for resources for long.
+class SlowResourcesServiceTest : public ServiceTest {
+ protected:
+  void ConfigureSimulator(sim::SimulatorOptions& options) override {
+    options.workspace.lifecycle.waiting_for_resources = absl::Minutes(30);
+  }
+};
+
+TEST_F(SlowResourcesServiceTest, LongWaitForResourcesGetsAHint) {
+  const std::string id = CreatePipeline("orders");
+  v1::StartUpdateResponse started = MustStart(id);
+  Advance(absl::Minutes(5));
+  v1::UpdateStatus s = Status(started.run_id());
+  EXPECT_EQ(s.dlt_state(), "WAITING_FOR_RESOURCES");
+  EXPECT_EQ(s.hint(), "");
+  Advance(absl::Minutes(7));
+  s = Status(started.run_id());
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_UNKNOWN);
+  EXPECT_THAT(s.hint(), HasSubstr("required Databricks resource"));
 }
 
 }  // namespace
