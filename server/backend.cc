@@ -38,10 +38,9 @@ absl::StatusOr<std::unique_ptr<Backend>> Backend::Create(
     simulated.host = backend->simulator_->base_url();
     simulated.auth = auth::AuthKind::kSimulated;
     simulated.token = auth::SecretSource::FromEnv(
-        "simulated workspace token",
-        [token = backend->simulator_->access_token()](absl::string_view) {
-          return std::optional<std::string>(token);
-        });
+        "SIMULATED_WORKSPACE_TOKEN",
+        auth::StaticEnv({{"SIMULATED_WORKSPACE_TOKEN",
+                          backend->simulator_->access_token()}}));
     simulated.origin = "--simulated_workspace";
     profiles->profiles.push_back(std::move(simulated));
     if (profiles->default_name.empty()) profiles->default_name = "simulated";

@@ -118,7 +118,9 @@ int main(int argc, char** argv) {
   polysync::log::Info(
       "serving",
       {polysync::log::Field("port", (*server)->bound_port()),
-       polysync::log::Field("workspaces", config.workspaces_size())});
+       polysync::log::Field(
+           "workspaces",
+           static_cast<int64_t>((*backend)->workspaces().all().size()))});
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -36,9 +36,7 @@ class PipelinesClientTest : public ::testing::Test {
     profile.host = sim_->base_url();
     profile.auth = auth::AuthKind::kPersonalAccessToken;
     profile.token = auth::SecretSource::FromEnv(
-        "T", [token = sim_->access_token()](absl::string_view) {
-          return std::optional<std::string>(token);
-        });
+        "T", auth::StaticEnv({{"T", sim_->access_token()}}));
     ClientOptions client_options;
     client_options.backoff.initial_delay = absl::Milliseconds(1);
     client_options.backoff.max_delay = absl::Milliseconds(5);

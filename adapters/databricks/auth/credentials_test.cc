@@ -24,14 +24,6 @@ using ::polysync::testing::Await;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-EnvLookup Env(std::map<std::string, std::string> values) {
-  return [values](absl::string_view name) -> std::optional<std::string> {
-    auto it = values.find(std::string(name));
-    if (it == values.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
 std::string Header(const http::Headers& headers, const std::string& name) {
   for (const auto& [k, v] : headers) {
     if (k == name) return v;
@@ -109,7 +101,8 @@ class CredentialsTest : public ::testing::Test {
 TEST_F(CredentialsTest, PersonalAccessTokenIsABearerHeader) {
   Profile p = Base(AuthKind::kPersonalAccessToken);
   p.token = SecretSource::FromEnv(
-      "DATABRICKS_TOKEN", Env({{"DATABRICKS_TOKEN", sim_->access_token()}}));
+      "DATABRICKS_TOKEN",
+      StaticEnv({{"DATABRICKS_TOKEN", sim_->access_token()}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   auto headers = Headers(*creds);
   ASSERT_TRUE(headers.ok()) << headers.status();
@@ -137,7 +130,7 @@ TEST_F(CredentialsTest, DatabricksOAuthM2MIsCachedUntilNearExpiry) {
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
   p.client_secret =
-      SecretSource::FromEnv("S", Env({{"S", "sim-oauth-secret"}}));
+      SecretSource::FromEnv("S", StaticEnv({{"S", "sim-oauth-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   auto first = Headers(*creds);
   ASSERT_TRUE(first.ok()) << first.status();
@@ -159,7 +152,7 @@ TEST_F(CredentialsTest, RefreshMarginIsNeverBelowFortySeconds) {
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
   p.client_secret =
-      SecretSource::FromEnv("S", Env({{"S", "sim-oauth-secret"}}));
+      SecretSource::FromEnv("S", StaticEnv({{"S", "sim-oauth-secret"}}));
   CredentialsOptions o = Options();
   o.refresh_margin = absl::Seconds(5);
   auto creds = MakeCredentials(p, *transport_, o);
@@ -178,7 +171,7 @@ TEST_F(CredentialsTest, ConcurrentCallersShareOneRefresh) {
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
   p.client_secret =
-      SecretSource::FromEnv("S", Env({{"S", "sim-oauth-secret"}}));
+      SecretSource::FromEnv("S", StaticEnv({{"S", "sim-oauth-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   std::mutex mu;
   std::condition_variable cv;
@@ -202,8 +195,8 @@ TEST_F(CredentialsTest, ConcurrentCallersShareOneRefresh) {
 TEST_F(CredentialsTest, WrongClientSecretIsUnauthenticatedWithoutTheSecret) {
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
-  p.client_secret =
-      SecretSource::FromEnv("S", Env({{"S", "definitely-the-wrong-secret"}}));
+  p.client_secret = SecretSource::FromEnv(
+      "S", StaticEnv({{"S", "definitely-the-wrong-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   auto headers = Headers(*creds);
   EXPECT_EQ(headers.status().code(), absl::StatusCode::kUnauthenticated);
@@ -217,7 +210,7 @@ TEST_F(CredentialsTest, EntraClientSecretWithManagementToken) {
   p.tenant_id = "sim-tenant";
   p.client_id = "sim-entra-client";
   p.client_secret =
-      SecretSource::FromEnv("S", Env({{"S", "sim-entra-secret"}}));
+      SecretSource::FromEnv("S", StaticEnv({{"S", "sim-entra-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   auto headers = Headers(*creds);
   ASSERT_TRUE(headers.ok()) << headers.status();
@@ -301,7 +294,7 @@ TEST_F(CredentialsTest, TokenEndpointOutageIsUnavailable) {
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
   p.client_secret =
-      SecretSource::FromEnv("S", Env({{"S", "sim-oauth-secret"}}));
+      SecretSource::FromEnv("S", StaticEnv({{"S", "sim-oauth-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   EXPECT_EQ(Headers(*creds).status().code(), absl::StatusCode::kUnavailable);
   // The failure is not cached: the next call fetches again and works.
@@ -312,15 +305,15 @@ TEST_F(CredentialsTest, NoTokenOrSecretAppearsInAnyLogLine) {
   Profile m2m = Base(AuthKind::kDatabricksOAuthM2M);
   m2m.client_id = "sim-oauth-client";
   m2m.client_secret =
-      SecretSource::FromEnv("S", Env({{"S", "sim-oauth-secret"}}));
+      SecretSource::FromEnv("S", StaticEnv({{"S", "sim-oauth-secret"}}));
   auto creds = MakeCredentials(m2m, *transport_, Options());
   auto headers = Headers(*creds);
   ASSERT_TRUE(headers.ok());
   const std::string token = Header(*headers, "Authorization").substr(7);
   // Make the token endpoint fail once so error paths log too.
   Profile bad = m2m;
-  bad.client_secret =
-      SecretSource::FromEnv("S", Env({{"S", "another-wrong-secret-value"}}));
+  bad.client_secret = SecretSource::FromEnv(
+      "S", StaticEnv({{"S", "another-wrong-secret-value"}}));
   auto bad_creds = MakeCredentials(bad, *transport_, Options());
   auto refused = Headers(*bad_creds);
   ASSERT_FALSE(refused.ok());

@@ -14,14 +14,6 @@ namespace {
 using ::testing::HasSubstr;
 namespace v1 = ::polysync::databricks::v1;
 
-EnvLookup FakeEnv(std::map<std::string, std::string> values) {
-  return [values](absl::string_view name) -> std::optional<std::string> {
-    auto it = values.find(std::string(name));
-    if (it == values.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
 v1::ServerConfig Config(const std::string& json) {
   v1::ServerConfig config;
   EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &config).ok());
@@ -43,7 +35,7 @@ TEST(ProfilesTest, ConfigFileProfilesAreLoaded) {
          "azure_client_secret": {"tenant_id": "t1", "client_id": "c1",
            "client_secret": {"file": "/s"}, "azure_workspace_resource_id": "/subscriptions/x"}}],
         "default_workspace": "sp"})"),
-                   {FakeEnv({{"PROD_TOKEN", "dapi-prod-token"}}), "", ""});
+                   {StaticEnv({{"PROD_TOKEN", "dapi-prod-token"}}), "", ""});
   ASSERT_TRUE(set.ok()) << set.status();
   ASSERT_EQ(set->profiles.size(), 2u);
   const Profile* prod = set->Find("prod");
@@ -63,9 +55,9 @@ TEST(ProfilesTest, ConfigFileProfilesAreLoaded) {
 TEST(ProfilesTest, EnvironmentDefinesTheDefaultProfile) {
   auto set = LoadProfiles(
       v1::ServerConfig(),
-      {FakeEnv({{"DATABRICKS_HOST", "https://adb-1.azuredatabricks.net"},
-                {"DATABRICKS_CLIENT_ID", "cid"},
-                {"DATABRICKS_CLIENT_SECRET", "dose-secret-1234"}}),
+      {StaticEnv({{"DATABRICKS_HOST", "https://adb-1.azuredatabricks.net"},
+                  {"DATABRICKS_CLIENT_ID", "cid"},
+                  {"DATABRICKS_CLIENT_SECRET", "dose-secret-1234"}}),
        "", ""});
   ASSERT_TRUE(set.ok()) << set.status();
   const Profile* p = set->Find("");
@@ -79,9 +71,9 @@ TEST(ProfilesTest, EnvironmentDefinesTheDefaultProfile) {
 
 TEST(ProfilesTest, EnvironmentSelectsEachAzureMethod) {
   auto msi = LoadProfiles(v1::ServerConfig(),
-                          {FakeEnv({{"DATABRICKS_HOST", "https://h.net"},
-                                    {"ARM_USE_MSI", "true"},
-                                    {"ARM_CLIENT_ID", "uami"}}),
+                          {StaticEnv({{"DATABRICKS_HOST", "https://h.net"},
+                                      {"ARM_USE_MSI", "true"},
+                                      {"ARM_CLIENT_ID", "uami"}}),
                            "", ""});
   ASSERT_TRUE(msi.ok()) << msi.status();
   EXPECT_EQ(msi->Find("")->auth, AuthKind::kAzureManagedIdentity);
@@ -89,11 +81,11 @@ TEST(ProfilesTest, EnvironmentSelectsEachAzureMethod) {
 
   auto sp =
       LoadProfiles(v1::ServerConfig(),
-                   {FakeEnv({{"DATABRICKS_HOST", "https://h.net"},
-                             {"ARM_TENANT_ID", "t"},
-                             {"ARM_CLIENT_ID", "c"},
-                             {"ARM_CLIENT_SECRET", "s-secret-value"},
-                             {"DATABRICKS_AZURE_RESOURCE_ID", "/sub/ws"}}),
+                   {StaticEnv({{"DATABRICKS_HOST", "https://h.net"},
+                               {"ARM_TENANT_ID", "t"},
+                               {"ARM_CLIENT_ID", "c"},
+                               {"ARM_CLIENT_SECRET", "s-secret-value"},
+                               {"DATABRICKS_AZURE_RESOURCE_ID", "/sub/ws"}}),
                     "", ""});
   ASSERT_TRUE(sp.ok()) << sp.status();
   EXPECT_EQ(sp->Find("")->auth, AuthKind::kAzureClientSecret);
@@ -101,11 +93,11 @@ TEST(ProfilesTest, EnvironmentSelectsEachAzureMethod) {
 
   auto wi = LoadProfiles(
       v1::ServerConfig(),
-      {FakeEnv({{"DATABRICKS_HOST", "https://h.net"},
-                {"AZURE_FEDERATED_TOKEN_FILE", "/var/run/azure/token"},
-                {"AZURE_CLIENT_ID", "c"},
-                {"AZURE_TENANT_ID", "t"},
-                {"AZURE_AUTHORITY_HOST", "https://login.example/"}}),
+      {StaticEnv({{"DATABRICKS_HOST", "https://h.net"},
+                  {"AZURE_FEDERATED_TOKEN_FILE", "/var/run/azure/token"},
+                  {"AZURE_CLIENT_ID", "c"},
+                  {"AZURE_TENANT_ID", "t"},
+                  {"AZURE_AUTHORITY_HOST", "https://login.example/"}}),
        "", ""});
   ASSERT_TRUE(wi.ok()) << wi.status();
   EXPECT_EQ(wi->Find("")->auth, AuthKind::kAzureWorkloadIdentity);
@@ -116,7 +108,7 @@ TEST(ProfilesTest, EnvironmentSelectsEachAzureMethod) {
 TEST(ProfilesTest, HostWithoutCredentialsIsRefused) {
   auto set =
       LoadProfiles(v1::ServerConfig(),
-                   {FakeEnv({{"DATABRICKS_HOST", "https://h.net"}}), "", ""});
+                   {StaticEnv({{"DATABRICKS_HOST", "https://h.net"}}), "", ""});
   EXPECT_EQ(set.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(set.status().message(), HasSubstr("DATABRICKS_TOKEN"));
 }
@@ -131,7 +123,7 @@ TEST(ProfilesTest, IniProfilesWithEnvironmentAndConfigPrecedence) {
       Config(
           R"({"workspaces": [{"name": "prod", "host": "https://config-prod.net",
         "personal_access_token": {"token": {"env": "P"}}}]})"),
-      {FakeEnv({{"DATABRICKS_HOST", "https://env.net"}}), ini, ""});
+      {StaticEnv({{"DATABRICKS_HOST", "https://env.net"}}), ini, ""});
   ASSERT_TRUE(set.ok()) << set.status();
   // The environment overrides the INI [DEFAULT] host, keeping its token.
   EXPECT_EQ(set->Find("default")->host, "https://env.net");
@@ -146,16 +138,16 @@ TEST(ProfilesTest, FlagChoosesTheDefaultAndMustExist) {
   const std::string ini = WriteIni(
       "[a]\nhost = https://a.net\ntoken = dapi-aaaaaaaa\n"
       "[b]\nhost = https://b.net\ntoken = dapi-bbbbbbbb\n");
-  auto set = LoadProfiles(v1::ServerConfig(), {FakeEnv({}), ini, "b"});
+  auto set = LoadProfiles(v1::ServerConfig(), {StaticEnv({}), ini, "b"});
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_EQ(set->Find("")->name, "b");
-  auto bad = LoadProfiles(v1::ServerConfig(), {FakeEnv({}), ini, "c"});
+  auto bad = LoadProfiles(v1::ServerConfig(), {StaticEnv({}), ini, "c"});
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ProfilesTest, MissingIniFileIsNotFound) {
   auto set = LoadProfiles(v1::ServerConfig(),
-                          {FakeEnv({}), "/nonexistent/databrickscfg", ""});
+                          {StaticEnv({}), "/nonexistent/databrickscfg", ""});
   EXPECT_EQ(set.status().code(), absl::StatusCode::kNotFound);
 }
 

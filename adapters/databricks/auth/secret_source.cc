@@ -46,6 +46,15 @@ EnvLookup ProcessEnv() {
   };
 }
 
+EnvLookup StaticEnv(std::map<std::string, std::string> values) {
+  return [values = std::move(values)](
+             absl::string_view name) -> std::optional<std::string> {
+    auto it = values.find(std::string(name));
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
 SecretSource::SecretSource() = default;
 
 SecretSource SecretSource::FromEnv(std::string variable, EnvLookup env) {

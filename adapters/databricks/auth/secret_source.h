@@ -15,6 +15,7 @@
 #define POLYSYNC_ADAPTERS_DATABRICKS_AUTH_SECRET_SOURCE_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,9 @@ using EnvLookup =
 
 // The process environment.
 EnvLookup ProcessEnv();
+
+// A fixed set of variables (tests; values generated in-process).
+EnvLookup StaticEnv(std::map<std::string, std::string> values);
 
 class SecretSource {
  public:

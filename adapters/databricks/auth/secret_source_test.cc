@@ -25,17 +25,9 @@ void WriteFile(const std::string& path, const std::string& text) {
   out << text;
 }
 
-EnvLookup FakeEnv(std::map<std::string, std::string> values) {
-  return [values](absl::string_view name) -> std::optional<std::string> {
-    auto it = values.find(std::string(name));
-    if (it == values.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
 TEST(SecretSourceTest, ReadsEnvironmentVariableTrimmed) {
   auto s = SecretSource::FromEnv("TOKEN",
-                                 FakeEnv({{"TOKEN", " dapi-abc123456 \n"}}));
+                                 StaticEnv({{"TOKEN", " dapi-abc123456 \n"}}));
   auto v = s.Read();
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(*v, "dapi-abc123456");
@@ -43,10 +35,10 @@ TEST(SecretSourceTest, ReadsEnvironmentVariableTrimmed) {
 }
 
 TEST(SecretSourceTest, MissingOrEmptyIsFailedPreconditionNamingTheSource) {
-  auto missing = SecretSource::FromEnv("NOPE", FakeEnv({})).Read();
+  auto missing = SecretSource::FromEnv("NOPE", StaticEnv({})).Read();
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(missing.status().message(), HasSubstr("NOPE"));
-  auto empty = SecretSource::FromEnv("E", FakeEnv({{"E", "  "}})).Read();
+  auto empty = SecretSource::FromEnv("E", StaticEnv({{"E", "  "}})).Read();
   EXPECT_EQ(empty.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(SecretSource().Read().status().code(),
             absl::StatusCode::kFailedPrecondition);
@@ -68,7 +60,7 @@ TEST(SecretSourceTest, RotatedFileIsReadAgain) {
 
 TEST(SecretSourceTest, ValuesReadAreRegisteredForRedaction) {
   auto s =
-      SecretSource::FromEnv("T", FakeEnv({{"T", "a-very-secret-token-42"}}));
+      SecretSource::FromEnv("T", StaticEnv({{"T", "a-very-secret-token-42"}}));
   ASSERT_TRUE(s.Read().ok());
   EXPECT_THAT(secrets::Redact("Bearer a-very-secret-token-42"),
               Not(HasSubstr("a-very-secret-token-42")));

@@ -300,6 +300,9 @@ class CurlTransport final : public Transport {
     curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &bytes_sent);
     if (code == CURLE_OK) {
       t->response.status = static_cast<int>(status);
+      long version = 0;
+      curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
+      t->response.http_version = version >= CURL_HTTP_VERSION_2_0 ? 2 : 1;
       Complete(std::move(t->done), absl::OkStatus(), TransportFailure::kNone,
                std::move(t->response), t->started);
       return;

@@ -53,6 +53,8 @@ struct Request {
 
 struct Response {
   int status = 0;
+  // The HTTP major version the response came over: 1 or 2.
+  int http_version = 1;
   // Header names in lower case, in the order received.
   Headers headers;
   std::string body;

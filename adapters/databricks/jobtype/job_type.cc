@@ -97,12 +97,10 @@ void JobType::StopUpdate(const v1::StopUpdateRequest& request,
 absl::StatusOr<uint64_t> JobType::WatchUpdate(
     const v1::WatchUpdateRequest& request, api::CallContext ctx,
     Watches::OnStatus on_status, Watches::OnEnd on_end) {
-  auto run = ParseRunId(request.run_id());
-  if (!run.ok()) return run.status();
-  auto ws = workspaces_.Find(request.workspace());
-  if (!ws.ok()) return ws.status();
-  return watches_.Watch(**ws, *run, ctx, std::move(on_status),
-                        std::move(on_end));
+  auto resolved = runs_.Resolve(request.workspace(), request.run_id());
+  if (!resolved.ok()) return resolved.status();
+  return watches_.Watch(*resolved->workspace, resolved->run, ctx,
+                        std::move(on_status), std::move(on_end));
 }
 
 v1::ListWorkspacesResponse JobType::ListWorkspaces() const {

@@ -462,35 +462,34 @@ void Runs::StartChecked(api::Workspace& ws,
       ->Start();
 }
 
+absl::StatusOr<ResolvedRun> Runs::Resolve(absl::string_view workspace,
+                                          std::string_view run_id) {
+  auto run = ParseRunId(run_id);
+  if (!run.ok()) return run.status();
+  auto ws = workspaces_.Find(workspace);
+  if (!ws.ok()) return ws.status();
+  return ResolvedRun{*ws, *std::move(run)};
+}
+
 void Runs::Status(const v1::GetUpdateStatusRequest& request,
                   api::CallContext ctx, Done<v1::UpdateStatus> done) {
-  auto run = ParseRunId(request.run_id());
-  if (!run.ok()) {
-    done(run.status());
+  auto resolved = Resolve(request.workspace(), request.run_id());
+  if (!resolved.ok()) {
+    done(resolved.status());
     return;
   }
-  auto ws = workspaces_.Find(request.workspace());
-  if (!ws.ok()) {
-    done(ws.status());
-    return;
-  }
-  reader_.Read(**ws, *run, ctx, std::move(done));
+  reader_.Read(*resolved->workspace, resolved->run, ctx, std::move(done));
 }
 
 void Runs::Stop(const v1::StopUpdateRequest& request, api::CallContext ctx,
                 Done<v1::StopUpdateResponse> done) {
-  auto run = ParseRunId(request.run_id());
-  if (!run.ok()) {
-    done(run.status());
+  auto resolved = Resolve(request.workspace(), request.run_id());
+  if (!resolved.ok()) {
+    done(resolved.status());
     return;
   }
-  auto ws = workspaces_.Find(request.workspace());
-  if (!ws.ok()) {
-    done(ws.status());
-    return;
-  }
-  std::make_shared<StopOp>(**ws, *std::move(run), std::move(ctx), reader_,
-                           std::move(done))
+  std::make_shared<StopOp>(*resolved->workspace, std::move(resolved->run),
+                           std::move(ctx), reader_, std::move(done))
       ->Start();
 }
 

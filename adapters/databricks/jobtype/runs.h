@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "adapters/databricks/api/workspaces.h"
 #include "adapters/databricks/http/transport.h"
+#include "adapters/databricks/ids.h"
 #include "adapters/databricks/jobtype/status_reader.h"
 #include "polysync/databricks/v1/pipelines.pb.h"
 
@@ -42,6 +43,12 @@ struct RunsOptions {
   absl::Duration restart_poll = absl::Seconds(2);
   absl::Duration restart_timeout = absl::Minutes(10);
   std::function<absl::Time()> now = [] { return absl::Now(); };
+};
+
+// A run id and the workspace it belongs to, both checked.
+struct ResolvedRun {
+  api::Workspace* workspace;
+  RunId run;
 };
 
 class Runs {
@@ -59,6 +66,11 @@ class Runs {
               Done<v1::UpdateStatus> done);
   void Stop(const v1::StopUpdateRequest& request, api::CallContext ctx,
             Done<v1::StopUpdateResponse> done);
+
+  // Parses `run_id` and finds `workspace`: INVALID_ARGUMENT for a malformed
+  // run id, NOT_FOUND for an unknown workspace; nothing is sent.
+  absl::StatusOr<ResolvedRun> Resolve(absl::string_view workspace,
+                                      std::string_view run_id);
 
   // Idempotency entries currently remembered (tests, metrics).
   size_t idempotency_entries() const;
