@@ -35,16 +35,24 @@ std::string TmpDir() {
 // Makes ca.pem (+ key), a server certificate for 127.0.0.1/localhost signed
 // by it, and an unrelated other_ca.pem.
 void GenerateCertificates(const std::string& dir) {
-  const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+  const std::string ec =
+      "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
   std::string script =
-      "set -e; cd '" + dir + "'; "
-      "openssl req -x509 " + ec + " -keyout ca.key -out ca.pem -days 2 "
+      "set -e; cd '" + dir +
+      "'; "
+      "openssl req -x509 " +
+      ec +
+      " -keyout ca.key -out ca.pem -days 2 "
       "-subj '/CN=Simulator Test CA' "
       "-addext basicConstraints=critical,CA:TRUE "
       "-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null; "
-      "openssl req -x509 " + ec + " -keyout other_ca.key -out other_ca.pem "
+      "openssl req -x509 " +
+      ec +
+      " -keyout other_ca.key -out other_ca.pem "
       "-days 2 -subj '/CN=Other CA' 2>/dev/null; "
-      "openssl req " + ec + " -keyout server.key -out server.csr "
+      "openssl req " +
+      ec +
+      " -keyout server.key -out server.csr "
       "-subj '/CN=localhost' 2>/dev/null; "
       "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n"
       "basicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf; "
@@ -70,8 +78,8 @@ class TlsTest : public ::testing::Test {
   std::unique_ptr<TestClient> Client(const std::string& ca) {
     ClientOptions options;
     options.ca_file = TmpDir() + "/" + ca;
-    return std::make_unique<TestClient>(sim_->base_url(),
-                                        sim_->access_token(), options);
+    return std::make_unique<TestClient>(sim_->base_url(), sim_->access_token(),
+                                        options);
   }
 
   std::unique_ptr<Simulator> sim_;
@@ -164,9 +172,10 @@ TEST(Http2Test, ThroughNghttpx) {
   const int port = FreePort();
   std::string frontend = "-f127.0.0.1," + std::to_string(port) + ";no-tls";
   std::string backend = "-b127.0.0.1," + std::to_string((*sim)->port());
-  const char* argv[] = {"nghttpx",     frontend.c_str(), backend.c_str(),
-                        "--conf=/dev/null", "--workers=1",
-                        "--errorlog-file=/dev/null", nullptr};
+  const char* argv[] = {"nghttpx",       frontend.c_str(),
+                        backend.c_str(), "--conf=/dev/null",
+                        "--workers=1",   "--errorlog-file=/dev/null",
+                        nullptr};
   pid_t pid = 0;
   ASSERT_EQ(posix_spawnp(&pid, "nghttpx", nullptr, nullptr,
                          const_cast<char* const*>(argv), environ),
