@@ -59,16 +59,16 @@ class Conn : public std::enable_shared_from_this<Conn> {
         stats_(stats) {}
 
   void Start() {
-    socket_.async_connect(ep_, [self = shared_from_this()](
-                                   const boost::system::error_code& ec) {
-      if (ec) {
-        ++self->stats_->errors;
-        return;
-      }
-      boost::system::error_code ignored;
-      self->socket_.set_option(tcp::no_delay(true), ignored);
-      self->Send();
-    });
+    socket_.async_connect(
+        ep_, [self = shared_from_this()](const boost::system::error_code& ec) {
+          if (ec) {
+            ++self->stats_->errors;
+            return;
+          }
+          boost::system::error_code ignored;
+          self->socket_.set_option(tcp::no_delay(true), ignored);
+          self->Send();
+        });
   }
 
  private:
@@ -89,11 +89,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void Receive() {
     parser_.emplace();
     parser_->body_limit(64 << 20);
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this()](
-                         const boost::system::error_code& ec, size_t) {
-                       self->OnResponse(ec);
-                     });
+    http::async_read(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](const boost::system::error_code& ec,
+                                    size_t) { self->OnResponse(ec); });
   }
 
   void OnResponse(const boost::system::error_code& ec) {
@@ -127,8 +126,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
 // client thread, merged.
 Stats Run(int port, const std::string& request, int connections,
           absl::Duration duration, int threads) {
-  auto deadline = Clock::now() + std::chrono::nanoseconds(
-                                     absl::ToInt64Nanoseconds(duration));
+  auto deadline = Clock::now() +
+                  std::chrono::nanoseconds(absl::ToInt64Nanoseconds(duration));
   tcp::endpoint ep(net::ip::make_address("127.0.0.1"),
                    static_cast<uint16_t>(port));
   std::vector<Stats> per_thread(threads);
@@ -218,12 +217,12 @@ int main(int argc, char** argv) {
   Print("latency", delayed, duration, lconns);
   (*sim)->Shutdown();
 
-  bool ok = throughput.errors == 0 && delayed.errors == 0 &&
-            delayed.connections_served == lconns &&
-            throughput.ok / absl::ToDoubleSeconds(duration) >=
-                absl::GetFlag(FLAGS_min_rate) &&
-            Percentile(delayed.latencies_ms, 0.5) >=
-                absl::GetFlag(FLAGS_latency_ms);
+  bool ok =
+      throughput.errors == 0 && delayed.errors == 0 &&
+      delayed.connections_served == lconns &&
+      throughput.ok / absl::ToDoubleSeconds(duration) >=
+          absl::GetFlag(FLAGS_min_rate) &&
+      Percentile(delayed.latencies_ms, 0.5) >= absl::GetFlag(FLAGS_latency_ms);
   std::printf("%s\n", ok ? "bench: ok" : "bench: FAILED");
   return ok ? 0 : 1;
 }
