@@ -252,6 +252,52 @@ TEST_F(ApiTest, FiltersPipelinesByNameLike) {
   EXPECT_EQ(notebook.json()["statuses"][0]["name"], "Retail sales (SQL)");
 }
 
+TEST_F(ApiTest, KeepsOneConnectionAliveForManyRequests) {
+  Start({});
+  const std::string id = sim_->seeded_pipelines()[0].id;
+  long connections = 0;
+  for (int i = 0; i < 300; ++i) {
+    auto r = client_->Get("/api/2.0/pipelines/" + id);
+    ASSERT_EQ(r.status, 200);
+    connections += r.new_connections;
+  }
+  EXPECT_EQ(connections, 1);
+  EXPECT_EQ(sim_->RequestCount("pipelines.get"), 300);
+}
+
+TEST_F(ApiTest, ShutdownClosesTheListenerAndConnections) {
+  Start({});
+  ASSERT_EQ(client_->Get("/api/2.0/pipelines").status, 200);
+  sim_->Shutdown();
+  auto kept = client_->Get("/api/2.0/pipelines");
+  EXPECT_FALSE(kept.ok());
+  TestClient fresh(sim_->base_url(), sim_->access_token());
+  EXPECT_FALSE(fresh.Get("/api/2.0/pipelines").ok());
+  sim_->Shutdown();  // idempotent
+}
+
+TEST(SimulatorTest, AdvanceClockNeedsAManualClock) {
+  SimulatorOptions options;
+  options.seed_default_pipelines = false;
+  auto sim = Simulator::Start(options);
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  EXPECT_EQ((*sim)->AdvanceClock(absl::Seconds(1)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE((*sim)->CreatePipeline(json::array()).ok());
+  EXPECT_FALSE((*sim)->CreatePipeline({{"id", "x"}}).ok());
+  EXPECT_EQ((*sim)->SetBehavior("nope", Behavior::kFail).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(SimulatorTest, PortInUseIsUnavailable) {
+  auto first = Simulator::Start({});
+  ASSERT_TRUE(first.ok());
+  SimulatorOptions options;
+  options.port = (*first)->port();
+  auto second = Simulator::Start(options);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST_F(ApiTest, GeneratesTwelveThousandPipelines) {
   SimulatorOptions options;
   options.seed_default_pipelines = false;

@@ -82,6 +82,7 @@ HttpResult TestClient::Request(const std::string& method,
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &result.status);
   curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &result.http_version);
+  curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &result.new_connections);
   return result;
 }
 
