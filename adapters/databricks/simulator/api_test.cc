@@ -88,7 +88,20 @@ TEST_F(ApiTest, SeedsADozenRealisticPipelines) {
     EXPECT_EQ(spec["name"], p.name);
     EXPECT_TRUE(spec["clusters"].is_array());
     EXPECT_TRUE(spec["libraries"].is_array());
+    // History: two finished updates (three when the first was retried).
+    json latest = got.json()["latest_updates"];
+    if (p.continuous) {
+      EXPECT_TRUE(latest.is_null());
+      continue;
+    }
+    ASSERT_EQ(latest.size(),
+              p.behavior == Behavior::kFailOnceThenRetry ? 4u : 2u);
+    EXPECT_EQ(latest[0]["state"],
+              p.behavior == Behavior::kFail ? "FAILED" : "COMPLETED");
+    EXPECT_LT(latest[1]["creation_time"].get<std::string>(),
+              latest[0]["creation_time"].get<std::string>());
   }
+  EXPECT_EQ(sim_->UpdatesCreated(), 0);  // history is not counted
   EXPECT_EQ(continuous, 1);
   EXPECT_EQ(failing, 2);
   EXPECT_EQ(retried, 1);

@@ -54,6 +54,11 @@ std::string Basic(const std::string& id, const std::string& secret) {
 
 TEST_F(AuthTest, DatabricksOAuthM2MTokenWorksUntilItExpires) {
   const AuthOptions defaults;
+  HttpResult discovery = client_->Request(
+      "GET", "/oidc/.well-known/oauth-authorization-server", "", {}, false);
+  ASSERT_EQ(discovery.status, 200) << discovery.body;
+  EXPECT_EQ(discovery.json()["token_endpoint"],
+            sim_->base_url() + "/oidc/v1/token");
   HttpResult r =
       Form("/oidc/v1/token", "grant_type=client_credentials&scope=all-apis",
            {Basic(defaults.oauth_client_id, defaults.oauth_client_secret)});

@@ -68,8 +68,11 @@ Route RouteOf(const std::string& method, const std::vector<std::string>& s) {
     }
     return r;
   }
-  if (n == 3 && s[0] == "oidc" && s[1] == "v1" && s[2] == "token" &&
-      method == "POST") {
+  if (n == 3 && s[0] == "oidc" && s[1] == ".well-known" &&
+      s[2] == "oauth-authorization-server" && method == "GET") {
+    r.endpoint = "oidc.discovery";
+  } else if (n == 3 && s[0] == "oidc" && s[1] == "v1" && s[2] == "token" &&
+             method == "POST") {
     r.endpoint = "token.oidc";
   } else if (n == 4 && s[1] == "oauth2" && s[2] == "v2.0" && s[3] == "token" &&
              method == "POST") {
@@ -182,6 +185,15 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Start(
                                             p.behavior, p.creator);
       if (!id.ok()) return id.status();
       sim->seeded_.push_back(SeededPipeline{*id, name, p.behavior, continuous});
+      if (sim->options_.seed_history && !continuous) {
+        const absl::Time now = sim->clock_->Now();
+        for (auto [ago, cause] : {std::make_pair(absl::Hours(26), "JOB_TASK"),
+                                  std::make_pair(absl::Hours(2), "API_CALL")}) {
+          auto s =
+              sim->workspace_.AddHistoricUpdate(*id, now - ago, now, cause);
+          if (!s.ok()) return s;
+        }
+      }
     }
   }
   sim->GeneratePipelines(sim->options_.generated_pipelines);
@@ -340,7 +352,19 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
     const absl::Time now = clock_->Now();
     const QueryParams params = ParseForm(query);
     const std::string& e = route.endpoint;
-    if (e == "token.oidc") {
+    if (e == "oidc.discovery") {
+      std::string host = req.Header("Host");
+      if (host.empty()) host = absl::StrCat(options_.host, ":", port_);
+      const std::string base =
+          absl::StrCat(tls_ ? "https://" : "http://", host, "/oidc");
+      resp.body =
+          Dump({{"issuer", base},
+                {"authorization_endpoint", base + "/v1/authorize"},
+                {"token_endpoint", base + "/v1/token"},
+                {"grant_types_supported",
+                 {"client_credentials", "authorization_code", "refresh_token"}},
+                {"scopes_supported", {"all-apis", "offline_access"}}});
+    } else if (e == "token.oidc") {
       resp = tokens_.OidcToken(req, now);
     } else if (e == "token.entra") {
       resp = tokens_.EntraToken(req, route.tenant, now);

@@ -84,6 +84,10 @@ struct SimulatorOptions {
   std::shared_ptr<Clock> clock;
   // Starts with the dozen pipelines of DefaultPipelines() (seed.h).
   bool seed_default_pipelines = true;
+  // Gives each seeded triggered pipeline two finished updates (a day and
+  // two hours before start-up), so latest_updates and events are not empty.
+  // History is not counted by UpdatesCreated().
+  bool seed_history = true;
   // Also adds this many generated pipelines (GeneratedPipeline(i)).
   int generated_pipelines = 0;
   // State durations, the "already active" answer (default 409

@@ -231,6 +231,23 @@ absl::StatusOr<std::string> Workspace::AddPipeline(absl::Time now, json spec,
   return id;
 }
 
+absl::Status Workspace::AddHistoricUpdate(const std::string& id, absl::Time at,
+                                          absl::Time now,
+                                          const std::string& cause) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TickLocked(now);
+  Pipeline* p = FindPipeline(id);
+  if (p == nullptr) return absl::NotFoundError("no pipeline " + id);
+  if (!p->active_update.empty()) {
+    return absl::FailedPreconditionError("an update is active");
+  }
+  counting_ = false;
+  CreateUpdateLocked(*p, at, NewId(), cause, false, {}, {}, false);
+  TickLocked(now);
+  counting_ = true;
+  return absl::OkStatus();
+}
+
 absl::Status Workspace::SetBehavior(const std::string& id, Behavior behavior) {
   std::lock_guard<std::mutex> lock(mu_);
   Pipeline* p = FindPipeline(id);
@@ -503,8 +520,10 @@ Workspace::Update& Workspace::CreateUpdateLocked(
   Update& stored = updates_.emplace(id, std::move(u)).first->second;
   p.update_ids.push_back(id);
   p.active_update = id;
-  ++p.updates_created;
-  ++updates_created_;
+  if (counting_) {
+    ++p.updates_created;
+    ++updates_created_;
+  }
   active_.insert(id);
   AddEvent(p, at, "INFO", "create_update",
            absl::StrCat("Update ", id.substr(0, 6), " started by ", cause, "."),

@@ -108,6 +108,10 @@ class Workspace {
   absl::StatusOr<std::string> AddPipeline(absl::Time now, nlohmann::json spec,
                                           Behavior behavior,
                                           const std::string& creator);
+  // Adds an update of pipeline `id` that started at `at` (in the past) and
+  // runs it up to `now`: seed history. Not counted by UpdatesCreated().
+  absl::Status AddHistoricUpdate(const std::string& id, absl::Time at,
+                                 absl::Time now, const std::string& cause);
   // Changes how future updates of the pipeline end.
   absl::Status SetBehavior(const std::string& id, Behavior behavior);
   // Moves every active update as far as `now` allows.
@@ -187,6 +191,7 @@ class Workspace {
   std::set<std::string> active_;               // update ids
   int64_t seq_ = 0;
   int64_t updates_created_ = 0;
+  bool counting_ = true;  // false while adding history
 };
 
 }  // namespace polysync::databricks::sim
