@@ -99,6 +99,12 @@ absl::StatusOr<FaultRule> FaultRuleFromJson(const nlohmann::json& j) {
     } else if (key == "retry_after_seconds") {
       if (auto s = need_int(); !s.ok()) return s;
       rule.retry_after_seconds = value.get<int>();
+    } else if (key == "error_code" || key == "message") {
+      if (!value.is_string()) {
+        return absl::InvalidArgumentError(key + " must be a string");
+      }
+      (key == "error_code" ? rule.error_code : rule.message) =
+          value.get<std::string>();
     } else if (key == "stall_ms") {
       if (auto s = need_int(); !s.ok()) return s;
       rule.stall = absl::Milliseconds(value.get<int64_t>());
@@ -129,6 +135,8 @@ nlohmann::json FaultRuleToJson(const FaultRule& rule) {
     case FaultKind::kHtmlError:
       j["status"] = rule.status;
       j["retry_after_seconds"] = rule.retry_after_seconds;
+      if (!rule.error_code.empty()) j["error_code"] = rule.error_code;
+      if (!rule.message.empty()) j["message"] = rule.message;
       break;
     case FaultKind::kStall:
       j["stall_ms"] = absl::ToInt64Milliseconds(rule.stall);

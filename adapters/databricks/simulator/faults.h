@@ -74,12 +74,16 @@ struct FaultRule {
   absl::Duration latency = absl::Milliseconds(100);  // kLatency
   int status = 503;                                  // kHttpError, kHtmlError
   int retry_after_seconds = -1;                      // -1: no Retry-After
-  absl::Duration stall = absl::Seconds(30);          // kStall
-  uint64_t oversized_bytes = 40ull << 20;            // kOversized
+  // kHttpError: replace the default error_code / message (e.g. the 429
+  // message "RPC token bucket limit has been exceeded" SDKs retry on).
+  std::string error_code;
+  std::string message;
+  absl::Duration stall = absl::Seconds(30);  // kStall
+  uint64_t oversized_bytes = 40ull << 20;    // kOversized
 };
 
 // Parses one rule from JSON (keys as in FaultRule; durations in
-// milliseconds: latency_ms, stall_ms).
+// milliseconds: latency_ms, stall_ms; error_code and message strings).
 absl::StatusOr<FaultRule> FaultRuleFromJson(const nlohmann::json& j);
 nlohmann::json FaultRuleToJson(const FaultRule& rule);
 

@@ -70,6 +70,18 @@ TEST_F(FaultsTest, TooManyRequestsWithRetryAfterForTheNextN) {
   EXPECT_EQ(sim_->RequestCount("pipelines.list"), 1);
 }
 
+TEST_F(FaultsTest, ErrorCodeAndMessageCanBeReplaced) {
+  auto rule = FaultRuleFromJson(json::parse(
+      R"({"endpoint": "pipelines.get", "kind": "http_error", "status": 429,
+          "error_code": "TOO_MANY_REQUESTS",
+          "message": "RPC token bucket limit has been exceeded"})"));
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  sim_->InjectFault(*rule);
+  json body = client_->Get(path_).json();
+  EXPECT_EQ(body["error_code"], "TOO_MANY_REQUESTS");
+  EXPECT_EQ(body["message"], "RPC token bucket limit has been exceeded");
+}
+
 TEST_F(FaultsTest, ServerErrorsAfterSkippingSome) {
   FaultRule r = Rule("*", FaultKind::kHttpError, 3);
   r.skip = 1;

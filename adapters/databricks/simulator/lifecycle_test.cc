@@ -195,6 +195,44 @@ TEST_F(LifecycleTest, FullRefreshResetsAndRefusesASelection) {
             "INVALID_PARAMETER_VALUE");
 }
 
+TEST_F(LifecycleTest, ValidateOnlySkipsRunning) {
+  Start();
+  std::string id = Create();
+  std::string update_id =
+      StartUpdate(id, R"({"validate_only": true})")["update_id"];
+  EXPECT_EQ(GetUpdate(id, update_id)["validate_only"], true);
+  Advance(absl::Minutes(5));
+  auto states = ProgressStates(id, update_id);
+  EXPECT_EQ(std::find(states.begin(), states.end(), "RUNNING"), states.end());
+  EXPECT_EQ(states.back(), "COMPLETED");
+}
+
+TEST_F(LifecycleTest, BehaviourFromTheSpecOverRest) {
+  Start();
+  auto created = client_->Post(
+      "/api/2.0/pipelines",
+      R"({"name": "rest-fail", "configuration": {"sim.behavior": "fail"}})");
+  ASSERT_EQ(created.status, 200) << created.body;
+  std::string id = created.json()["pipeline_id"];
+  std::string first = StartUpdate(id)["update_id"];
+  Advance(absl::Minutes(5));
+  EXPECT_EQ(GetUpdate(id, first)["state"], "FAILED");
+  // Editing the spec switches it to fail-once.
+  ASSERT_EQ(client_
+                ->Put("/api/2.0/pipelines/" + id,
+                      R"({"name": "rest-fail",
+                          "configuration": {"sim.behavior": "fail_once"}})")
+                .status,
+            200);
+  StartUpdate(id);
+  Advance(absl::Minutes(5));
+  EXPECT_EQ(sim_->UpdatesCreated(id), 3);  // the second one was retried
+  ASSERT_TRUE(sim_->SetBehavior(id, Behavior::kSucceed).ok());
+  std::string last = StartUpdate(id)["update_id"];
+  Advance(absl::Minutes(5));
+  EXPECT_EQ(GetUpdate(id, last)["state"], "COMPLETED");
+}
+
 TEST_F(LifecycleTest, FailingPipelineFailsWithErrorEvents) {
   Start();
   std::string id = Create(Behavior::kFail);

@@ -121,7 +121,10 @@ HttpResponse FaultResponse(const FaultRule& f) {
                 "try again. If the issue persists, consider "
                 "adjusting your request rate."
               : absl::StrCat("Simulated server error (HTTP ", f.status, ").");
-      r = ApiError(f.status, ErrorCodeFor(f.status), message);
+      if (!f.message.empty()) message = f.message;
+      r = ApiError(f.status,
+                   f.error_code.empty() ? ErrorCodeFor(f.status) : f.error_code,
+                   message);
       if (f.retry_after_seconds >= 0) {
         r.headers.emplace_back("Retry-After",
                                std::to_string(f.retry_after_seconds));
