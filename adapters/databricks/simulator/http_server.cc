@@ -134,7 +134,17 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     req.body = std::move(msg.body());
     keep_alive_ = msg.keep_alive();
-    response_ = handler_(req);
+    try {
+      response_ = handler_(req);
+    } catch (const std::exception& e) {
+      // Nothing may escape into Asio's run loop.
+      polysync::log::Error("simulator handler threw",
+                           {polysync::log::Field("error", e.what())});
+      response_ = HttpResponse{};
+      response_.status = 500;
+      response_.body =
+          R"({"error_code":"INTERNAL_ERROR","message":"simulator bug"})";
+    }
     if (response_.close) keep_alive_ = false;
     if (response_.delay > absl::ZeroDuration()) {
       timer_.expires_after(ToChrono(response_.delay));
@@ -262,6 +272,7 @@ class HttpServer::Impl {
         handler_(std::move(handler)),
         ioc_(std::max(1, options_.io_threads)),
         acceptor_(ioc_),
+        accept_backoff_(ioc_),
         ssl_ctx_(ssl::context::tls_server) {}
 
   absl::Status Init() {
@@ -337,6 +348,12 @@ class HttpServer::Impl {
             }
             polysync::log::Warn("accept failed",
                                 {polysync::log::Field("error", ec.message())});
+            // E.g. out of file descriptors: back off instead of spinning.
+            accept_backoff_.expires_after(std::chrono::milliseconds(50));
+            accept_backoff_.async_wait([this](const error_code& e) {
+              if (!e) Accept();
+            });
+            return;
           } else {
             error_code ignored;
             s.set_option(tcp::no_delay(true), ignored);
@@ -358,6 +375,7 @@ class HttpServer::Impl {
   const HttpHandler handler_;
   net::io_context ioc_;
   tcp::acceptor acceptor_;
+  net::steady_timer accept_backoff_;
   ssl::context ssl_ctx_;
   bool tls_ = false;
   int port_ = 0;

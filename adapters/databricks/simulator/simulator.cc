@@ -477,7 +477,9 @@ HttpResponse Simulator::HandleAdmin(const HttpRequest& req,
     return resp;
   }
   if (path == "/_sim/clock/advance" && req.method == "POST") {
-    if (!body.contains("seconds") || !body["seconds"].is_number()) {
+    if (!body.contains("seconds") || !body["seconds"].is_number() ||
+        body["seconds"].get<double>() < 0 ||
+        body["seconds"].get<double>() > 10 * 365 * 86400.0) {
       return ApiError(400, "INVALID_PARAMETER_VALUE", "Body: {\"seconds\": N}");
     }
     auto s = AdvanceClock(absl::Seconds(body["seconds"].get<double>()));
@@ -486,8 +488,11 @@ HttpResponse Simulator::HandleAdmin(const HttpRequest& req,
     return resp;
   }
   if (path == "/_sim/pipelines/generate" && req.method == "POST") {
-    if (!body.contains("count") || !body["count"].is_number_integer()) {
-      return ApiError(400, "INVALID_PARAMETER_VALUE", "Body: {\"count\": N}");
+    if (!body.contains("count") || !body["count"].is_number_integer() ||
+        body["count"].get<int64_t>() < 0 ||
+        body["count"].get<int64_t>() > 100000) {
+      return ApiError(400, "INVALID_PARAMETER_VALUE",
+                      "Body: {\"count\": N} with N in [0, 100000]");
     }
     auto ids = GeneratePipelines(body["count"].get<int>());
     resp.body = Dump({{"pipeline_ids", ids}});
