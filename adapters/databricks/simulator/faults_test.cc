@@ -228,6 +228,27 @@ TEST_F(FaultsTest, LatencyIsAdded) {
             std::chrono::milliseconds(150));
 }
 
+TEST_F(FaultsTest, LatencyAddsUpAndCombinesWithAFault) {
+  FaultRule slow_all = Rule("*", FaultKind::kLatency, -1);
+  slow_all.latency = absl::Milliseconds(60);
+  FaultRule slow_get = Rule("pipelines.get", FaultKind::kLatency, 1);
+  slow_get.latency = absl::Milliseconds(60);
+  FaultRule error = Rule("pipelines.get", FaultKind::kHttpError, 1);
+  error.status = 500;
+  sim_->InjectFault(slow_all);
+  sim_->InjectFault(slow_get);
+  sim_->InjectFault(error);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(client_->Get(path_).status, 500);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0,
+            std::chrono::milliseconds(120));
+  t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(client_->Get(path_).status, 200);
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(elapsed, std::chrono::milliseconds(60));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(120));
+}
+
 TEST_F(FaultsTest, ProbabilisticFaults) {
   FaultRule r = Rule("pipelines.get", FaultKind::kHttpError, -1);
   r.status = 500;

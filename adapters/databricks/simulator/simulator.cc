@@ -234,7 +234,8 @@ void Simulator::Shutdown() {
 }
 
 std::string Simulator::base_url() const {
-  return absl::StrCat(tls_ ? "https://" : "http://", options_.host, ":", port_);
+  return absl::StrCat(tls_ ? "https://" : "http://", options_.host, ":",
+                      port_.load());
 }
 
 std::string Simulator::access_token() const {
@@ -357,7 +358,7 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
     const std::string& e = route.endpoint;
     if (e == "oidc.discovery") {
       std::string host = req.Header("Host");
-      if (host.empty()) host = absl::StrCat(options_.host, ":", port_);
+      if (host.empty()) host = absl::StrCat(options_.host, ":", port_.load());
       const std::string base =
           absl::StrCat(tls_ ? "https://" : "http://", host, "/oidc");
       resp.body =

@@ -120,7 +120,7 @@ class Simulator {
   Simulator(const Simulator&) = delete;
   Simulator& operator=(const Simulator&) = delete;
 
-  int port() const { return port_; }
+  int port() const { return port_.load(); }
   // "http://127.0.0.1:PORT", or "https://..." when serving TLS.
   std::string base_url() const;
   // A personal access token accepted as `Authorization: Bearer ...`.
@@ -183,8 +183,8 @@ class Simulator {
   mutable std::mutex mu_;
   std::map<std::string, int64_t> request_counts_;
   std::unique_ptr<HttpServer> server_;
-  int port_ = 0;
-  bool tls_ = false;
+  std::atomic<int> port_{0};
+  std::atomic<bool> tls_{false};
 };
 
 }  // namespace polysync::databricks::sim
