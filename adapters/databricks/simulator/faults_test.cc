@@ -68,6 +68,9 @@ TEST_F(FaultsTest, TooManyRequestsWithRetryAfterForTheNextN) {
   EXPECT_EQ(client_->Get("/api/2.0/pipelines").status, 200);
   EXPECT_EQ(sim_->RequestCount("pipelines.get"), 3);
   EXPECT_EQ(sim_->RequestCount("pipelines.list"), 1);
+  EXPECT_EQ(sim_->RequestCount("*"), 4);
+  sim_->ResetRequestCounts();
+  EXPECT_EQ(sim_->RequestCount("*"), 0);
 }
 
 TEST_F(FaultsTest, ErrorCodeAndMessageCanBeReplaced) {
@@ -247,6 +250,27 @@ TEST_F(FaultsTest, LatencyAddsUpAndCombinesWithAFault) {
   auto elapsed = std::chrono::steady_clock::now() - t0;
   EXPECT_GE(elapsed, std::chrono::milliseconds(60));
   EXPECT_LT(elapsed, std::chrono::milliseconds(120));
+}
+
+TEST_F(FaultsTest, RateLimitTokenBucket) {
+  auto rule = FaultRuleFromJson(json::parse(
+      R"({"endpoint": "pipelines.get", "kind": "rate_limit",
+          "rate_per_second": 0.5, "burst": 5})"));
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  sim_->InjectFault(*rule);
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 20; ++i) {
+    HttpResult r = client_->Get(path_);
+    if (r.status == 200) ++ok;
+    if (r.status == 429) {
+      ++limited;
+      EXPECT_EQ(r.headers["retry-after"], "2");
+      EXPECT_EQ(r.json()["error_code"], "REQUEST_LIMIT_EXCEEDED");
+    }
+  }
+  EXPECT_EQ(ok, 5);  // the burst; refilling 0.5/s adds none this quickly
+  EXPECT_EQ(limited, 15);
+  EXPECT_EQ(client_->Get("/api/2.0/pipelines").status, 200);  // other endpoint
 }
 
 TEST_F(FaultsTest, ProbabilisticFaults) {

@@ -1,5 +1,7 @@
 #include "adapters/databricks/simulator/simulator.h"
 
+#include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -129,6 +131,18 @@ HttpResponse FaultResponse(const FaultRule& f) {
         r.headers.emplace_back("Retry-After",
                                std::to_string(f.retry_after_seconds));
       }
+      return r;
+    }
+    case FaultKind::kRateLimit: {
+      r = ApiError(429, "REQUEST_LIMIT_EXCEEDED",
+                   f.message.empty()
+                       ? "RPC token bucket limit has been exceeded."
+                       : f.message);
+      const int retry_after =
+          f.retry_after_seconds >= 0
+              ? f.retry_after_seconds
+              : std::max(1, static_cast<int>(std::ceil(1 / f.rate_per_second)));
+      r.headers.emplace_back("Retry-After", std::to_string(retry_after));
       return r;
     }
     case FaultKind::kReset:
@@ -302,8 +316,18 @@ void Simulator::Count(const std::string& endpoint) {
   ++request_counts_[endpoint];
 }
 
+void Simulator::ResetRequestCounts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  request_counts_.clear();
+}
+
 int64_t Simulator::RequestCount(const std::string& endpoint) const {
   std::lock_guard<std::mutex> lock(mu_);
+  if (endpoint == "*") {
+    int64_t total = 0;
+    for (const auto& [k, v] : request_counts_) total += v;
+    return total;
+  }
   auto it = request_counts_.find(endpoint);
   return it == request_counts_.end() ? 0 : it->second;
 }

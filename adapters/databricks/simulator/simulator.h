@@ -149,8 +149,10 @@ class Simulator {
 
   // --- counters --------------------------------------------------------------
   // Requests received for an endpoint name of faults.h (`kEndpoints`),
-  // faulted ones included.
+  // faulted ones included; "*" is the total (admin requests excluded).
   int64_t RequestCount(const std::string& endpoint) const;
+  // Sets every request counter back to zero (UpdatesCreated() is not reset).
+  void ResetRequestCounts();
   int64_t UpdatesCreated() const;
   int64_t UpdatesCreated(const std::string& pipeline_id) const;
 
