@@ -402,7 +402,16 @@ TEST_F(LifecycleTest, EventsPagingAndFilterRules) {
   StartUpdate(id);
   Advance(absl::Minutes(5));
   json all = Events(id, "?max_results=1000");
-  ASSERT_EQ(all.size(), 8u);  // create_update + 7 update_progress
+  // create_update, 7 update_progress, 2 flows RUNNING, 2 flows COMPLETED
+  // (one of them a WARN about dropped records).
+  ASSERT_EQ(all.size(), 12u);
+  json warn = Events(id, "?filter=" + UrlEncode("level='WARN'"));
+  ASSERT_EQ(warn.size(), 1u);
+  EXPECT_EQ(warn[0]["event_type"], "flow_progress");
+  EXPECT_EQ(warn[0]["origin"]["flow_name"], "orders_cleaned");
+  EXPECT_EQ(
+      warn[0]["details"]["flow_progress"]["data_quality"]["dropped_records"],
+      3);
 
   // Page through two at a time: every event once, newest first.
   std::vector<std::string> paged;
@@ -449,11 +458,13 @@ TEST_F(LifecycleTest, EventsPagingAndFilterRules) {
       Events(id, "?filter=" +
                      UrlEncode("id='" + all[3]["id"].get<std::string>() + "'"));
   ASSERT_EQ(by_id.size(), 1u);
-  json since =
-      Events(id, "?max_results=1000&filter=" +
-                     UrlEncode("timestamp > '" +
-                               all[2]["timestamp"].get<std::string>() + "'"));
-  EXPECT_EQ(since.size(), 2u);
+  const std::string cutoff = all[6]["timestamp"];
+  size_t later = 0;
+  for (const auto& e : all) later += e["timestamp"].get<std::string>() > cutoff;
+  ASSERT_GT(later, 0u);
+  json since = Events(id, "?max_results=1000&filter=" +
+                              UrlEncode("timestamp > '" + cutoff + "'"));
+  EXPECT_EQ(since.size(), later);
 }
 
 }  // namespace

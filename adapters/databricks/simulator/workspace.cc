@@ -755,9 +755,42 @@ void Workspace::AddEvent(Pipeline& p, absl::Time at, const std::string& level,
 
 void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
                            absl::Time at, std::vector<std::string>* worklist) {
+  const std::string previous = u.state;
   u.state = state;
   u.state_since = at;
   const std::string short_id = u.id.substr(0, 6);
+  // Flow events, as DLT writes them around the update's own progress.
+  auto flow_event = [&](const std::string& level, const std::string& flow,
+                        const std::string& status, const std::string& message,
+                        json details, json error = nullptr) {
+    details["status"] = status;
+    AddEvent(p, at, level, "flow_progress", message, &u,
+             {{"flow_progress", std::move(details)}}, std::move(error));
+    json& origin = p.events.back().json["origin"];
+    origin["flow_name"] = flow;
+    origin["dataset_name"] = flow;
+  };
+  if (state == "RUNNING") {
+    for (const char* flow : {"orders_raw", "orders_cleaned"}) {
+      flow_event("INFO", flow, "RUNNING",
+                 absl::StrCat("Flow '", flow, "' is RUNNING."), json::object());
+    }
+  }
+  if (state == "COMPLETED" && previous == "RUNNING") {
+    flow_event("INFO", "orders_raw", "COMPLETED",
+               "Flow 'orders_raw' has COMPLETED.",
+               {{"metrics", {{"num_output_rows", 1200}}}});
+    flow_event("WARN", "orders_cleaned", "COMPLETED",
+               "Flow 'orders_cleaned' dropped 3 records that failed "
+               "expectation 'valid_amount'.",
+               {{"metrics", {{"num_output_rows", 1197}}},
+                {"data_quality",
+                 {{"dropped_records", 3},
+                  {"expectations", json::array({{{"name", "valid_amount"},
+                                                 {"dataset", "orders_cleaned"},
+                                                 {"passed_records", 1197},
+                                                 {"failed_records", 3}}})}}}});
+  }
   if (state == "FAILED") {
     json exceptions = json::array(
         {{{"class_name", "org.apache.spark.sql.AnalysisException"},
@@ -766,11 +799,10 @@ void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
            "`main`.`raw`.`orders_landing` cannot be found. Verify the "
            "spelling and correctness of the schema and catalog."},
           {"stack", json::array()}}});
-    AddEvent(p, at, "ERROR", "flow_progress",
-             "Flow 'orders_cleaned' has FAILED fatally. An error occurred "
-             "because we could not find the table main.raw.orders_landing.",
-             &u, {{"flow_progress", {{"status", "FAILED"}}}},
-             {{"exceptions", exceptions}, {"fatal", true}});
+    flow_event("ERROR", "orders_cleaned", "FAILED",
+               "Flow 'orders_cleaned' has FAILED fatally. An error occurred "
+               "because we could not find the table main.raw.orders_landing.",
+               json::object(), {{"exceptions", exceptions}, {"fatal", true}});
     AddEvent(p, at, "ERROR", "update_progress",
              absl::StrCat("Update ", short_id, " is FAILED."), &u,
              {{"update_progress", {{"state", state}}}},
