@@ -1,7 +1,9 @@
 // Update lifecycles under a manual clock, over HTTP: states, events, failure,
 // the automatic retry, stop, the one-active-update rule, continuous
 // pipelines, updates and events paging.
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "adapters/databricks/simulator/simulator.h"
@@ -339,6 +341,28 @@ TEST_F(LifecycleTest, OneActiveUpdatePerPipelineWith409ByDefault) {
   Advance(absl::Minutes(5));
   StartUpdate(id);  // allowed again once terminal
   EXPECT_EQ(sim_->UpdatesCreated(id), 2);
+}
+
+TEST_F(LifecycleTest, RacingStartsCreateExactlyOneUpdate) {
+  Start();
+  std::string id = Create();
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0}, conflict{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      TestClient c(sim_->base_url(), sim_->access_token());
+      for (int i = 0; i < 5; ++i) {
+        long status = c.Post("/api/2.0/pipelines/" + id + "/updates").status;
+        if (status == 200) ++ok;
+        if (status == 409) ++conflict;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(conflict.load(), 39);
+  EXPECT_EQ(sim_->UpdatesCreated(id), 1);
+  EXPECT_EQ(sim_->RequestCount("updates.start"), 40);
 }
 
 TEST_F(LifecycleTest, ConflictAnswerIsConfigurable) {
