@@ -26,6 +26,7 @@ constexpr KindName kKindNames[] = {
     {FaultKind::kOversized, "oversized"},
     {FaultKind::kResponseLost503, "response_lost_503"},
     {FaultKind::kResponseLostReset, "response_lost_reset"},
+    {FaultKind::kSlowBody, "slow_body"},
     {FaultKind::kRateLimit, "rate_limit"},
 };
 
@@ -113,6 +114,9 @@ absl::StatusOr<FaultRule> FaultRuleFromJson(const nlohmann::json& j) {
         return absl::InvalidArgumentError("rate_per_second must be positive");
       }
       rule.rate_per_second = value.get<double>();
+    } else if (key == "drip_bytes") {
+      if (auto s = need_int(); !s.ok()) return s;
+      rule.drip_bytes = std::max(1, value.get<int>());
     } else if (key == "burst") {
       if (auto s = need_int(); !s.ok()) return s;
       rule.burst = std::max(1, value.get<int>());
@@ -158,6 +162,10 @@ nlohmann::json FaultRuleToJson(const FaultRule& rule) {
       break;
     case FaultKind::kOversized:
       j["oversized_bytes"] = rule.oversized_bytes;
+      break;
+    case FaultKind::kSlowBody:
+      j["latency_ms"] = absl::ToInt64Milliseconds(rule.latency);
+      j["drip_bytes"] = rule.drip_bytes;
       break;
     case FaultKind::kRateLimit:
       j["rate_per_second"] = rule.rate_per_second;

@@ -53,13 +53,15 @@ enum class FaultKind {
   kOversized,        // 200 JSON body of `oversized_bytes`, streamed
   kResponseLost503,  // processed (e.g. the update is created), client gets 503
   kResponseLostReset,  // processed, client gets a TCP reset
+  kSlowBody,           // the real answer (processed), its body dripped
+                       // `drip_bytes` every `latency`: a slow or stuck transfer
   kRateLimit,  // a token bucket (real time): above `rate_per_second` (with
                // `burst`), 429 REQUEST_LIMIT_EXCEEDED with Retry-After
 };
 
 // "latency", "http_error", "reset", "stall", "malformed_json",
 // "truncated_json", "html_error", "oversized", "response_lost_503",
-// "response_lost_reset", "rate_limit".
+// "response_lost_reset", "slow_body", "rate_limit".
 absl::string_view FaultKindName(FaultKind kind);
 bool ParseFaultKind(absl::string_view name, FaultKind* kind);
 
@@ -74,7 +76,7 @@ struct FaultRule {
   // the number of firings when >= 0).
   double probability = 1.0;
 
-  absl::Duration latency = absl::Milliseconds(100);  // kLatency
+  absl::Duration latency = absl::Milliseconds(100);  // kLatency, kSlowBody
   int status = 503;                                  // kHttpError, kHtmlError
   int retry_after_seconds = -1;                      // -1: no Retry-After
   // kHttpError: replace the default error_code / message (e.g. the 429
@@ -83,6 +85,7 @@ struct FaultRule {
   std::string message;
   absl::Duration stall = absl::Seconds(30);  // kStall
   uint64_t oversized_bytes = 40ull << 20;    // kOversized
+  int drip_bytes = 16;                       // kSlowBody
   double rate_per_second = 10;               // kRateLimit
   int burst = 10;                            // kRateLimit
 };

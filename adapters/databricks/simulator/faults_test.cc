@@ -153,6 +153,33 @@ TEST_F(FaultsTest, MalformedAndTruncatedJson) {
   EXPECT_EQ(client_->Get(path_).status, 200);
 }
 
+TEST_F(FaultsTest, SlowBodyDripsTheRealAnswer) {
+  FaultRule r = Rule("pipelines.get", FaultKind::kSlowBody);
+  r.latency = absl::Milliseconds(20);
+  r.drip_bytes = 64;
+  sim_->InjectFault(r);
+  auto t0 = std::chrono::steady_clock::now();
+  HttpResult slow = client_->Get(path_);
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(slow.ok()) << slow.error;
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(slow.json()["pipeline_id"], id_);
+  // ceil(size / 64) ticks of 20 ms.
+  const auto ticks = static_cast<int>((slow.body.size() + 63) / 64);
+  EXPECT_GE(elapsed, std::chrono::milliseconds(20 * ticks));
+  EXPECT_EQ(client_->Get(path_).status, 200);  // the connection is reusable
+
+  // A transfer that stalls after the headers: the client's deadline fires
+  // although the status line arrived.
+  r.latency = absl::Seconds(5);
+  sim_->InjectFault(r);
+  ClientOptions fast;
+  fast.timeout_ms = 200;
+  HttpResult stuck = NewClient(fast)->Get(path_);
+  EXPECT_EQ(stuck.curl_code, CURLE_OPERATION_TIMEDOUT);
+  EXPECT_EQ(stuck.status, 200);
+}
+
 TEST_F(FaultsTest, HtmlErrorPageFromAProxy) {
   FaultRule r = Rule("pipelines.list", FaultKind::kHtmlError);
   r.status = 502;

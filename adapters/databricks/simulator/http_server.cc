@@ -177,6 +177,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         out_ = Head(response_, response_.body.size(), false);
         out_ += response_.body.substr(0, response_.body.size() / 2);
         return Write(false, /*abrupt=*/true);
+      case WireAction::kDrip:
+        out_ = Head(response_, response_.body.size(), keep_alive_);
+        drip_offset_ = 0;
+        return WriteDrip();
       case WireAction::kOversized: {
         const std::string prefix =
             "{\"pipeline_id\":\"oversized\",\"padding\":\"";
@@ -224,6 +228,29 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         });
   }
 
+  // Sends out_ (the head first), then the body a few bytes per tick.
+  void WriteDrip() {
+    net::async_write(
+        stream_, net::buffer(out_),
+        [self = this->shared_from_this()](const error_code& ec, size_t) {
+          if (ec) return self->Drop();
+          const std::string& body = self->response_.body;
+          if (self->drip_offset_ >= body.size()) {
+            if (self->keep_alive_) return self->DoRead();
+            return self->Close();
+          }
+          self->timer_.expires_after(ToChrono(self->response_.drip_interval));
+          self->timer_.async_wait([self](const error_code& e) {
+            if (e) return;
+            const std::string& b = self->response_.body;
+            size_t n = std::max<size_t>(1, self->response_.drip_bytes);
+            self->out_ = b.substr(self->drip_offset_, n);
+            self->drip_offset_ += self->out_.size();
+            self->WriteDrip();
+          });
+        });
+  }
+
   // Closes without a goodbye: the client sees EOF (and for TLS no
   // close_notify, i.e. a truncation).
   void Drop() {
@@ -260,6 +287,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   bool keep_alive_ = true;
   std::string out_;
   uint64_t remaining_filler_ = 0;
+  size_t drip_offset_ = 0;
   std::string suffix_;
 };
 

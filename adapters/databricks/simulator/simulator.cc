@@ -371,7 +371,8 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
   const bool process = !decision.has_fault ||
                        decision.fault.kind == FaultKind::kTruncatedJson ||
                        decision.fault.kind == FaultKind::kResponseLost503 ||
-                       decision.fault.kind == FaultKind::kResponseLostReset;
+                       decision.fault.kind == FaultKind::kResponseLostReset ||
+                       decision.fault.kind == FaultKind::kSlowBody;
 
   HttpResponse resp;
   if (!process) {
@@ -445,6 +446,11 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
       switch (decision.fault.kind) {
         case FaultKind::kTruncatedJson:
           resp.action = WireAction::kTruncate;
+          break;
+        case FaultKind::kSlowBody:
+          resp.action = WireAction::kDrip;
+          resp.drip_bytes = static_cast<size_t>(decision.fault.drip_bytes);
+          resp.drip_interval = decision.fault.latency;
           break;
         case FaultKind::kResponseLost503:
           resp = ApiError(503, "TEMPORARILY_UNAVAILABLE",
