@@ -137,6 +137,8 @@ TEST_F(ApiTest, CreatesGetsEditsAndDeletesAPipeline) {
       client_->Post("/api/2.0/pipelines", "{not json").json()["error_code"],
       "MALFORMED_REQUEST");
 
+  EXPECT_EQ(p["last_modified"], absl::ToUnixMillis(clock_->Now()));
+  clock_->Advance(absl::Minutes(3));
   spec["name"] = "Orders v2";
   spec["target"] = "orders_gold";
   auto edited = client_->Put("/api/2.0/pipelines/" + id, spec.dump());
@@ -144,6 +146,7 @@ TEST_F(ApiTest, CreatesGetsEditsAndDeletesAPipeline) {
   p = client_->Get("/api/2.0/pipelines/" + id).json();
   EXPECT_EQ(p["name"], "Orders v2");
   EXPECT_EQ(p["spec"]["target"], "orders_gold");
+  EXPECT_EQ(p["last_modified"], absl::ToUnixMillis(clock_->Now()));
   EXPECT_EQ(
       client_->Put("/api/2.0/pipelines/" + id, R"({"id":"other"})").status,
       400);

@@ -225,7 +225,7 @@ absl::StatusOr<std::string> Workspace::AddPipeline(absl::Time now, json spec,
   p.spec = std::move(spec);
   p.creator = creator;
   p.behavior = behavior;
-  (void)now;
+  p.last_modified = now;
   std::string id = p.id;
   pipelines_.emplace(id, std::move(p));
   return id;
@@ -321,6 +321,7 @@ ApiResult Workspace::GetPipeline(absl::Time now, const std::string& id) {
   ApiResult r;
   r.body = StatusJson(*p);
   r.body["spec"] = p->spec;
+  r.body["last_modified"] = Millis(p->last_modified);
   return r;
 }
 
@@ -350,6 +351,7 @@ ApiResult Workspace::EditPipeline(absl::Time now, const std::string& id,
   spec["name"] = p->name;
   if (auto b = BehaviorFromSpec(spec)) p->behavior = *b;
   p->spec = std::move(spec);
+  p->last_modified = now;
   return ApiResult{};
 }
 

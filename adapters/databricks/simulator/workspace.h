@@ -152,6 +152,7 @@ class Workspace {
     nlohmann::json spec;  // includes "id"
     std::string name;
     std::string creator;
+    absl::Time last_modified;
     Behavior behavior = Behavior::kSucceed;
     std::vector<std::string> update_ids;  // oldest first
     std::string active_update;            // empty when none
