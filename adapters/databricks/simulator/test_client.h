@@ -29,7 +29,8 @@ struct HttpResult {
 struct ClientOptions {
   std::string ca_file;  // for https
   long timeout_ms = 10000;
-  bool http2_prior_knowledge = false;
+  bool http2_prior_knowledge = false;  // h2c without an upgrade
+  bool http2_over_tls = false;         // h2 negotiated by ALPN
 };
 
 // One connection, kept alive between requests. Not thread-safe.
