@@ -151,8 +151,6 @@ Workspace::Pipeline* Workspace::FindPipeline(const std::string& id) {
   return it == pipelines_.end() ? nullptr : &it->second;
 }
 
-std::string Workspace::CurrentName(const Pipeline& p) const { return p.name; }
-
 json Workspace::UpdateJson(const Update& u) const {
   json j = {{"pipeline_id", u.pipeline_id},
             {"update_id", u.id},

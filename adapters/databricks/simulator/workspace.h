@@ -163,7 +163,6 @@ class Workspace {
   std::string NewId();
   std::string NewClusterId(absl::Time now);
   Pipeline* FindPipeline(const std::string& id);
-  std::string CurrentName(const Pipeline& p) const;
   nlohmann::json UpdateJson(const Update& u) const;
   nlohmann::json LatestUpdates(const Pipeline& p) const;
   nlohmann::json StatusJson(const Pipeline& p) const;
