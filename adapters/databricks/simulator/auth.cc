@@ -285,6 +285,13 @@ std::optional<ApiResult> TokenStore::Check(const HttpRequest& req,
   if (it->second.expires <= now) {
     return ApiResult::Error(401, "UNAUTHENTICATED", "Token is expired.");
   }
+  if (it->second.expires - now <= options_.reject_when_left) {
+    return ApiResult::Error(
+        401, "UNAUTHENTICATED",
+        absl::StrCat("Token expires in ",
+                     absl::FormatDuration(options_.reject_when_left),
+                     " or less; refresh it before use."));
+  }
   if (it->second.audience != Audience::kDatabricks) {
     return ApiResult::Error(
         403, "PERMISSION_DENIED",

@@ -51,6 +51,9 @@ struct AuthOptions {
       "sim-rg/providers/Microsoft.Databricks/workspaces/sim-workspace";
   // Lifetime of issued tokens (`expires_in`).
   absl::Duration token_lifetime = absl::Hours(1);
+  // Azure Databricks refuses tokens with this much or less left (clients
+  // must refresh earlier, e.g. 40 s before expiry). Zero: only at expiry.
+  absl::Duration reject_when_left = absl::Seconds(30);
 };
 
 class TokenStore {

@@ -69,9 +69,12 @@ TEST_F(AuthTest, DatabricksOAuthM2MTokenWorksUntilItExpires) {
   std::string token = body["access_token"];
   EXPECT_EQ(ListWith(token), 200);
 
-  clock_->Advance(absl::Seconds(119));
+  // Azure Databricks refuses a token with 30 s or less left.
+  clock_->Advance(absl::Seconds(89));
   EXPECT_EQ(ListWith(token), 200);
   clock_->Advance(absl::Seconds(1));
+  EXPECT_EQ(ListWith(token), 401);
+  clock_->Advance(absl::Seconds(30));
   EXPECT_EQ(ListWith(token), 401);
   EXPECT_EQ(ListWith(sim_->access_token()), 200);  // the PAT never expires
 

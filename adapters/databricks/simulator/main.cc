@@ -39,6 +39,9 @@ ABSL_FLAG(std::string, token, "",
           "the DATABRICKS_SIM_TOKEN environment variable also works).");
 ABSL_FLAG(absl::Duration, token_lifetime, absl::Hours(1),
           "expires_in of tokens issued by the token endpoints.");
+ABSL_FLAG(absl::Duration, token_reject_when_left, absl::Seconds(30),
+          "Issued tokens with this much or less left are refused (as Azure "
+          "Databricks does with 30s).");
 ABSL_FLAG(std::string, faults, "",
           "Fault rules active from the start: a JSON rule or array of rules "
           "(see README.md).");
@@ -105,6 +108,7 @@ int main(int argc, char** argv) {
   }
   if (!token.empty()) options.auth.personal_access_token = token;
   options.auth.token_lifetime = absl::GetFlag(FLAGS_token_lifetime);
+  options.auth.reject_when_left = absl::GetFlag(FLAGS_token_reject_when_left);
 
   std::string faults = absl::GetFlag(FLAGS_faults);
   if (!absl::GetFlag(FLAGS_faults_file).empty()) {
