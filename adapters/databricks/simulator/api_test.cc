@@ -138,8 +138,11 @@ TEST_F(ApiTest, CreatesGetsEditsAndDeletesAPipeline) {
       "MALFORMED_REQUEST");
 
   EXPECT_EQ(p["last_modified"], absl::ToUnixMillis(clock_->Now()));
+  const int64_t created_at = p["last_modified"];
   clock_->Advance(absl::Minutes(3));
   spec["name"] = "Orders v2";
+  spec["pipeline_id"] = id;  // as the SDKs send it
+  spec["expected_last_modified"] = created_at;
   spec["target"] = "orders_gold";
   auto edited = client_->Put("/api/2.0/pipelines/" + id, spec.dump());
   ASSERT_EQ(edited.status, 200) << edited.body;
@@ -147,6 +150,13 @@ TEST_F(ApiTest, CreatesGetsEditsAndDeletesAPipeline) {
   EXPECT_EQ(p["name"], "Orders v2");
   EXPECT_EQ(p["spec"]["target"], "orders_gold");
   EXPECT_EQ(p["last_modified"], absl::ToUnixMillis(clock_->Now()));
+  EXPECT_FALSE(p["spec"].contains("pipeline_id"));
+  // An edit based on stale settings is refused.
+  json stale = spec;
+  stale["expected_last_modified"] = created_at;
+  auto aborted = client_->Put("/api/2.0/pipelines/" + id, stale.dump());
+  EXPECT_EQ(aborted.status, 409);
+  EXPECT_EQ(aborted.json()["error_code"], "ABORTED");
   EXPECT_EQ(
       client_->Put("/api/2.0/pipelines/" + id, R"({"id":"other"})").status,
       400);

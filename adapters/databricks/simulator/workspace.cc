@@ -342,8 +342,27 @@ ApiResult Workspace::EditPipeline(absl::Time now, const std::string& id,
   TickLocked(now);
   Pipeline* p = FindPipeline(id);
   if (p == nullptr) return NoPipeline(id);
+  if (body.contains("pipeline_id") && body["pipeline_id"] != id) {
+    return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
+                            "The pipeline_id in the body does not match the "
+                            "path.");
+  }
+  if (body.contains("expected_last_modified") &&
+      !body["expected_last_modified"].is_number_integer()) {
+    return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
+                            "expected_last_modified must be an integer.");
+  }
+  if (body.contains("expected_last_modified") &&
+      body["expected_last_modified"].get<int64_t>() !=
+          Millis(p->last_modified)) {
+    return ApiResult::Error(
+        409, "ABORTED",
+        "The pipeline settings were modified after expected_last_modified.");
+  }
   json spec = body;
   spec.erase("allow_duplicate_names");
+  spec.erase("pipeline_id");
+  spec.erase("expected_last_modified");
   spec["id"] = id;
   if (spec.contains("name")) p->name = spec["name"].get<std::string>();
   spec["name"] = p->name;
