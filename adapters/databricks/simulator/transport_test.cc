@@ -107,7 +107,14 @@ TEST_F(TlsTest, WrongCaIsRefused) {
   HttpResult r = Client("other_ca.pem")->Get("/api/2.0/pipelines");
   EXPECT_EQ(r.curl_code, CURLE_PEER_FAILED_VERIFICATION) << r.error;
   EXPECT_EQ(r.status, 0);
-  // The server survives the failed handshake.
+  // The curl command line refuses it too (exit code 60: peer verification).
+  std::string cmd = "curl -s --cacert '" + TmpDir() +
+                    "/other_ca.pem' -o /dev/null " + sim_->base_url() +
+                    "/api/2.0/pipelines";
+  int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 60);
+  // The server survives the failed handshakes.
   EXPECT_EQ(Client("ca.pem")->Get("/api/2.0/pipelines").status, 200);
 }
 
