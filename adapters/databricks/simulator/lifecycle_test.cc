@@ -365,6 +365,21 @@ TEST_F(LifecycleTest, RacingStartsCreateExactlyOneUpdate) {
   EXPECT_EQ(sim_->RequestCount("updates.start"), 40);
 }
 
+TEST_F(LifecycleTest, WorkspaceLimitOfConcurrentUpdates) {
+  SimulatorOptions options;
+  options.workspace.max_active_updates = 2;
+  Start(options);
+  std::string a = Create(), b = Create(), c = Create();
+  StartUpdate(a);
+  StartUpdate(b);
+  json refused = StartUpdate(c, "{}", 429);
+  EXPECT_EQ(refused["error_code"], "RESOURCE_EXHAUSTED");
+  EXPECT_EQ(sim_->UpdatesCreated(), 2);
+  Advance(absl::Minutes(5));
+  StartUpdate(c);
+  EXPECT_EQ(sim_->UpdatesCreated(), 3);
+}
+
 TEST_F(LifecycleTest, ConflictAnswerIsConfigurable) {
   SimulatorOptions options;
   options.workspace.conflict_status = 400;

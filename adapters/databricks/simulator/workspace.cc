@@ -603,6 +603,13 @@ ApiResult Workspace::StartUpdate(absl::Time now, const std::string& id,
         absl::StrCat("Cannot start a new update of pipeline ", id, ": update ",
                      p->active_update, " is still active."));
   }
+  if (options_.max_active_updates > 0 &&
+      static_cast<int>(active_.size()) >= options_.max_active_updates) {
+    return ApiResult::Error(
+        options_.limit_status, options_.limit_error_code,
+        absl::StrCat("The workspace already runs ", active_.size(),
+                     " pipeline updates, its limit of concurrent updates."));
+  }
   std::string request_id = NewId();
   Update& u = CreateUpdateLocked(
       *p, now, request_id, cause, full_refresh, std::move(refresh_selection),

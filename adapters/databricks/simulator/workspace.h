@@ -59,6 +59,11 @@ struct WorkspaceOptions {
   // 400 INVALID_STATE the other one.
   int conflict_status = 409;
   std::string conflict_error_code = "RESOURCE_CONFLICT";
+  // Azure's limit of concurrent pipeline updates per workspace (0: none).
+  // The real answer above it is undocumented; 429 RESOURCE_EXHAUSTED here.
+  int max_active_updates = 200;
+  int limit_status = 429;
+  std::string limit_error_code = "RESOURCE_EXHAUSTED";
   // How many entries `latest_updates` carries (newest first).
   int latest_updates_limit = 5;
   uint64_t random_seed = 20261120;
