@@ -34,6 +34,8 @@ ABSL_FLAG(int, conflict_status, 409,
           "HTTP status when an update is started while one is active.");
 ABSL_FLAG(std::string, conflict_error_code, "RESOURCE_CONFLICT",
           "error_code when an update is started while one is active.");
+ABSL_FLAG(int, max_active_updates, 200,
+          "Concurrent updates allowed in the workspace (0: no limit).");
 ABSL_FLAG(std::string, token, "",
           "Personal access token to accept (default: a fixed test token; "
           "the DATABRICKS_SIM_TOKEN environment variable also works).");
@@ -102,6 +104,8 @@ int main(int argc, char** argv) {
   options.workspace.conflict_status = absl::GetFlag(FLAGS_conflict_status);
   options.workspace.conflict_error_code =
       absl::GetFlag(FLAGS_conflict_error_code);
+  options.workspace.max_active_updates =
+      absl::GetFlag(FLAGS_max_active_updates);
   std::string token = absl::GetFlag(FLAGS_token);
   if (token.empty()) {
     if (const char* env = std::getenv("DATABRICKS_SIM_TOKEN")) token = env;
