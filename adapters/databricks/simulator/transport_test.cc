@@ -168,10 +168,15 @@ bool CanConnect(int port) {
   return ok;
 }
 
-bool HaveNghttpx() {
-  return access("/usr/sbin/nghttpx", X_OK) == 0 ||
-         access("/usr/bin/nghttpx", X_OK) == 0;
+// Debian installs it in /usr/sbin, which a test's PATH may lack.
+std::string NghttpxPath() {
+  for (const char* p : {"/usr/sbin/nghttpx", "/usr/bin/nghttpx"}) {
+    if (access(p, X_OK) == 0) return p;
+  }
+  return "";
 }
+
+bool HaveNghttpx() { return !NghttpxPath().empty(); }
 
 // Runs nghttpx with `args` until destroyed; ready() once it accepts.
 class Nghttpx {
@@ -184,8 +189,9 @@ class Nghttpx {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (posix_spawnp(&pid_, "nghttpx", nullptr, nullptr, argv.data(),
-                     environ) != 0) {
+    const std::string path = NghttpxPath();
+    if (posix_spawn(&pid_, path.c_str(), nullptr, nullptr, argv.data(),
+                    environ) != 0) {
       pid_ = 0;
       return;
     }
