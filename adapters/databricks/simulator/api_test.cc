@@ -1,5 +1,4 @@
 // The REST API over HTTP: auth, pipelines CRUD, pagination and filters.
-#include <regex>
 #include <set>
 #include <string>
 
@@ -30,10 +29,17 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<TestClient> client_;
 };
 
+// 8-4-4-4-12 lowercase hex.
 bool LooksLikeId(const std::string& id) {
-  static const std::regex re(
-      "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
-  return std::regex_match(id, re);
+  if (id.size() != 36) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    char c = id[i];
+    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 TEST_F(ApiTest, RejectsRequestsWithoutAValidBearerToken) {
@@ -82,7 +88,20 @@ TEST_F(ApiTest, SeedsADozenRealisticPipelines) {
     EXPECT_EQ(spec["name"], p.name);
     EXPECT_TRUE(spec["clusters"].is_array());
     EXPECT_TRUE(spec["libraries"].is_array());
+    // History: two finished updates (three when the first was retried).
+    json latest = got.json()["latest_updates"];
+    if (p.continuous) {
+      EXPECT_TRUE(latest.is_null());
+      continue;
+    }
+    ASSERT_EQ(latest.size(),
+              p.behavior == Behavior::kFailOnceThenRetry ? 4u : 2u);
+    EXPECT_EQ(latest[0]["state"],
+              p.behavior == Behavior::kFail ? "FAILED" : "COMPLETED");
+    EXPECT_LT(latest[1]["creation_time"].get<std::string>(),
+              latest[0]["creation_time"].get<std::string>());
   }
+  EXPECT_EQ(sim_->UpdatesCreated(), 0);  // history is not counted
   EXPECT_EQ(continuous, 1);
   EXPECT_EQ(failing, 2);
   EXPECT_EQ(retried, 1);
@@ -118,13 +137,26 @@ TEST_F(ApiTest, CreatesGetsEditsAndDeletesAPipeline) {
       client_->Post("/api/2.0/pipelines", "{not json").json()["error_code"],
       "MALFORMED_REQUEST");
 
+  EXPECT_EQ(p["last_modified"], absl::ToUnixMillis(clock_->Now()));
+  const int64_t created_at = p["last_modified"];
+  clock_->Advance(absl::Minutes(3));
   spec["name"] = "Orders v2";
+  spec["pipeline_id"] = id;  // as the SDKs send it
+  spec["expected_last_modified"] = created_at;
   spec["target"] = "orders_gold";
   auto edited = client_->Put("/api/2.0/pipelines/" + id, spec.dump());
   ASSERT_EQ(edited.status, 200) << edited.body;
   p = client_->Get("/api/2.0/pipelines/" + id).json();
   EXPECT_EQ(p["name"], "Orders v2");
   EXPECT_EQ(p["spec"]["target"], "orders_gold");
+  EXPECT_EQ(p["last_modified"], absl::ToUnixMillis(clock_->Now()));
+  EXPECT_FALSE(p["spec"].contains("pipeline_id"));
+  // An edit based on stale settings is refused.
+  json stale = spec;
+  stale["expected_last_modified"] = created_at;
+  auto aborted = client_->Put("/api/2.0/pipelines/" + id, stale.dump());
+  EXPECT_EQ(aborted.status, 409);
+  EXPECT_EQ(aborted.json()["error_code"], "ABORTED");
   EXPECT_EQ(
       client_->Put("/api/2.0/pipelines/" + id, R"({"id":"other"})").status,
       400);
@@ -244,6 +276,52 @@ TEST_F(ApiTest, FiltersPipelinesByNameLike) {
   ASSERT_EQ(notebook.status, 200);
   ASSERT_EQ(notebook.json()["statuses"].size(), 1u);
   EXPECT_EQ(notebook.json()["statuses"][0]["name"], "Retail sales (SQL)");
+}
+
+TEST_F(ApiTest, KeepsOneConnectionAliveForManyRequests) {
+  Start({});
+  const std::string id = sim_->seeded_pipelines()[0].id;
+  long connections = 0;
+  for (int i = 0; i < 300; ++i) {
+    auto r = client_->Get("/api/2.0/pipelines/" + id);
+    ASSERT_EQ(r.status, 200);
+    connections += r.new_connections;
+  }
+  EXPECT_EQ(connections, 1);
+  EXPECT_EQ(sim_->RequestCount("pipelines.get"), 300);
+}
+
+TEST_F(ApiTest, ShutdownClosesTheListenerAndConnections) {
+  Start({});
+  ASSERT_EQ(client_->Get("/api/2.0/pipelines").status, 200);
+  sim_->Shutdown();
+  auto kept = client_->Get("/api/2.0/pipelines");
+  EXPECT_FALSE(kept.ok());
+  TestClient fresh(sim_->base_url(), sim_->access_token());
+  EXPECT_FALSE(fresh.Get("/api/2.0/pipelines").ok());
+  sim_->Shutdown();  // idempotent
+}
+
+TEST(SimulatorTest, AdvanceClockNeedsAManualClock) {
+  SimulatorOptions options;
+  options.seed_default_pipelines = false;
+  auto sim = Simulator::Start(options);
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  EXPECT_EQ((*sim)->AdvanceClock(absl::Seconds(1)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE((*sim)->CreatePipeline(json::array()).ok());
+  EXPECT_FALSE((*sim)->CreatePipeline({{"id", "x"}}).ok());
+  EXPECT_EQ((*sim)->SetBehavior("nope", Behavior::kFail).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(SimulatorTest, PortInUseIsUnavailable) {
+  auto first = Simulator::Start({});
+  ASSERT_TRUE(first.ok());
+  SimulatorOptions options;
+  options.port = (*first)->port();
+  auto second = Simulator::Start(options);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST_F(ApiTest, GeneratesTwelveThousandPipelines) {

@@ -43,9 +43,18 @@ std::string Get(const QueryParams& params, const std::string& key) {
   return Param(params, key).value_or("");
 }
 
-bool ScopeIsDatabricks(const std::string& scope) {
-  return scope == absl::StrCat(kAzureDatabricksAppId, "/.default") ||
-         scope == kAzureDatabricksAppId;
+// The audience of an Entra scope ("<resource>/.default") or IMDS resource.
+bool IsDatabricksResource(std::string r) {
+  if (absl::EndsWith(r, "/.default")) r.resize(r.size() - 9);
+  if (absl::EndsWith(r, "/")) r.pop_back();
+  return r == kAzureDatabricksAppId;
+}
+
+bool IsManagementResource(std::string r) {
+  if (absl::EndsWith(r, "/.default")) r.resize(r.size() - 9);
+  while (absl::EndsWith(r, "/")) r.pop_back();
+  return r == "https://management.core.windows.net" ||
+         r == "https://management.azure.com";
 }
 
 }  // namespace
@@ -87,10 +96,11 @@ QueryParams ParseForm(absl::string_view text) {
 TokenStore::TokenStore(AuthOptions options, uint64_t seed)
     : options_(std::move(options)), rng_(seed) {}
 
-std::string TokenStore::Issue(absl::Time now, bool for_databricks) {
+std::string TokenStore::Issue(absl::Time now, Audience audience,
+                              bool entra_sp) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string token = absl::StrFormat("sim-token-%016x%016x", rng_(), rng_());
-  tokens_[token] = Issued{now + options_.token_lifetime, for_databricks};
+  tokens_[token] = Issued{now + options_.token_lifetime, audience, entra_sp};
   return token;
 }
 
@@ -128,7 +138,7 @@ HttpResponse TokenStore::OidcToken(const HttpRequest& req, absl::Time now) {
   if (scope != "all-apis") {
     return OAuthError(400, "invalid_scope", "scope must be all-apis");
   }
-  std::string token = Issue(now, true);
+  std::string token = Issue(now, Audience::kDatabricks);
   return Json(200,
               {{"access_token", token},
                {"token_type", "Bearer"},
@@ -209,7 +219,12 @@ HttpResponse TokenStore::EntraToken(const HttpRequest& req,
                       "'scope'.",
                       900144);
   }
-  std::string token = Issue(now, ScopeIsDatabricks(scope));
+  std::string token =
+      Issue(now,
+            IsDatabricksResource(scope)   ? Audience::kDatabricks
+            : IsManagementResource(scope) ? Audience::kManagement
+                                          : Audience::kOther,
+            /*entra_sp=*/true);
   int64_t lifetime = absl::ToInt64Seconds(options_.token_lifetime);
   return Json(200, {{"token_type", "Bearer"},
                     {"expires_in", lifetime},
@@ -232,9 +247,10 @@ HttpResponse TokenStore::ImdsToken(const HttpRequest& req,
     return OAuthError(400, "invalid_request",
                       "Required query variable 'resource' is missing");
   }
-  bool for_databricks = resource == kAzureDatabricksAppId ||
-                        resource == absl::StrCat(kAzureDatabricksAppId, "/");
-  std::string token = Issue(now, for_databricks);
+  std::string token =
+      Issue(now, IsDatabricksResource(resource)   ? Audience::kDatabricks
+                 : IsManagementResource(resource) ? Audience::kManagement
+                                                  : Audience::kOther);
   int64_t lifetime = absl::ToInt64Seconds(options_.token_lifetime);
   int64_t now_s = absl::ToUnixSeconds(now);
   // IMDS sends its numbers as strings.
@@ -269,10 +285,33 @@ std::optional<ApiResult> TokenStore::Check(const HttpRequest& req,
   if (it->second.expires <= now) {
     return ApiResult::Error(401, "UNAUTHENTICATED", "Token is expired.");
   }
-  if (!it->second.for_databricks) {
+  if (it->second.expires - now <= options_.reject_when_left) {
+    return ApiResult::Error(
+        401, "UNAUTHENTICATED",
+        absl::StrCat("Token expires in ",
+                     absl::FormatDuration(options_.reject_when_left),
+                     " or less; refresh it before use."));
+  }
+  if (it->second.audience != Audience::kDatabricks) {
     return ApiResult::Error(
         403, "PERMISSION_DENIED",
         "The token was issued for another resource than Azure Databricks.");
+  }
+  if (it->second.entra_sp && !options_.entra_sp_is_workspace_member) {
+    // A non-member service principal: the workspace resource id and a
+    // management token must come along.
+    auto mgmt =
+        tokens_.find(req.Header("X-Databricks-Azure-SP-Management-Token"));
+    if (req.Header("X-Databricks-Azure-Workspace-Resource-Id") !=
+            options_.workspace_resource_id ||
+        mgmt == tokens_.end() || mgmt->second.expires <= now ||
+        mgmt->second.audience != Audience::kManagement) {
+      return ApiResult::Error(
+          403, "PERMISSION_DENIED",
+          "The service principal is not a member of this workspace: send "
+          "X-Databricks-Azure-Workspace-Resource-Id and a valid "
+          "X-Databricks-Azure-SP-Management-Token.");
+    }
   }
   return std::nullopt;
 }

@@ -40,8 +40,20 @@ struct AuthOptions {
   std::string entra_client_secret = "sim-entra-secret";
   // IMDS: the client_id reported for the managed identity.
   std::string managed_identity_client_id = "sim-managed-identity";
+  // When false, the Entra service principal is not a member of the
+  // workspace: its Databricks tokens are refused (403) unless the request
+  // also carries X-Databricks-Azure-Workspace-Resource-Id (equal to
+  // `workspace_resource_id`) and X-Databricks-Azure-SP-Management-Token (an
+  // unexpired token issued for https://management.core.windows.net/).
+  bool entra_sp_is_workspace_member = true;
+  std::string workspace_resource_id =
+      "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+      "sim-rg/providers/Microsoft.Databricks/workspaces/sim-workspace";
   // Lifetime of issued tokens (`expires_in`).
   absl::Duration token_lifetime = absl::Hours(1);
+  // Azure Databricks refuses tokens with this much or less left (clients
+  // must refresh earlier, e.g. 40 s before expiry). Zero: only at expiry.
+  absl::Duration reject_when_left = absl::Seconds(30);
 };
 
 class TokenStore {
@@ -63,11 +75,13 @@ class TokenStore {
   int64_t TokensIssued() const;
 
  private:
+  enum class Audience { kDatabricks, kManagement, kOther };
   struct Issued {
     absl::Time expires;
-    bool for_databricks = true;
+    Audience audience = Audience::kDatabricks;
+    bool entra_sp = false;  // issued to the Entra service principal
   };
-  std::string Issue(absl::Time now, bool for_databricks);
+  std::string Issue(absl::Time now, Audience audience, bool entra_sp = false);
 
   const AuthOptions options_;
   mutable std::mutex mu_;

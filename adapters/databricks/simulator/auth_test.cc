@@ -54,6 +54,11 @@ std::string Basic(const std::string& id, const std::string& secret) {
 
 TEST_F(AuthTest, DatabricksOAuthM2MTokenWorksUntilItExpires) {
   const AuthOptions defaults;
+  HttpResult discovery = client_->Request(
+      "GET", "/oidc/.well-known/oauth-authorization-server", "", {}, false);
+  ASSERT_EQ(discovery.status, 200) << discovery.body;
+  EXPECT_EQ(discovery.json()["token_endpoint"],
+            sim_->base_url() + "/oidc/v1/token");
   HttpResult r =
       Form("/oidc/v1/token", "grant_type=client_credentials&scope=all-apis",
            {Basic(defaults.oauth_client_id, defaults.oauth_client_secret)});
@@ -64,9 +69,12 @@ TEST_F(AuthTest, DatabricksOAuthM2MTokenWorksUntilItExpires) {
   std::string token = body["access_token"];
   EXPECT_EQ(ListWith(token), 200);
 
-  clock_->Advance(absl::Seconds(119));
+  // Azure Databricks refuses a token with 30 s or less left.
+  clock_->Advance(absl::Seconds(89));
   EXPECT_EQ(ListWith(token), 200);
   clock_->Advance(absl::Seconds(1));
+  EXPECT_EQ(ListWith(token), 401);
+  clock_->Advance(absl::Seconds(30));
   EXPECT_EQ(ListWith(token), 401);
   EXPECT_EQ(ListWith(sim_->access_token()), 200);  // the PAT never expires
 
@@ -139,6 +147,47 @@ TEST_F(AuthTest, EntraClientSecretAndAssertion) {
   HttpResult denied = c.Get("/api/2.0/pipelines");
   EXPECT_EQ(denied.status, 403);
   EXPECT_EQ(denied.json()["error_code"], "PERMISSION_DENIED");
+}
+
+TEST(AuthNonMemberTest, ServicePrincipalOutsideTheWorkspaceNeedsHeaders) {
+  SimulatorOptions options;
+  options.clock = std::make_shared<ManualClock>();
+  options.seed_default_pipelines = false;
+  options.auth.entra_sp_is_workspace_member = false;
+  auto sim = Simulator::Start(options);
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  const AuthOptions& d = options.auth;
+  TestClient anon((*sim)->base_url(), "");
+  auto token_for = [&](const std::string& scope) {
+    HttpResult r = anon.Request(
+        "POST", "/" + d.entra_tenant_id + "/oauth2/v2.0/token",
+        "grant_type=client_credentials&client_id=" + d.entra_client_id +
+            "&client_secret=" + d.entra_client_secret +
+            "&scope=" + UrlEncode(scope),
+        {kForm}, false);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.json()["access_token"].get<std::string>();
+  };
+  std::string token =
+      token_for(std::string(kAzureDatabricksAppId) + "/.default");
+  std::string mgmt = token_for("https://management.core.windows.net//.default");
+  TestClient c((*sim)->base_url(), token);
+  EXPECT_EQ(c.Get("/api/2.0/pipelines").status, 403);
+  const std::string resource_header =
+      "X-Databricks-Azure-Workspace-Resource-Id: " + d.workspace_resource_id;
+  EXPECT_EQ(c.Request("GET", "/api/2.0/pipelines", "",
+                      {resource_header,
+                       "X-Databricks-Azure-SP-Management-Token: " + token})
+                .status,
+            403);  // not a management token
+  EXPECT_EQ(c.Request("GET", "/api/2.0/pipelines", "",
+                      {resource_header,
+                       "X-Databricks-Azure-SP-Management-Token: " + mgmt})
+                .status,
+            200);
+  // The PAT is unaffected.
+  TestClient pat((*sim)->base_url(), (*sim)->access_token());
+  EXPECT_EQ(pat.Get("/api/2.0/pipelines").status, 200);
 }
 
 TEST_F(AuthTest, ImdsManagedIdentity) {

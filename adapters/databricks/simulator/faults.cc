@@ -1,5 +1,7 @@
 #include "adapters/databricks/simulator/faults.h"
 
+#include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -24,6 +26,8 @@ constexpr KindName kKindNames[] = {
     {FaultKind::kOversized, "oversized"},
     {FaultKind::kResponseLost503, "response_lost_503"},
     {FaultKind::kResponseLostReset, "response_lost_reset"},
+    {FaultKind::kSlowBody, "slow_body"},
+    {FaultKind::kRateLimit, "rate_limit"},
 };
 
 bool KnownEndpoint(const std::string& endpoint) {
@@ -99,6 +103,23 @@ absl::StatusOr<FaultRule> FaultRuleFromJson(const nlohmann::json& j) {
     } else if (key == "retry_after_seconds") {
       if (auto s = need_int(); !s.ok()) return s;
       rule.retry_after_seconds = value.get<int>();
+    } else if (key == "error_code" || key == "message") {
+      if (!value.is_string()) {
+        return absl::InvalidArgumentError(key + " must be a string");
+      }
+      (key == "error_code" ? rule.error_code : rule.message) =
+          value.get<std::string>();
+    } else if (key == "rate_per_second") {
+      if (!value.is_number() || value.get<double>() <= 0) {
+        return absl::InvalidArgumentError("rate_per_second must be positive");
+      }
+      rule.rate_per_second = value.get<double>();
+    } else if (key == "drip_bytes") {
+      if (auto s = need_int(); !s.ok()) return s;
+      rule.drip_bytes = std::max(1, value.get<int>());
+    } else if (key == "burst") {
+      if (auto s = need_int(); !s.ok()) return s;
+      rule.burst = std::max(1, value.get<int>());
     } else if (key == "stall_ms") {
       if (auto s = need_int(); !s.ok()) return s;
       rule.stall = absl::Milliseconds(value.get<int64_t>());
@@ -111,6 +132,10 @@ absl::StatusOr<FaultRule> FaultRuleFromJson(const nlohmann::json& j) {
   }
   if (rule.kind == FaultKind::kHtmlError && !j.contains("status")) {
     rule.status = 502;
+  }
+  if (rule.kind == FaultKind::kRateLimit) {
+    if (!j.contains("count")) rule.count = -1;
+    rule.status = 429;
   }
   return rule;
 }
@@ -129,12 +154,22 @@ nlohmann::json FaultRuleToJson(const FaultRule& rule) {
     case FaultKind::kHtmlError:
       j["status"] = rule.status;
       j["retry_after_seconds"] = rule.retry_after_seconds;
+      if (!rule.error_code.empty()) j["error_code"] = rule.error_code;
+      if (!rule.message.empty()) j["message"] = rule.message;
       break;
     case FaultKind::kStall:
       j["stall_ms"] = absl::ToInt64Milliseconds(rule.stall);
       break;
     case FaultKind::kOversized:
       j["oversized_bytes"] = rule.oversized_bytes;
+      break;
+    case FaultKind::kSlowBody:
+      j["latency_ms"] = absl::ToInt64Milliseconds(rule.latency);
+      j["drip_bytes"] = rule.drip_bytes;
+      break;
+    case FaultKind::kRateLimit:
+      j["rate_per_second"] = rule.rate_per_second;
+      j["burst"] = rule.burst;
       break;
     default:
       break;
@@ -144,7 +179,9 @@ nlohmann::json FaultRuleToJson(const FaultRule& rule) {
 
 void FaultInjector::Add(FaultRule rule) {
   std::lock_guard<std::mutex> lock(mu_);
-  rules_.push_back(State{std::move(rule)});
+  State state;
+  state.rule = std::move(rule);
+  rules_.push_back(std::move(state));
 }
 
 void FaultInjector::Clear() {
@@ -170,6 +207,22 @@ FaultDecision FaultInjector::Decide(absl::string_view endpoint) {
     ++s.seen;
     if (s.seen <= r.skip) continue;
     if (r.count >= 0 && s.fired >= r.count) continue;
+    if (r.kind == FaultKind::kRateLimit) {
+      auto now = std::chrono::steady_clock::now();
+      if (s.tokens < 0) {
+        s.tokens = r.burst;
+      } else {
+        double elapsed =
+            std::chrono::duration<double>(now - s.refilled).count();
+        s.tokens =
+            std::min<double>(r.burst, s.tokens + elapsed * r.rate_per_second);
+      }
+      s.refilled = now;
+      if (s.tokens >= 1) {
+        s.tokens -= 1;
+        continue;  // within the rate: no fault
+      }
+    }
     if (r.probability < 1.0) {
       std::uniform_real_distribution<double> u(0.0, 1.0);
       if (u(rng_) >= r.probability) continue;

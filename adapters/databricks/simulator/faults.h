@@ -19,6 +19,7 @@
 #ifndef POLYSYNC_ADAPTERS_DATABRICKS_SIMULATOR_FAULTS_H_
 #define POLYSYNC_ADAPTERS_DATABRICKS_SIMULATOR_FAULTS_H_
 
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -52,11 +53,15 @@ enum class FaultKind {
   kOversized,        // 200 JSON body of `oversized_bytes`, streamed
   kResponseLost503,  // processed (e.g. the update is created), client gets 503
   kResponseLostReset,  // processed, client gets a TCP reset
+  kSlowBody,           // the real answer (processed), its body dripped
+                       // `drip_bytes` every `latency`: a slow or stuck transfer
+  kRateLimit,  // a token bucket (real time): above `rate_per_second` (with
+               // `burst`), 429 REQUEST_LIMIT_EXCEEDED with Retry-After
 };
 
 // "latency", "http_error", "reset", "stall", "malformed_json",
 // "truncated_json", "html_error", "oversized", "response_lost_503",
-// "response_lost_reset".
+// "response_lost_reset", "slow_body", "rate_limit".
 absl::string_view FaultKindName(FaultKind kind);
 bool ParseFaultKind(absl::string_view name, FaultKind* kind);
 
@@ -71,15 +76,22 @@ struct FaultRule {
   // the number of firings when >= 0).
   double probability = 1.0;
 
-  absl::Duration latency = absl::Milliseconds(100);  // kLatency
+  absl::Duration latency = absl::Milliseconds(100);  // kLatency, kSlowBody
   int status = 503;                                  // kHttpError, kHtmlError
   int retry_after_seconds = -1;                      // -1: no Retry-After
-  absl::Duration stall = absl::Seconds(30);          // kStall
-  uint64_t oversized_bytes = 40ull << 20;            // kOversized
+  // kHttpError: replace the default error_code / message (e.g. the 429
+  // message "RPC token bucket limit has been exceeded" SDKs retry on).
+  std::string error_code;
+  std::string message;
+  absl::Duration stall = absl::Seconds(30);  // kStall
+  uint64_t oversized_bytes = 40ull << 20;    // kOversized
+  int drip_bytes = 16;                       // kSlowBody
+  double rate_per_second = 10;               // kRateLimit
+  int burst = 10;                            // kRateLimit
 };
 
 // Parses one rule from JSON (keys as in FaultRule; durations in
-// milliseconds: latency_ms, stall_ms).
+// milliseconds: latency_ms, stall_ms; error_code and message strings).
 absl::StatusOr<FaultRule> FaultRuleFromJson(const nlohmann::json& j);
 nlohmann::json FaultRuleToJson(const FaultRule& rule);
 
@@ -106,6 +118,9 @@ class FaultInjector {
     FaultRule rule;
     int64_t seen = 0;   // matching requests so far
     int64_t fired = 0;  // firings so far
+    // kRateLimit: tokens left and when they were last refilled.
+    double tokens = -1;  // < 0: not started (full bucket)
+    std::chrono::steady_clock::time_point refilled;
   };
   mutable std::mutex mu_;
   std::mt19937_64 rng_;

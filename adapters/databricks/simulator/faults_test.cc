@@ -68,6 +68,21 @@ TEST_F(FaultsTest, TooManyRequestsWithRetryAfterForTheNextN) {
   EXPECT_EQ(client_->Get("/api/2.0/pipelines").status, 200);
   EXPECT_EQ(sim_->RequestCount("pipelines.get"), 3);
   EXPECT_EQ(sim_->RequestCount("pipelines.list"), 1);
+  EXPECT_EQ(sim_->RequestCount("*"), 4);
+  sim_->ResetRequestCounts();
+  EXPECT_EQ(sim_->RequestCount("*"), 0);
+}
+
+TEST_F(FaultsTest, ErrorCodeAndMessageCanBeReplaced) {
+  auto rule = FaultRuleFromJson(json::parse(
+      R"({"endpoint": "pipelines.get", "kind": "http_error", "status": 429,
+          "error_code": "TOO_MANY_REQUESTS",
+          "message": "RPC token bucket limit has been exceeded"})"));
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  sim_->InjectFault(*rule);
+  json body = client_->Get(path_).json();
+  EXPECT_EQ(body["error_code"], "TOO_MANY_REQUESTS");
+  EXPECT_EQ(body["message"], "RPC token bucket limit has been exceeded");
 }
 
 TEST_F(FaultsTest, ServerErrorsAfterSkippingSome) {
@@ -136,6 +151,33 @@ TEST_F(FaultsTest, MalformedAndTruncatedJson) {
   EXPECT_TRUE(truncated.json().is_discarded());
   EXPECT_EQ(truncated.body.rfind("{\"", 0), 0u);
   EXPECT_EQ(client_->Get(path_).status, 200);
+}
+
+TEST_F(FaultsTest, SlowBodyDripsTheRealAnswer) {
+  FaultRule r = Rule("pipelines.get", FaultKind::kSlowBody);
+  r.latency = absl::Milliseconds(20);
+  r.drip_bytes = 64;
+  sim_->InjectFault(r);
+  auto t0 = std::chrono::steady_clock::now();
+  HttpResult slow = client_->Get(path_);
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(slow.ok()) << slow.error;
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(slow.json()["pipeline_id"], id_);
+  // ceil(size / 64) ticks of 20 ms.
+  const auto ticks = static_cast<int>((slow.body.size() + 63) / 64);
+  EXPECT_GE(elapsed, std::chrono::milliseconds(20 * ticks));
+  EXPECT_EQ(client_->Get(path_).status, 200);  // the connection is reusable
+
+  // A transfer that stalls after the headers: the client's deadline fires
+  // although the status line arrived.
+  r.latency = absl::Seconds(5);
+  sim_->InjectFault(r);
+  ClientOptions fast;
+  fast.timeout_ms = 200;
+  HttpResult stuck = NewClient(fast)->Get(path_);
+  EXPECT_EQ(stuck.curl_code, CURLE_OPERATION_TIMEDOUT);
+  EXPECT_EQ(stuck.status, 200);
 }
 
 TEST_F(FaultsTest, HtmlErrorPageFromAProxy) {
@@ -214,6 +256,49 @@ TEST_F(FaultsTest, LatencyIsAdded) {
   EXPECT_EQ(client_->Get(path_).status, 200);  // count was 1
   EXPECT_LT(std::chrono::steady_clock::now() - t0,
             std::chrono::milliseconds(150));
+}
+
+TEST_F(FaultsTest, LatencyAddsUpAndCombinesWithAFault) {
+  FaultRule slow_all = Rule("*", FaultKind::kLatency, -1);
+  slow_all.latency = absl::Milliseconds(100);
+  FaultRule slow_get = Rule("pipelines.get", FaultKind::kLatency, 1);
+  slow_get.latency = absl::Milliseconds(300);
+  FaultRule error = Rule("pipelines.get", FaultKind::kHttpError, 1);
+  error.status = 500;
+  sim_->InjectFault(slow_all);
+  sim_->InjectFault(slow_get);
+  sim_->InjectFault(error);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(client_->Get(path_).status, 500);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0,
+            std::chrono::milliseconds(400));
+  // The one-shot rules are spent; the forever one still applies.
+  t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(client_->Get(path_).status, 200);
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(elapsed, std::chrono::milliseconds(100));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(400));
+}
+
+TEST_F(FaultsTest, RateLimitTokenBucket) {
+  auto rule = FaultRuleFromJson(json::parse(
+      R"({"endpoint": "pipelines.get", "kind": "rate_limit",
+          "rate_per_second": 0.5, "burst": 5})"));
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  sim_->InjectFault(*rule);
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 20; ++i) {
+    HttpResult r = client_->Get(path_);
+    if (r.status == 200) ++ok;
+    if (r.status == 429) {
+      ++limited;
+      EXPECT_EQ(r.headers["retry-after"], "2");
+      EXPECT_EQ(r.json()["error_code"], "REQUEST_LIMIT_EXCEEDED");
+    }
+  }
+  EXPECT_EQ(ok, 5);  // the burst; refilling 0.5/s adds none this quickly
+  EXPECT_EQ(limited, 15);
+  EXPECT_EQ(client_->Get("/api/2.0/pipelines").status, 200);  // other endpoint
 }
 
 TEST_F(FaultsTest, ProbabilisticFaults) {

@@ -134,7 +134,17 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     req.body = std::move(msg.body());
     keep_alive_ = msg.keep_alive();
-    response_ = handler_(req);
+    try {
+      response_ = handler_(req);
+    } catch (const std::exception& e) {
+      // Nothing may escape into Asio's run loop.
+      polysync::log::Error("simulator handler threw",
+                           {polysync::log::Field("error", e.what())});
+      response_ = HttpResponse{};
+      response_.status = 500;
+      response_.body =
+          R"({"error_code":"INTERNAL_ERROR","message":"simulator bug"})";
+    }
     if (response_.close) keep_alive_ = false;
     if (response_.delay > absl::ZeroDuration()) {
       timer_.expires_after(ToChrono(response_.delay));
@@ -167,6 +177,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         out_ = Head(response_, response_.body.size(), false);
         out_ += response_.body.substr(0, response_.body.size() / 2);
         return Write(false, /*abrupt=*/true);
+      case WireAction::kDrip:
+        out_ = Head(response_, response_.body.size(), keep_alive_);
+        drip_offset_ = 0;
+        return WriteDrip();
       case WireAction::kOversized: {
         const std::string prefix =
             "{\"pipeline_id\":\"oversized\",\"padding\":\"";
@@ -214,6 +228,29 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         });
   }
 
+  // Sends out_ (the head first), then the body a few bytes per tick.
+  void WriteDrip() {
+    net::async_write(
+        stream_, net::buffer(out_),
+        [self = this->shared_from_this()](const error_code& ec, size_t) {
+          if (ec) return self->Drop();
+          const std::string& body = self->response_.body;
+          if (self->drip_offset_ >= body.size()) {
+            if (self->keep_alive_) return self->DoRead();
+            return self->Close();
+          }
+          self->timer_.expires_after(ToChrono(self->response_.drip_interval));
+          self->timer_.async_wait([self](const error_code& e) {
+            if (e) return;
+            const std::string& b = self->response_.body;
+            size_t n = std::max<size_t>(1, self->response_.drip_bytes);
+            self->out_ = b.substr(self->drip_offset_, n);
+            self->drip_offset_ += self->out_.size();
+            self->WriteDrip();
+          });
+        });
+  }
+
   // Closes without a goodbye: the client sees EOF (and for TLS no
   // close_notify, i.e. a truncation).
   void Drop() {
@@ -250,6 +287,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   bool keep_alive_ = true;
   std::string out_;
   uint64_t remaining_filler_ = 0;
+  size_t drip_offset_ = 0;
   std::string suffix_;
 };
 
@@ -262,6 +300,7 @@ class HttpServer::Impl {
         handler_(std::move(handler)),
         ioc_(std::max(1, options_.io_threads)),
         acceptor_(ioc_),
+        accept_backoff_(ioc_),
         ssl_ctx_(ssl::context::tls_server) {}
 
   absl::Status Init() {
@@ -337,6 +376,12 @@ class HttpServer::Impl {
             }
             polysync::log::Warn("accept failed",
                                 {polysync::log::Field("error", ec.message())});
+            // E.g. out of file descriptors: back off instead of spinning.
+            accept_backoff_.expires_after(std::chrono::milliseconds(50));
+            accept_backoff_.async_wait([this](const error_code& e) {
+              if (!e) Accept();
+            });
+            return;
           } else {
             error_code ignored;
             s.set_option(tcp::no_delay(true), ignored);
@@ -358,6 +403,7 @@ class HttpServer::Impl {
   const HttpHandler handler_;
   net::io_context ioc_;
   tcp::acceptor acceptor_;
+  net::steady_timer accept_backoff_;
   ssl::context ssl_ctx_;
   bool tls_ = false;
   int port_ = 0;

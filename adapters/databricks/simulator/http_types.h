@@ -39,6 +39,8 @@ enum class WireAction {
   kStallThenDrop,  // no response for `stall`, then close
   kTruncate,       // Content-Length of the whole body, half the body, close
   kOversized,      // a 200 JSON body of `oversized_bytes`, streamed
+  kDrip,           // headers at once, then the body `drip_bytes` at a time
+                   // every `drip_interval`
 };
 
 struct HttpResponse {
@@ -50,6 +52,8 @@ struct HttpResponse {
   absl::Duration delay = absl::ZeroDuration();  // before anything is sent
   absl::Duration stall = absl::ZeroDuration();  // kStallThenDrop
   uint64_t oversized_bytes = 0;                 // kOversized
+  size_t drip_bytes = 16;                       // kDrip
+  absl::Duration drip_interval = absl::Milliseconds(100);  // kDrip
   bool close = false;  // close the connection after the response
 };
 

@@ -1,7 +1,9 @@
 // Update lifecycles under a manual clock, over HTTP: states, events, failure,
 // the automatic retry, stop, the one-active-update rule, continuous
 // pipelines, updates and events paging.
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "adapters/databricks/simulator/simulator.h"
@@ -195,6 +197,44 @@ TEST_F(LifecycleTest, FullRefreshResetsAndRefusesASelection) {
             "INVALID_PARAMETER_VALUE");
 }
 
+TEST_F(LifecycleTest, ValidateOnlySkipsRunning) {
+  Start();
+  std::string id = Create();
+  std::string update_id =
+      StartUpdate(id, R"({"validate_only": true})")["update_id"];
+  EXPECT_EQ(GetUpdate(id, update_id)["validate_only"], true);
+  Advance(absl::Minutes(5));
+  auto states = ProgressStates(id, update_id);
+  EXPECT_EQ(std::find(states.begin(), states.end(), "RUNNING"), states.end());
+  EXPECT_EQ(states.back(), "COMPLETED");
+}
+
+TEST_F(LifecycleTest, BehaviourFromTheSpecOverRest) {
+  Start();
+  auto created = client_->Post(
+      "/api/2.0/pipelines",
+      R"({"name": "rest-fail", "configuration": {"sim.behavior": "fail"}})");
+  ASSERT_EQ(created.status, 200) << created.body;
+  std::string id = created.json()["pipeline_id"];
+  std::string first = StartUpdate(id)["update_id"];
+  Advance(absl::Minutes(5));
+  EXPECT_EQ(GetUpdate(id, first)["state"], "FAILED");
+  // Editing the spec switches it to fail-once.
+  ASSERT_EQ(client_
+                ->Put("/api/2.0/pipelines/" + id,
+                      R"({"name": "rest-fail",
+                          "configuration": {"sim.behavior": "fail_once"}})")
+                .status,
+            200);
+  StartUpdate(id);
+  Advance(absl::Minutes(5));
+  EXPECT_EQ(sim_->UpdatesCreated(id), 3);  // the second one was retried
+  ASSERT_TRUE(sim_->SetBehavior(id, Behavior::kSucceed).ok());
+  std::string last = StartUpdate(id)["update_id"];
+  Advance(absl::Minutes(5));
+  EXPECT_EQ(GetUpdate(id, last)["state"], "COMPLETED");
+}
+
 TEST_F(LifecycleTest, FailingPipelineFailsWithErrorEvents) {
   Start();
   std::string id = Create(Behavior::kFail);
@@ -303,6 +343,43 @@ TEST_F(LifecycleTest, OneActiveUpdatePerPipelineWith409ByDefault) {
   EXPECT_EQ(sim_->UpdatesCreated(id), 2);
 }
 
+TEST_F(LifecycleTest, RacingStartsCreateExactlyOneUpdate) {
+  Start();
+  std::string id = Create();
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0}, conflict{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      TestClient c(sim_->base_url(), sim_->access_token());
+      for (int i = 0; i < 5; ++i) {
+        long status = c.Post("/api/2.0/pipelines/" + id + "/updates").status;
+        if (status == 200) ++ok;
+        if (status == 409) ++conflict;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(conflict.load(), 39);
+  EXPECT_EQ(sim_->UpdatesCreated(id), 1);
+  EXPECT_EQ(sim_->RequestCount("updates.start"), 40);
+}
+
+TEST_F(LifecycleTest, WorkspaceLimitOfConcurrentUpdates) {
+  SimulatorOptions options;
+  options.workspace.max_active_updates = 2;
+  Start(options);
+  std::string a = Create(), b = Create(), c = Create();
+  StartUpdate(a);
+  StartUpdate(b);
+  json refused = StartUpdate(c, "{}", 429);
+  EXPECT_EQ(refused["error_code"], "RESOURCE_EXHAUSTED");
+  EXPECT_EQ(sim_->UpdatesCreated(), 2);
+  Advance(absl::Minutes(5));
+  StartUpdate(c);
+  EXPECT_EQ(sim_->UpdatesCreated(), 3);
+}
+
 TEST_F(LifecycleTest, ConflictAnswerIsConfigurable) {
   SimulatorOptions options;
   options.workspace.conflict_status = 400;
@@ -364,7 +441,16 @@ TEST_F(LifecycleTest, EventsPagingAndFilterRules) {
   StartUpdate(id);
   Advance(absl::Minutes(5));
   json all = Events(id, "?max_results=1000");
-  ASSERT_EQ(all.size(), 8u);  // create_update + 7 update_progress
+  // create_update, 7 update_progress, 2 flows RUNNING, 2 flows COMPLETED
+  // (one of them a WARN about dropped records).
+  ASSERT_EQ(all.size(), 12u);
+  json warn = Events(id, "?filter=" + UrlEncode("level='WARN'"));
+  ASSERT_EQ(warn.size(), 1u);
+  EXPECT_EQ(warn[0]["event_type"], "flow_progress");
+  EXPECT_EQ(warn[0]["origin"]["flow_name"], "orders_cleaned");
+  EXPECT_EQ(
+      warn[0]["details"]["flow_progress"]["data_quality"]["dropped_records"],
+      3);
 
   // Page through two at a time: every event once, newest first.
   std::vector<std::string> paged;
@@ -411,11 +497,13 @@ TEST_F(LifecycleTest, EventsPagingAndFilterRules) {
       Events(id, "?filter=" +
                      UrlEncode("id='" + all[3]["id"].get<std::string>() + "'"));
   ASSERT_EQ(by_id.size(), 1u);
-  json since =
-      Events(id, "?max_results=1000&filter=" +
-                     UrlEncode("timestamp > '" +
-                               all[2]["timestamp"].get<std::string>() + "'"));
-  EXPECT_EQ(since.size(), 2u);
+  const std::string cutoff = all[6]["timestamp"];
+  size_t later = 0;
+  for (const auto& e : all) later += e["timestamp"].get<std::string>() > cutoff;
+  ASSERT_GT(later, 0u);
+  json since = Events(id, "?max_results=1000&filter=" +
+                              UrlEncode("timestamp > '" + cutoff + "'"));
+  EXPECT_EQ(since.size(), later);
 }
 
 }  // namespace

@@ -34,11 +34,16 @@ ABSL_FLAG(int, conflict_status, 409,
           "HTTP status when an update is started while one is active.");
 ABSL_FLAG(std::string, conflict_error_code, "RESOURCE_CONFLICT",
           "error_code when an update is started while one is active.");
+ABSL_FLAG(int, max_active_updates, 200,
+          "Concurrent updates allowed in the workspace (0: no limit).");
 ABSL_FLAG(std::string, token, "",
           "Personal access token to accept (default: a fixed test token; "
           "the DATABRICKS_SIM_TOKEN environment variable also works).");
 ABSL_FLAG(absl::Duration, token_lifetime, absl::Hours(1),
           "expires_in of tokens issued by the token endpoints.");
+ABSL_FLAG(absl::Duration, token_reject_when_left, absl::Seconds(30),
+          "Issued tokens with this much or less left are refused (as Azure "
+          "Databricks does with 30s).");
 ABSL_FLAG(std::string, faults, "",
           "Fault rules active from the start: a JSON rule or array of rules "
           "(see README.md).");
@@ -99,12 +104,15 @@ int main(int argc, char** argv) {
   options.workspace.conflict_status = absl::GetFlag(FLAGS_conflict_status);
   options.workspace.conflict_error_code =
       absl::GetFlag(FLAGS_conflict_error_code);
+  options.workspace.max_active_updates =
+      absl::GetFlag(FLAGS_max_active_updates);
   std::string token = absl::GetFlag(FLAGS_token);
   if (token.empty()) {
     if (const char* env = std::getenv("DATABRICKS_SIM_TOKEN")) token = env;
   }
   if (!token.empty()) options.auth.personal_access_token = token;
   options.auth.token_lifetime = absl::GetFlag(FLAGS_token_lifetime);
+  options.auth.reject_when_left = absl::GetFlag(FLAGS_token_reject_when_left);
 
   std::string faults = absl::GetFlag(FLAGS_faults);
   if (!absl::GetFlag(FLAGS_faults_file).empty()) {

@@ -1,5 +1,7 @@
 #include "adapters/databricks/simulator/simulator.h"
 
+#include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -68,8 +70,11 @@ Route RouteOf(const std::string& method, const std::vector<std::string>& s) {
     }
     return r;
   }
-  if (n == 3 && s[0] == "oidc" && s[1] == "v1" && s[2] == "token" &&
-      method == "POST") {
+  if (n == 3 && s[0] == "oidc" && s[1] == ".well-known" &&
+      s[2] == "oauth-authorization-server" && method == "GET") {
+    r.endpoint = "oidc.discovery";
+  } else if (n == 3 && s[0] == "oidc" && s[1] == "v1" && s[2] == "token" &&
+             method == "POST") {
     r.endpoint = "token.oidc";
   } else if (n == 4 && s[1] == "oauth2" && s[2] == "v2.0" && s[3] == "token" &&
              method == "POST") {
@@ -118,11 +123,26 @@ HttpResponse FaultResponse(const FaultRule& f) {
                 "try again. If the issue persists, consider "
                 "adjusting your request rate."
               : absl::StrCat("Simulated server error (HTTP ", f.status, ").");
-      r = ApiError(f.status, ErrorCodeFor(f.status), message);
+      if (!f.message.empty()) message = f.message;
+      r = ApiError(f.status,
+                   f.error_code.empty() ? ErrorCodeFor(f.status) : f.error_code,
+                   message);
       if (f.retry_after_seconds >= 0) {
         r.headers.emplace_back("Retry-After",
                                std::to_string(f.retry_after_seconds));
       }
+      return r;
+    }
+    case FaultKind::kRateLimit: {
+      r = ApiError(429, "REQUEST_LIMIT_EXCEEDED",
+                   f.message.empty()
+                       ? "RPC token bucket limit has been exceeded."
+                       : f.message);
+      const int retry_after =
+          f.retry_after_seconds >= 0
+              ? f.retry_after_seconds
+              : std::max(1, static_cast<int>(std::ceil(1 / f.rate_per_second)));
+      r.headers.emplace_back("Retry-After", std::to_string(retry_after));
       return r;
     }
     case FaultKind::kReset:
@@ -182,6 +202,15 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Start(
                                             p.behavior, p.creator);
       if (!id.ok()) return id.status();
       sim->seeded_.push_back(SeededPipeline{*id, name, p.behavior, continuous});
+      if (sim->options_.seed_history && !continuous) {
+        const absl::Time now = sim->clock_->Now();
+        for (auto [ago, cause] : {std::make_pair(absl::Hours(26), "JOB_TASK"),
+                                  std::make_pair(absl::Hours(2), "API_CALL")}) {
+          auto s =
+              sim->workspace_.AddHistoricUpdate(*id, now - ago, now, cause);
+          if (!s.ok()) return s;
+        }
+      }
     }
   }
   sim->GeneratePipelines(sim->options_.generated_pipelines);
@@ -219,7 +248,8 @@ void Simulator::Shutdown() {
 }
 
 std::string Simulator::base_url() const {
-  return absl::StrCat(tls_ ? "https://" : "http://", options_.host, ":", port_);
+  return absl::StrCat(tls_ ? "https://" : "http://", options_.host, ":",
+                      port_.load());
 }
 
 std::string Simulator::access_token() const {
@@ -286,8 +316,18 @@ void Simulator::Count(const std::string& endpoint) {
   ++request_counts_[endpoint];
 }
 
+void Simulator::ResetRequestCounts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  request_counts_.clear();
+}
+
 int64_t Simulator::RequestCount(const std::string& endpoint) const {
   std::lock_guard<std::mutex> lock(mu_);
+  if (endpoint == "*") {
+    int64_t total = 0;
+    for (const auto& [k, v] : request_counts_) total += v;
+    return total;
+  }
   auto it = request_counts_.find(endpoint);
   return it == request_counts_.end() ? 0 : it->second;
 }
@@ -331,7 +371,8 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
   const bool process = !decision.has_fault ||
                        decision.fault.kind == FaultKind::kTruncatedJson ||
                        decision.fault.kind == FaultKind::kResponseLost503 ||
-                       decision.fault.kind == FaultKind::kResponseLostReset;
+                       decision.fault.kind == FaultKind::kResponseLostReset ||
+                       decision.fault.kind == FaultKind::kSlowBody;
 
   HttpResponse resp;
   if (!process) {
@@ -340,7 +381,19 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
     const absl::Time now = clock_->Now();
     const QueryParams params = ParseForm(query);
     const std::string& e = route.endpoint;
-    if (e == "token.oidc") {
+    if (e == "oidc.discovery") {
+      std::string host = req.Header("Host");
+      if (host.empty()) host = absl::StrCat(options_.host, ":", port_.load());
+      const std::string base =
+          absl::StrCat(tls_ ? "https://" : "http://", host, "/oidc");
+      resp.body =
+          Dump({{"issuer", base},
+                {"authorization_endpoint", base + "/v1/authorize"},
+                {"token_endpoint", base + "/v1/token"},
+                {"grant_types_supported",
+                 {"client_credentials", "authorization_code", "refresh_token"}},
+                {"scopes_supported", {"all-apis", "offline_access"}}});
+    } else if (e == "token.oidc") {
       resp = tokens_.OidcToken(req, now);
     } else if (e == "token.entra") {
       resp = tokens_.EntraToken(req, route.tenant, now);
@@ -393,6 +446,11 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
       switch (decision.fault.kind) {
         case FaultKind::kTruncatedJson:
           resp.action = WireAction::kTruncate;
+          break;
+        case FaultKind::kSlowBody:
+          resp.action = WireAction::kDrip;
+          resp.drip_bytes = static_cast<size_t>(decision.fault.drip_bytes);
+          resp.drip_interval = decision.fault.latency;
           break;
         case FaultKind::kResponseLost503:
           resp = ApiError(503, "TEMPORARILY_UNAVAILABLE",
@@ -450,7 +508,9 @@ HttpResponse Simulator::HandleAdmin(const HttpRequest& req,
     return resp;
   }
   if (path == "/_sim/clock/advance" && req.method == "POST") {
-    if (!body.contains("seconds") || !body["seconds"].is_number()) {
+    if (!body.contains("seconds") || !body["seconds"].is_number() ||
+        body["seconds"].get<double>() < 0 ||
+        body["seconds"].get<double>() > 10 * 365 * 86400.0) {
       return ApiError(400, "INVALID_PARAMETER_VALUE", "Body: {\"seconds\": N}");
     }
     auto s = AdvanceClock(absl::Seconds(body["seconds"].get<double>()));
@@ -459,8 +519,11 @@ HttpResponse Simulator::HandleAdmin(const HttpRequest& req,
     return resp;
   }
   if (path == "/_sim/pipelines/generate" && req.method == "POST") {
-    if (!body.contains("count") || !body["count"].is_number_integer()) {
-      return ApiError(400, "INVALID_PARAMETER_VALUE", "Body: {\"count\": N}");
+    if (!body.contains("count") || !body["count"].is_number_integer() ||
+        body["count"].get<int64_t>() < 0 ||
+        body["count"].get<int64_t>() > 100000) {
+      return ApiError(400, "INVALID_PARAMETER_VALUE",
+                      "Body: {\"count\": N} with N in [0, 100000]");
     }
     auto ids = GeneratePipelines(body["count"].get<int>());
     resp.body = Dump({{"pipeline_ids", ids}});

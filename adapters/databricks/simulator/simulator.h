@@ -84,6 +84,10 @@ struct SimulatorOptions {
   std::shared_ptr<Clock> clock;
   // Starts with the dozen pipelines of DefaultPipelines() (seed.h).
   bool seed_default_pipelines = true;
+  // Gives each seeded triggered pipeline two finished updates (a day and
+  // two hours before start-up), so latest_updates and events are not empty.
+  // History is not counted by UpdatesCreated().
+  bool seed_history = true;
   // Also adds this many generated pipelines (GeneratedPipeline(i)).
   int generated_pipelines = 0;
   // State durations, the "already active" answer (default 409
@@ -116,7 +120,7 @@ class Simulator {
   Simulator(const Simulator&) = delete;
   Simulator& operator=(const Simulator&) = delete;
 
-  int port() const { return port_; }
+  int port() const { return port_.load(); }
   // "http://127.0.0.1:PORT", or "https://..." when serving TLS.
   std::string base_url() const;
   // A personal access token accepted as `Authorization: Bearer ...`.
@@ -145,8 +149,10 @@ class Simulator {
 
   // --- counters --------------------------------------------------------------
   // Requests received for an endpoint name of faults.h (`kEndpoints`),
-  // faulted ones included.
+  // faulted ones included; "*" is the total (admin requests excluded).
   int64_t RequestCount(const std::string& endpoint) const;
+  // Sets every request counter back to zero (UpdatesCreated() is not reset).
+  void ResetRequestCounts();
   int64_t UpdatesCreated() const;
   int64_t UpdatesCreated(const std::string& pipeline_id) const;
 
@@ -179,8 +185,8 @@ class Simulator {
   mutable std::mutex mu_;
   std::map<std::string, int64_t> request_counts_;
   std::unique_ptr<HttpServer> server_;
-  int port_ = 0;
-  bool tls_ = false;
+  std::atomic<int> port_{0};
+  std::atomic<bool> tls_{false};
 };
 
 }  // namespace polysync::databricks::sim

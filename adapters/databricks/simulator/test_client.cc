@@ -62,6 +62,9 @@ HttpResult TestClient::Request(const std::string& method,
   if (!options_.ca_file.empty()) {
     curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
   }
+  if (options_.http2_over_tls) {
+    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+  }
   if (options_.http2_prior_knowledge) {
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
                      CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
@@ -82,6 +85,7 @@ HttpResult TestClient::Request(const std::string& method,
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &result.status);
   curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &result.http_version);
+  curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &result.new_connections);
   return result;
 }
 

@@ -16,7 +16,8 @@ struct HttpResult {
   long status = 0;
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
-  long http_version = 0;  // CURL_HTTP_VERSION_*
+  long http_version = 0;     // CURL_HTTP_VERSION_*
+  long new_connections = 0;  // connections opened for this request
 
   bool ok() const { return curl_code == 0; }
   // The body as JSON (discarded when it is not JSON).
@@ -28,7 +29,8 @@ struct HttpResult {
 struct ClientOptions {
   std::string ca_file;  // for https
   long timeout_ms = 10000;
-  bool http2_prior_knowledge = false;
+  bool http2_prior_knowledge = false;  // h2c without an upgrade
+  bool http2_over_tls = false;         // h2 negotiated by ALPN
 };
 
 // One connection, kept alive between requests. Not thread-safe.

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "adapters/databricks/simulator/simulator.h"
 #include "adapters/databricks/simulator/test_client.h"
@@ -106,7 +107,14 @@ TEST_F(TlsTest, WrongCaIsRefused) {
   HttpResult r = Client("other_ca.pem")->Get("/api/2.0/pipelines");
   EXPECT_EQ(r.curl_code, CURLE_PEER_FAILED_VERIFICATION) << r.error;
   EXPECT_EQ(r.status, 0);
-  // The server survives the failed handshake.
+  // The curl command line refuses it too (exit code 60: peer verification).
+  std::string cmd = "curl -s --cacert '" + TmpDir() +
+                    "/other_ca.pem' -o /dev/null " + sim_->base_url() +
+                    "/api/2.0/pipelines";
+  int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 60);
+  // The server survives the failed handshakes.
   EXPECT_EQ(Client("ca.pem")->Get("/api/2.0/pipelines").status, 200);
 }
 
@@ -160,46 +168,97 @@ bool CanConnect(int port) {
   return ok;
 }
 
-TEST(Http2Test, ThroughNghttpx) {
-  if (access("/usr/sbin/nghttpx", X_OK) != 0 &&
-      access("/usr/bin/nghttpx", X_OK) != 0) {
-    GTEST_SKIP() << "nghttpx missing: run scripts/setup.sh";
+// Debian installs it in /usr/sbin, which a test's PATH may lack.
+std::string NghttpxPath() {
+  for (const char* p : {"/usr/sbin/nghttpx", "/usr/bin/nghttpx"}) {
+    if (access(p, X_OK) == 0) return p;
   }
+  return "";
+}
+
+bool HaveNghttpx() { return !NghttpxPath().empty(); }
+
+// Runs nghttpx with `args` until destroyed; ready() once it accepts.
+class Nghttpx {
+ public:
+  Nghttpx(int port, std::vector<std::string> args) : port_(port) {
+    args.insert(args.begin(), "nghttpx");
+    args.push_back("--conf=/dev/null");
+    args.push_back("--workers=1");
+    args.push_back("--errorlog-file=/dev/null");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string path = NghttpxPath();
+    if (posix_spawn(&pid_, path.c_str(), nullptr, nullptr, argv.data(),
+                    environ) != 0) {
+      pid_ = 0;
+      return;
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!CanConnect(port) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  ~Nghttpx() {
+    if (pid_ == 0) return;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+  bool ready() const { return pid_ != 0 && CanConnect(port_); }
+
+ private:
+  int port_;
+  pid_t pid_ = 0;
+};
+
+TEST(Http2Test, ThroughNghttpx) {
+  if (!HaveNghttpx()) GTEST_SKIP() << "nghttpx missing: run scripts/setup.sh";
   SimulatorOptions options;
   options.clock = std::make_shared<ManualClock>();
   auto sim = Simulator::Start(options);
   ASSERT_TRUE(sim.ok()) << sim.status();
   const int port = FreePort();
-  std::string frontend = "-f127.0.0.1," + std::to_string(port) + ";no-tls";
-  std::string backend = "-b127.0.0.1," + std::to_string((*sim)->port());
-  const char* argv[] = {"nghttpx",       frontend.c_str(),
-                        backend.c_str(), "--conf=/dev/null",
-                        "--workers=1",   "--errorlog-file=/dev/null",
-                        nullptr};
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawnp(&pid, "nghttpx", nullptr, nullptr,
-                         const_cast<char* const*>(argv), environ),
-            0);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!CanConnect(port) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  Nghttpx proxy(port, {"-f127.0.0.1," + std::to_string(port) + ";no-tls",
+                       "-b127.0.0.1," + std::to_string((*sim)->port())});
+  ASSERT_TRUE(proxy.ready());
   ClientOptions h2;
   h2.http2_prior_knowledge = true;
   TestClient client("http://127.0.0.1:" + std::to_string(port),
                     (*sim)->access_token(), h2);
   HttpResult r = client.Get("/api/2.0/pipelines?max_results=5");
-  TestClient anonymous("http://127.0.0.1:" + std::to_string(port), "", h2);
-  HttpResult denied = anonymous.Get("/api/2.0/pipelines");
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.http_version, CURL_HTTP_VERSION_2_0);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.json()["statuses"].size(), 5u);
+  TestClient anonymous("http://127.0.0.1:" + std::to_string(port), "", h2);
+  HttpResult denied = anonymous.Get("/api/2.0/pipelines");
   EXPECT_EQ(denied.status, 401) << denied.error;
   EXPECT_EQ((*sim)->RequestCount("pipelines.list"), 2);
+}
+
+TEST_F(TlsTest, Http2OverTlsThroughNghttpx) {
+  if (!HaveNghttpx()) GTEST_SKIP() << "nghttpx missing: run scripts/setup.sh";
+  // nghttpx terminates TLS (our test certificate) and speaks TLS to the
+  // simulator too, trusting the test CA.
+  const int port = FreePort();
+  Nghttpx proxy(port, {"-f127.0.0.1," + std::to_string(port),
+                       "-b127.0.0.1," + std::to_string(sim_->port()) +
+                           ";/;tls;sni=localhost",
+                       "--cacert=" + TmpDir() + "/ca.pem",
+                       TmpDir() + "/server.key", TmpDir() + "/server.pem"});
+  ASSERT_TRUE(proxy.ready());
+  ClientOptions h2;
+  h2.http2_over_tls = true;
+  h2.ca_file = TmpDir() + "/ca.pem";
+  TestClient client("https://127.0.0.1:" + std::to_string(port),
+                    sim_->access_token(), h2);
+  HttpResult r = client.Get("/api/2.0/pipelines?max_results=3");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.http_version, CURL_HTTP_VERSION_2_0);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.json()["statuses"].size(), 3u);
 }
 
 }  // namespace

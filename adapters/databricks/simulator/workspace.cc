@@ -151,8 +151,6 @@ Workspace::Pipeline* Workspace::FindPipeline(const std::string& id) {
   return it == pipelines_.end() ? nullptr : &it->second;
 }
 
-std::string Workspace::CurrentName(const Pipeline& p) const { return p.name; }
-
 json Workspace::UpdateJson(const Update& u) const {
   json j = {{"pipeline_id", u.pipeline_id},
             {"update_id", u.id},
@@ -225,10 +223,27 @@ absl::StatusOr<std::string> Workspace::AddPipeline(absl::Time now, json spec,
   p.spec = std::move(spec);
   p.creator = creator;
   p.behavior = behavior;
-  (void)now;
+  p.last_modified = now;
   std::string id = p.id;
   pipelines_.emplace(id, std::move(p));
   return id;
+}
+
+absl::Status Workspace::AddHistoricUpdate(const std::string& id, absl::Time at,
+                                          absl::Time now,
+                                          const std::string& cause) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TickLocked(now);
+  Pipeline* p = FindPipeline(id);
+  if (p == nullptr) return absl::NotFoundError("no pipeline " + id);
+  if (!p->active_update.empty()) {
+    return absl::FailedPreconditionError("an update is active");
+  }
+  counting_ = false;
+  CreateUpdateLocked(*p, at, NewId(), cause, false, {}, {}, false);
+  TickLocked(now);
+  counting_ = true;
+  return absl::OkStatus();
 }
 
 absl::Status Workspace::SetBehavior(const std::string& id, Behavior behavior) {
@@ -304,6 +319,7 @@ ApiResult Workspace::GetPipeline(absl::Time now, const std::string& id) {
   ApiResult r;
   r.body = StatusJson(*p);
   r.body["spec"] = p->spec;
+  r.body["last_modified"] = Millis(p->last_modified);
   return r;
 }
 
@@ -326,13 +342,33 @@ ApiResult Workspace::EditPipeline(absl::Time now, const std::string& id,
   TickLocked(now);
   Pipeline* p = FindPipeline(id);
   if (p == nullptr) return NoPipeline(id);
+  if (body.contains("pipeline_id") && body["pipeline_id"] != id) {
+    return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
+                            "The pipeline_id in the body does not match the "
+                            "path.");
+  }
+  if (body.contains("expected_last_modified") &&
+      !body["expected_last_modified"].is_number_integer()) {
+    return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
+                            "expected_last_modified must be an integer.");
+  }
+  if (body.contains("expected_last_modified") &&
+      body["expected_last_modified"].get<int64_t>() !=
+          Millis(p->last_modified)) {
+    return ApiResult::Error(
+        409, "ABORTED",
+        "The pipeline settings were modified after expected_last_modified.");
+  }
   json spec = body;
   spec.erase("allow_duplicate_names");
+  spec.erase("pipeline_id");
+  spec.erase("expected_last_modified");
   spec["id"] = id;
   if (spec.contains("name")) p->name = spec["name"].get<std::string>();
   spec["name"] = p->name;
   if (auto b = BehaviorFromSpec(spec)) p->behavior = *b;
   p->spec = std::move(spec);
+  p->last_modified = now;
   return ApiResult{};
 }
 
@@ -503,8 +539,10 @@ Workspace::Update& Workspace::CreateUpdateLocked(
   Update& stored = updates_.emplace(id, std::move(u)).first->second;
   p.update_ids.push_back(id);
   p.active_update = id;
-  ++p.updates_created;
-  ++updates_created_;
+  if (counting_) {
+    ++p.updates_created;
+    ++updates_created_;
+  }
   active_.insert(id);
   AddEvent(p, at, "INFO", "create_update",
            absl::StrCat("Update ", id.substr(0, 6), " started by ", cause, "."),
@@ -564,6 +602,13 @@ ApiResult Workspace::StartUpdate(absl::Time now, const std::string& id,
         options_.conflict_status, options_.conflict_error_code,
         absl::StrCat("Cannot start a new update of pipeline ", id, ": update ",
                      p->active_update, " is still active."));
+  }
+  if (options_.max_active_updates > 0 &&
+      static_cast<int>(active_.size()) >= options_.max_active_updates) {
+    return ApiResult::Error(
+        options_.limit_status, options_.limit_error_code,
+        absl::StrCat("The workspace already runs ", active_.size(),
+                     " pipeline updates, its limit of concurrent updates."));
   }
   std::string request_id = NewId();
   Update& u = CreateUpdateLocked(
@@ -736,9 +781,42 @@ void Workspace::AddEvent(Pipeline& p, absl::Time at, const std::string& level,
 
 void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
                            absl::Time at, std::vector<std::string>* worklist) {
+  const std::string previous = u.state;
   u.state = state;
   u.state_since = at;
   const std::string short_id = u.id.substr(0, 6);
+  // Flow events, as DLT writes them around the update's own progress.
+  auto flow_event = [&](const std::string& level, const std::string& flow,
+                        const std::string& status, const std::string& message,
+                        json details, json error = nullptr) {
+    details["status"] = status;
+    AddEvent(p, at, level, "flow_progress", message, &u,
+             {{"flow_progress", std::move(details)}}, std::move(error));
+    json& origin = p.events.back().json["origin"];
+    origin["flow_name"] = flow;
+    origin["dataset_name"] = flow;
+  };
+  if (state == "RUNNING") {
+    for (const char* flow : {"orders_raw", "orders_cleaned"}) {
+      flow_event("INFO", flow, "RUNNING",
+                 absl::StrCat("Flow '", flow, "' is RUNNING."), json::object());
+    }
+  }
+  if (state == "COMPLETED" && previous == "RUNNING") {
+    flow_event("INFO", "orders_raw", "COMPLETED",
+               "Flow 'orders_raw' has COMPLETED.",
+               {{"metrics", {{"num_output_rows", 1200}}}});
+    flow_event("WARN", "orders_cleaned", "COMPLETED",
+               "Flow 'orders_cleaned' dropped 3 records that failed "
+               "expectation 'valid_amount'.",
+               {{"metrics", {{"num_output_rows", 1197}}},
+                {"data_quality",
+                 {{"dropped_records", 3},
+                  {"expectations", json::array({{{"name", "valid_amount"},
+                                                 {"dataset", "orders_cleaned"},
+                                                 {"passed_records", 1197},
+                                                 {"failed_records", 3}}})}}}});
+  }
   if (state == "FAILED") {
     json exceptions = json::array(
         {{{"class_name", "org.apache.spark.sql.AnalysisException"},
@@ -747,11 +825,10 @@ void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
            "`main`.`raw`.`orders_landing` cannot be found. Verify the "
            "spelling and correctness of the schema and catalog."},
           {"stack", json::array()}}});
-    AddEvent(p, at, "ERROR", "flow_progress",
-             "Flow 'orders_cleaned' has FAILED fatally. An error occurred "
-             "because we could not find the table main.raw.orders_landing.",
-             &u, {{"flow_progress", {{"status", "FAILED"}}}},
-             {{"exceptions", exceptions}, {"fatal", true}});
+    flow_event("ERROR", "orders_cleaned", "FAILED",
+               "Flow 'orders_cleaned' has FAILED fatally. An error occurred "
+               "because we could not find the table main.raw.orders_landing.",
+               json::object(), {{"exceptions", exceptions}, {"fatal", true}});
     AddEvent(p, at, "ERROR", "update_progress",
              absl::StrCat("Update ", short_id, " is FAILED."), &u,
              {{"update_progress", {{"state", state}}}},

@@ -59,6 +59,11 @@ struct WorkspaceOptions {
   // 400 INVALID_STATE the other one.
   int conflict_status = 409;
   std::string conflict_error_code = "RESOURCE_CONFLICT";
+  // Azure's limit of concurrent pipeline updates per workspace (0: none).
+  // The real answer above it is undocumented; 429 RESOURCE_EXHAUSTED here.
+  int max_active_updates = 200;
+  int limit_status = 429;
+  std::string limit_error_code = "RESOURCE_EXHAUSTED";
   // How many entries `latest_updates` carries (newest first).
   int latest_updates_limit = 5;
   uint64_t random_seed = 20261120;
@@ -108,6 +113,10 @@ class Workspace {
   absl::StatusOr<std::string> AddPipeline(absl::Time now, nlohmann::json spec,
                                           Behavior behavior,
                                           const std::string& creator);
+  // Adds an update of pipeline `id` that started at `at` (in the past) and
+  // runs it up to `now`: seed history. Not counted by UpdatesCreated().
+  absl::Status AddHistoricUpdate(const std::string& id, absl::Time at,
+                                 absl::Time now, const std::string& cause);
   // Changes how future updates of the pipeline end.
   absl::Status SetBehavior(const std::string& id, Behavior behavior);
   // Moves every active update as far as `now` allows.
@@ -148,6 +157,7 @@ class Workspace {
     nlohmann::json spec;  // includes "id"
     std::string name;
     std::string creator;
+    absl::Time last_modified;
     Behavior behavior = Behavior::kSucceed;
     std::vector<std::string> update_ids;  // oldest first
     std::string active_update;            // empty when none
@@ -158,7 +168,6 @@ class Workspace {
   std::string NewId();
   std::string NewClusterId(absl::Time now);
   Pipeline* FindPipeline(const std::string& id);
-  std::string CurrentName(const Pipeline& p) const;
   nlohmann::json UpdateJson(const Update& u) const;
   nlohmann::json LatestUpdates(const Pipeline& p) const;
   nlohmann::json StatusJson(const Pipeline& p) const;
@@ -187,6 +196,7 @@ class Workspace {
   std::set<std::string> active_;               // update ids
   int64_t seq_ = 0;
   int64_t updates_created_ = 0;
+  bool counting_ = true;  // false while adding history
 };
 
 }  // namespace polysync::databricks::sim
