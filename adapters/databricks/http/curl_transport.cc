@@ -235,7 +235,10 @@ class CurlTransport final : public Transport {
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
+                     options_.http2_prior_knowledge
+                         ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+                         : CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
     if (!r.idempotent) {
       // libcurl resends a request whose reused connection died before any
@@ -303,6 +306,9 @@ class CurlTransport final : public Transport {
       long version = 0;
       curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
       t->response.http_version = version >= CURL_HTTP_VERSION_2_0 ? 2 : 1;
+      long connects = 0;
+      curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+      t->response.new_connection = connects > 0;
       Complete(std::move(t->done), absl::OkStatus(), TransportFailure::kNone,
                std::move(t->response), t->started);
       return;

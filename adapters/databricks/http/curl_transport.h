@@ -34,6 +34,9 @@ struct CurlTransportOptions {
   int max_cached_connections = 256;
   // Connect timeout (within the deadline).
   absl::Duration connect_timeout = absl::Seconds(10);
+  // Speak HTTP/2 on plain http:// without an upgrade (an h2c endpoint such
+  // as a local proxy). https:// negotiates HTTP/2 by ALPN regardless.
+  bool http2_prior_knowledge = false;
 };
 
 std::unique_ptr<Transport> MakeCurlTransport(CurlTransportOptions options);

@@ -55,6 +55,9 @@ struct Response {
   int status = 0;
   // The HTTP major version the response came over: 1 or 2.
   int http_version = 1;
+  // True when a new connection was opened for this request (false: a
+  // kept-alive connection was reused).
+  bool new_connection = false;
   // Header names in lower case, in the order received.
   Headers headers;
   std::string body;

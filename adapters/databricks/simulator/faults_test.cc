@@ -1,5 +1,4 @@
 // Every fault kind, seen from a real libcurl client, and the admin API.
-#include <curl/curl.h>
 
 #include <chrono>
 #include <string>
@@ -113,9 +112,7 @@ TEST_F(FaultsTest, ConnectionResetIsARealReset) {
   sim_->InjectFault(Rule("pipelines.get", FaultKind::kReset));
   HttpResult got = client_->Get(path_);
   EXPECT_FALSE(got.ok());
-  EXPECT_TRUE(got.curl_code == CURLE_RECV_ERROR ||
-              got.curl_code == CURLE_GOT_NOTHING)
-      << got.curl_code << " " << got.error;
+  EXPECT_EQ(got.failure, http::TransportFailure::kConnectionLost) << got.error;
   EXPECT_EQ(client_->Get(path_).status, 200);  // a new connection works
 }
 
@@ -128,10 +125,12 @@ TEST_F(FaultsTest, StallOutlivesTheClientDeadlineThenDrops) {
   auto impatient = NewClient(fast);
   auto t0 = std::chrono::steady_clock::now();
   HttpResult timed_out = impatient->Get(path_);
-  EXPECT_EQ(timed_out.curl_code, CURLE_OPERATION_TIMEDOUT) << timed_out.error;
+  EXPECT_EQ(timed_out.failure, http::TransportFailure::kTimeout)
+      << timed_out.error;
   // A patient client sees the connection dropped after the stall.
   HttpResult dropped = client_->Get(path_);
-  EXPECT_EQ(dropped.curl_code, CURLE_GOT_NOTHING) << dropped.error;
+  EXPECT_EQ(dropped.failure, http::TransportFailure::kConnectionLost)
+      << dropped.error;
   EXPECT_GE(std::chrono::steady_clock::now() - t0,
             std::chrono::milliseconds(300));
   EXPECT_EQ(client_->Get(path_).status, 200);
@@ -146,10 +145,9 @@ TEST_F(FaultsTest, MalformedAndTruncatedJson) {
 
   sim_->InjectFault(Rule("pipelines.get", FaultKind::kTruncatedJson));
   HttpResult truncated = client_->Get(path_);
-  EXPECT_EQ(truncated.curl_code, CURLE_PARTIAL_FILE) << truncated.error;
-  EXPECT_FALSE(truncated.body.empty());
-  EXPECT_TRUE(truncated.json().is_discarded());
-  EXPECT_EQ(truncated.body.rfind("{\"", 0), 0u);
+  // Content-Length promised more than was sent before the close.
+  EXPECT_EQ(truncated.failure, http::TransportFailure::kConnectionLost)
+      << truncated.error;
   EXPECT_EQ(client_->Get(path_).status, 200);
 }
 
@@ -176,8 +174,7 @@ TEST_F(FaultsTest, SlowBodyDripsTheRealAnswer) {
   ClientOptions fast;
   fast.timeout_ms = 200;
   HttpResult stuck = NewClient(fast)->Get(path_);
-  EXPECT_EQ(stuck.curl_code, CURLE_OPERATION_TIMEDOUT);
-  EXPECT_EQ(stuck.status, 200);
+  EXPECT_EQ(stuck.failure, http::TransportFailure::kTimeout);
 }
 
 TEST_F(FaultsTest, HtmlErrorPageFromAProxy) {
@@ -232,15 +229,16 @@ TEST_F(FaultsTest, StartUpdateProcessedButTheResponseLost) {
   }
 }
 
-TEST_F(FaultsTest, LibcurlResendsOnAReusedConnectionThatIsReset) {
-  // Documents a hazard for the adapter: after a reset on a kept-alive
-  // connection libcurl retries the POST by itself, so the caller sees the
-  // second answer (409: the first attempt's update is active).
-  ASSERT_EQ(client_->Get(path_).status, 200);  // the connection is now reused
+TEST_F(FaultsTest, ResetAfterProcessingIsReportedNotResent) {
+  // libcurl resends a request whose reused kept-alive connection died before
+  // any response byte; for a POST that was processed, that would be a second
+  // start. The transport gives non-idempotent requests a fresh connection,
+  // so the reset is reported once and nothing is sent twice.
+  ASSERT_EQ(client_->Get(path_).status, 200);  // a connection to reuse
   sim_->InjectFault(Rule("updates.start", FaultKind::kResponseLostReset));
-  HttpResult second = client_->Post(path_ + "/updates");
-  EXPECT_EQ(sim_->RequestCount("updates.start"), 2);
-  EXPECT_EQ(second.status, 409);
+  HttpResult lost = client_->Post(path_ + "/updates");
+  EXPECT_EQ(lost.failure, http::TransportFailure::kConnectionLost);
+  EXPECT_EQ(sim_->RequestCount("updates.start"), 1);
   EXPECT_EQ(sim_->UpdatesCreated(id_), 1);
 }
 

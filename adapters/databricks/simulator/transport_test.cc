@@ -1,7 +1,6 @@
 // Real transports: HTTPS with a CA generated here by Debian's openssl (the
 // right CA is trusted, a wrong one refused), faults over TLS, and HTTP/2
 // through nghttpx in front of the simulator.
-#include <curl/curl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -105,7 +104,7 @@ TEST_F(TlsTest, TrustedCaSucceeds) {
 
 TEST_F(TlsTest, WrongCaIsRefused) {
   HttpResult r = Client("other_ca.pem")->Get("/api/2.0/pipelines");
-  EXPECT_EQ(r.curl_code, CURLE_PEER_FAILED_VERIFICATION) << r.error;
+  EXPECT_EQ(r.failure, http::TransportFailure::kTls) << r.error;
   EXPECT_EQ(r.status, 0);
   // The curl command line refuses it too (exit code 60: peer verification).
   std::string cmd = "curl -s --cacert '" + TmpDir() +
@@ -214,7 +213,7 @@ class Nghttpx {
 };
 
 TEST(Http2Test, ThroughNghttpx) {
-  if (!HaveNghttpx()) GTEST_SKIP() << "nghttpx missing: run scripts/setup.sh";
+  ASSERT_TRUE(HaveNghttpx()) << "nghttpx missing: run scripts/setup.sh";
   SimulatorOptions options;
   options.clock = std::make_shared<ManualClock>();
   auto sim = Simulator::Start(options);
@@ -229,7 +228,7 @@ TEST(Http2Test, ThroughNghttpx) {
                     (*sim)->access_token(), h2);
   HttpResult r = client.Get("/api/2.0/pipelines?max_results=5");
   ASSERT_TRUE(r.ok()) << r.error;
-  EXPECT_EQ(r.http_version, CURL_HTTP_VERSION_2_0);
+  EXPECT_EQ(r.http_version, 2);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.json()["statuses"].size(), 5u);
   TestClient anonymous("http://127.0.0.1:" + std::to_string(port), "", h2);
@@ -239,7 +238,7 @@ TEST(Http2Test, ThroughNghttpx) {
 }
 
 TEST_F(TlsTest, Http2OverTlsThroughNghttpx) {
-  if (!HaveNghttpx()) GTEST_SKIP() << "nghttpx missing: run scripts/setup.sh";
+  ASSERT_TRUE(HaveNghttpx()) << "nghttpx missing: run scripts/setup.sh";
   // nghttpx terminates TLS (our test certificate) and speaks TLS to the
   // simulator too, trusting the test CA.
   const int port = FreePort();
@@ -250,13 +249,12 @@ TEST_F(TlsTest, Http2OverTlsThroughNghttpx) {
                        TmpDir() + "/server.key", TmpDir() + "/server.pem"});
   ASSERT_TRUE(proxy.ready());
   ClientOptions h2;
-  h2.http2_over_tls = true;
   h2.ca_file = TmpDir() + "/ca.pem";
   TestClient client("https://127.0.0.1:" + std::to_string(port),
                     sim_->access_token(), h2);
   HttpResult r = client.Get("/api/2.0/pipelines?max_results=3");
   ASSERT_TRUE(r.ok()) << r.error;
-  EXPECT_EQ(r.http_version, CURL_HTTP_VERSION_2_0);
+  EXPECT_EQ(r.http_version, 2);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.json()["statuses"].size(), 3u);
 }
