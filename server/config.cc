@@ -151,6 +151,10 @@ void ApplyDefaults(ServerConfig& config) {
     config.mutable_shutdown_grace()->set_seconds(
         absl::ToInt64Seconds(kDefaultShutdownGrace));
   }
+  if (!config.has_drain_delay()) {
+    config.mutable_drain_delay()->set_seconds(
+        absl::ToInt64Seconds(kDefaultDrainDelay));
+  }
   if (config.default_workspace().empty() && config.workspaces_size() == 1) {
     config.set_default_workspace(config.workspaces(0).name());
   }
@@ -166,6 +170,9 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   if (config.shutdown_grace().seconds() < 0 ||
       config.shutdown_grace().nanos() < 0) {
     return absl::InvalidArgumentError("shutdown_grace: must not be negative");
+  }
+  if (config.drain_delay().seconds() < 0 || config.drain_delay().nanos() < 0) {
+    return absl::InvalidArgumentError("drain_delay: must not be negative");
   }
   std::set<std::string> names;
   for (const auto& profile : config.workspaces()) {
@@ -184,9 +191,16 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   return absl::OkStatus();
 }
 
+absl::Duration ToDuration(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
 absl::Duration ShutdownGrace(const ServerConfig& config) {
-  return absl::Seconds(config.shutdown_grace().seconds()) +
-         absl::Nanoseconds(config.shutdown_grace().nanos());
+  return ToDuration(config.shutdown_grace());
+}
+
+absl::Duration DrainDelay(const ServerConfig& config) {
+  return ToDuration(config.drain_delay());
 }
 
 }  // namespace polysync::server

@@ -26,6 +26,7 @@ using ::polysync::databricks::v1::ServerConfig;
 
 inline constexpr absl::string_view kDefaultListen = "0.0.0.0:50051";
 inline constexpr absl::Duration kDefaultShutdownGrace = absl::Seconds(20);
+inline constexpr absl::Duration kDefaultDrainDelay = absl::Seconds(5);
 
 // Parses and validates a configuration document. `origin` (a file name)
 // prefixes error messages.
@@ -36,7 +37,8 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
 absl::StatusOr<ServerConfig> LoadConfigFile(const std::string& path);
 
 // Fills in defaults for keys that were left out (listen address, log level,
-// shutdown grace, the default workspace when there is exactly one).
+// shutdown grace, drain delay, the default workspace when there is exactly
+// one).
 void ApplyDefaults(ServerConfig& config);
 
 // Checks what the schema alone cannot: profile names, hosts, that every
@@ -44,8 +46,12 @@ void ApplyDefaults(ServerConfig& config);
 // default workspace exists.
 absl::Status ValidateConfig(const ServerConfig& config);
 
-// The shutdown grace as an absl::Duration (after ApplyDefaults).
+// The shutdown grace and the drain delay (after ApplyDefaults).
 absl::Duration ShutdownGrace(const ServerConfig& config);
+absl::Duration DrainDelay(const ServerConfig& config);
+
+// A google.protobuf.Duration as an absl::Duration.
+absl::Duration ToDuration(const google::protobuf::Duration& d);
 
 }  // namespace polysync::server
 

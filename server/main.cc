@@ -11,10 +11,12 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "server/backend.h"
 #include "server/config.h"
+#include "server/metrics_http.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -27,6 +29,13 @@ ABSL_FLAG(std::string, log_level, "",
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::ZeroDuration(),
           "How long in-flight calls may finish after SIGTERM; overrides the "
           "file. Default 20s.");
+ABSL_FLAG(absl::Duration, drain_delay, absl::InfiniteDuration(),
+          "After SIGTERM, how long calls are still accepted (readiness "
+          "already NOT_SERVING) before shutdown_grace starts; overrides the "
+          "file. Default 5s.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port of the Prometheus /metrics endpoint; overrides the file. "
+          "Default: none.");
 ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection.");
 ABSL_FLAG(bool, simulated_workspace, false,
           "Out-of-the-box mode: run the built-in simulated Databricks "
@@ -93,6 +102,15 @@ int main(int argc, char** argv) {
     config.mutable_shutdown_grace()->set_nanos(static_cast<int32_t>(
         absl::ToInt64Nanoseconds(d - absl::Seconds(absl::ToInt64Seconds(d)))));
   }
+  if (const absl::Duration d = absl::GetFlag(FLAGS_drain_delay);
+      d != absl::InfiniteDuration()) {
+    config.mutable_drain_delay()->set_seconds(absl::ToInt64Seconds(d));
+    config.mutable_drain_delay()->set_nanos(static_cast<int32_t>(
+        absl::ToInt64Nanoseconds(d - absl::Seconds(absl::ToInt64Seconds(d)))));
+  }
+  if (const std::string v = absl::GetFlag(FLAGS_metrics_listen); !v.empty()) {
+    config.set_metrics_listen(v);
+  }
   polysync::server::ApplyDefaults(config);
   if (auto s = polysync::server::ValidateConfig(config); !s.ok()) {
     return Fail(s);
@@ -111,6 +129,14 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_simulated_pipelines);
   auto backend = polysync::server::Backend::Create(backend_options);
   if (!backend.ok()) return Fail(backend.status());
+
+  std::unique_ptr<polysync::server::MetricsEndpoint> metrics;
+  if (!config.metrics_listen().empty()) {
+    auto endpoint =
+        polysync::server::MetricsEndpoint::Start(config.metrics_listen());
+    if (!endpoint.ok()) return Fail(endpoint.status());
+    metrics = *std::move(endpoint);
+  }
 
   auto server = polysync::server::Server::Start(
       {config, absl::GetFlag(FLAGS_reflection), &(*backend)->job_type()});

@@ -8,7 +8,8 @@ tmp="$TEST_TMPDIR"
 # --help names the flags.
 "$bin" --help >"$tmp/help.txt" 2>&1 || true
 for flag in --config --listen --log_level --shutdown_grace --reflection \
-    --simulated_workspace --databrickscfg --default_workspace; do
+    --simulated_workspace --databrickscfg --default_workspace --drain_delay \
+    --metrics_listen; do
   grep -q -- "$flag" "$tmp/help.txt" || { echo "--help does not mention $flag"; exit 1; }
 done
 
@@ -31,7 +32,7 @@ set -e
 grep -q -- '--simulated_workspace' "$tmp/none.log" || { echo "no hint"; cat "$tmp/none.log"; exit 1; }
 
 # SIGTERM drains and exits 0.
-"$bin" --listen=127.0.0.1:0 --shutdown_grace=2s --simulated_workspace 2>"$tmp/run.log" &
+"$bin" --listen=127.0.0.1:0 --shutdown_grace=2s --drain_delay=0s --simulated_workspace 2>"$tmp/run.log" &
 pid=$!
 for _ in $(seq 50); do
   grep -q '"msg":"serving"' "$tmp/run.log" && break

@@ -95,17 +95,38 @@ api::CallContext ContextOf(grpc::CallbackServerContext* context) {
   return ctx;
 }
 
+// Finishes a unary call refused before anything was done.
+grpc::ServerUnaryReactor* Refuse(const char* method,
+                                 grpc::CallbackServerContext* context,
+                                 const absl::Status& refusal) {
+  auto* reactor = context->DefaultReactor();
+  grpc::Status status = ToGrpcStatus(refusal);
+  Record(method, status, absl::Now());
+  log::Info("rpc refused", {log::Field("method", method),
+                            log::Field("code", CodeName(status.error_code())),
+                            log::Field("error", status.error_message())});
+  reactor->Finish(status);
+  return reactor;
+}
+
+// Called with a unary call's outcome before it finishes (audit lines).
+template <typename Response>
+using Audit = std::function<void(const absl::StatusOr<Response>&,
+                                 const std::string& correlation_id)>;
+
 // Runs a unary JobType call and finishes the reactor with its result.
 template <typename Response, typename Call>
 grpc::ServerUnaryReactor* Unary(const char* method,
                                 grpc::CallbackServerContext* context,
-                                Response* response, Call call) {
+                                Response* response, Call call,
+                                Audit<Response> audit = nullptr) {
   auto* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
   api::CallContext ctx = ContextOf(context);
   call(ctx,
-       [method, reactor, response, start,
+       [method, reactor, response, start, audit = std::move(audit),
         correlation_id = ctx.correlation_id](absl::StatusOr<Response> result) {
+         if (audit) audit(result, correlation_id);
          grpc::Status status = ToGrpcStatus(result.status());
          if (result.ok()) *response = *std::move(result);
          Record(method, status, start);
@@ -278,13 +299,36 @@ class WatchWriter final : public SharedWriter<v1::UpdateStatus> {
 
 }  // namespace
 
-PipelinesService::PipelinesService(JobType& job_type) : job_type_(job_type) {}
+PipelinesService::PipelinesService(JobType& job_type,
+                                   const Authorizer* authorizer)
+    : job_type_(job_type), authorizer_(authorizer) {}
+
+std::string PipelinesService::Caller(
+    grpc::CallbackServerContext* context) const {
+  std::string identity =
+      authorizer_ == nullptr ? "" : authorizer_->Identity(*context);
+  return identity.empty() ? "anonymous" : identity;
+}
+
+absl::StatusOr<std::string> PipelinesService::Authorize(
+    grpc::CallbackServerContext* context, Action action,
+    const std::string& workspace) const {
+  if (authorizer_ == nullptr) return std::string("anonymous");
+  return authorizer_->Check(
+      *context, action,
+      workspace.empty() ? job_type_.default_workspace() : workspace);
+}
 
 grpc::ServerWriteReactor<v1::ImportPipelinesResponse>*
 PipelinesService::ImportPipelines(grpc::CallbackServerContext* context,
                                   const v1::ImportPipelinesRequest* request) {
   auto writer = std::make_shared<ImportWriter>();
   writer->Hold(writer);
+  if (auto who = Authorize(context, Action::kRead, request->workspace());
+      !who.ok()) {
+    writer->End(who.status());
+    return writer.get();
+  }
   std::weak_ptr<ImportWriter> weak = writer;
   writer->SetImport(job_type_.ImportPipelines(
       *request, ContextOf(context),
@@ -301,6 +345,10 @@ grpc::ServerUnaryReactor* PipelinesService::SyncParameters(
     grpc::CallbackServerContext* context,
     const v1::SyncParametersRequest* request,
     v1::SyncParametersResponse* response) {
+  if (auto who = Authorize(context, Action::kRead, request->workspace());
+      !who.ok()) {
+    return Refuse("SyncParameters", context, who.status());
+  }
   return Unary("SyncParameters", context, response,
                [&](api::CallContext ctx, auto done) {
                  job_type_.SyncParameters(*request, std::move(ctx), done);
@@ -310,15 +358,44 @@ grpc::ServerUnaryReactor* PipelinesService::SyncParameters(
 grpc::ServerUnaryReactor* PipelinesService::StartUpdate(
     grpc::CallbackServerContext* context, const v1::StartUpdateRequest* request,
     v1::StartUpdateResponse* response) {
-  return Unary("StartUpdate", context, response,
-               [&](api::CallContext ctx, auto done) {
-                 job_type_.StartUpdate(*request, std::move(ctx), done);
-               });
+  auto who = Authorize(context, Action::kStart, request->workspace());
+  if (!who.ok()) {
+    log::Info("audit", {log::Field("action", "StartUpdate"),
+                        log::Field("caller", Caller(context)),
+                        log::Field("workspace", request->workspace()),
+                        log::Field("pipeline_id", request->pipeline_id()),
+                        log::Field("outcome", who.status().ToString())});
+    return Refuse("StartUpdate", context, who.status());
+  }
+  return Unary(
+      "StartUpdate", context, response,
+      [&](api::CallContext ctx, auto done) {
+        job_type_.StartUpdate(*request, std::move(ctx), done);
+      },
+      Audit<v1::StartUpdateResponse>(
+          [caller = *who, workspace = request->workspace(),
+           pipeline = request->pipeline_id()](
+              const absl::StatusOr<v1::StartUpdateResponse>& r,
+              const std::string& correlation_id) {
+            log::Info("audit",
+                      {log::Field("action", "StartUpdate"),
+                       log::Field("caller", caller),
+                       log::Field("workspace", workspace),
+                       log::Field("pipeline_id", pipeline),
+                       log::Field("run_id", r.ok() ? r->run_id() : ""),
+                       log::Field("outcome", r.ok() ? std::string("OK")
+                                                    : r.status().ToString()),
+                       log::Field("correlation_id", correlation_id)});
+          }));
 }
 
 grpc::ServerUnaryReactor* PipelinesService::GetUpdateStatus(
     grpc::CallbackServerContext* context,
     const v1::GetUpdateStatusRequest* request, v1::UpdateStatus* response) {
+  if (auto who = Authorize(context, Action::kRead, request->workspace());
+      !who.ok()) {
+    return Refuse("GetUpdateStatus", context, who.status());
+  }
   return Unary("GetUpdateStatus", context, response,
                [&](api::CallContext ctx, auto done) {
                  job_type_.GetUpdateStatus(*request, std::move(ctx), done);
@@ -328,10 +405,35 @@ grpc::ServerUnaryReactor* PipelinesService::GetUpdateStatus(
 grpc::ServerUnaryReactor* PipelinesService::StopUpdate(
     grpc::CallbackServerContext* context, const v1::StopUpdateRequest* request,
     v1::StopUpdateResponse* response) {
-  return Unary("StopUpdate", context, response,
-               [&](api::CallContext ctx, auto done) {
-                 job_type_.StopUpdate(*request, std::move(ctx), done);
-               });
+  auto who = Authorize(context, Action::kStop, request->workspace());
+  if (!who.ok()) {
+    log::Info("audit", {log::Field("action", "StopUpdate"),
+                        log::Field("caller", Caller(context)),
+                        log::Field("workspace", request->workspace()),
+                        log::Field("run_id", request->run_id()),
+                        log::Field("outcome", who.status().ToString())});
+    return Refuse("StopUpdate", context, who.status());
+  }
+  return Unary(
+      "StopUpdate", context, response,
+      [&](api::CallContext ctx, auto done) {
+        job_type_.StopUpdate(*request, std::move(ctx), done);
+      },
+      Audit<v1::StopUpdateResponse>(
+          [caller = *who, workspace = request->workspace(),
+           run_id = request->run_id()](
+              const absl::StatusOr<v1::StopUpdateResponse>& r,
+              const std::string& correlation_id) {
+            log::Info("audit",
+                      {log::Field("action", "StopUpdate"),
+                       log::Field("caller", caller),
+                       log::Field("workspace", workspace),
+                       log::Field("run_id", run_id),
+                       log::Field("stop_sent", r.ok() && r->stop_sent()),
+                       log::Field("outcome", r.ok() ? std::string("OK")
+                                                    : r.status().ToString()),
+                       log::Field("correlation_id", correlation_id)});
+          }));
 }
 
 grpc::ServerWriteReactor<v1::UpdateStatus>* PipelinesService::WatchUpdate(
@@ -339,6 +441,11 @@ grpc::ServerWriteReactor<v1::UpdateStatus>* PipelinesService::WatchUpdate(
     const v1::WatchUpdateRequest* request) {
   auto writer = std::make_shared<WatchWriter>(job_type_);
   writer->Hold(writer);
+  if (auto who = Authorize(context, Action::kRead, request->workspace());
+      !who.ok()) {
+    writer->End(who.status());
+    return writer.get();
+  }
   std::weak_ptr<WatchWriter> weak = writer;
   auto id = job_type_.WatchUpdate(
       *request, ContextOf(context),
@@ -359,6 +466,9 @@ grpc::ServerWriteReactor<v1::UpdateStatus>* PipelinesService::WatchUpdate(
 grpc::ServerUnaryReactor* PipelinesService::ListWorkspaces(
     grpc::CallbackServerContext* context, const v1::ListWorkspacesRequest*,
     v1::ListWorkspacesResponse* response) {
+  if (auto who = Authorize(context, Action::kRead, ""); !who.ok()) {
+    return Refuse("ListWorkspaces", context, who.status());
+  }
   return Unary(
       "ListWorkspaces", context, response,
       [&](api::CallContext, auto done) { done(job_type_.ListWorkspaces()); });

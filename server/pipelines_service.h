@@ -1,15 +1,18 @@
 // The gRPC face of the job type: polysync.databricks.v1.DatabricksPipelines
 // on gRPC's callback API.
 //
-// Each method turns the call into a JobType call (with the caller's deadline
-// and correlation id) and the answer back into a response; statuses go
-// through ToGrpcStatus(). The streaming RPCs are small reactors that write
-// one message at a time. No Databricks or job-type rule lives here.
+// Each method checks the caller's right (authz.h), turns the call into a
+// JobType call (with the caller's deadline and correlation id) and the answer
+// back into a response; statuses go through ToGrpcStatus(). StartUpdate and
+// StopUpdate write one audit log line each. The streaming RPCs are small
+// reactors that write one message at a time. No Databricks or job-type rule
+// lives here.
 #ifndef POLYSYNC_SERVER_PIPELINES_SERVICE_H_
 #define POLYSYNC_SERVER_PIPELINES_SERVICE_H_
 
 #include "adapters/databricks/jobtype/job_type.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "server/authz.h"
 
 namespace polysync::server {
 
@@ -17,7 +20,9 @@ namespace v1 = ::polysync::databricks::v1;
 
 class PipelinesService final : public v1::DatabricksPipelines::CallbackService {
  public:
-  explicit PipelinesService(databricks::jobtype::JobType& job_type);
+  // `authorizer` may be null: every caller may do everything.
+  PipelinesService(databricks::jobtype::JobType& job_type,
+                   const Authorizer* authorizer);
 
   grpc::ServerWriteReactor<v1::ImportPipelinesResponse>* ImportPipelines(
       grpc::CallbackServerContext* context,
@@ -47,7 +52,15 @@ class PipelinesService final : public v1::DatabricksPipelines::CallbackService {
       v1::ListWorkspacesResponse* response) override;
 
  private:
+  // The caller's identity for audit lines ("anonymous" when none).
+  std::string Caller(grpc::CallbackServerContext* context) const;
+  // The caller's identity when allowed to do `action` in `workspace`.
+  absl::StatusOr<std::string> Authorize(grpc::CallbackServerContext* context,
+                                        Action action,
+                                        const std::string& workspace) const;
+
   databricks::jobtype::JobType& job_type_;
+  const Authorizer* authorizer_;
 };
 
 }  // namespace polysync::server

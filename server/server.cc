@@ -4,9 +4,16 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -32,6 +39,50 @@ class WithoutReflection final : public grpc::ServerBuilderOption {
   }
 };
 
+// Plaintext, or TLS (optionally mTLS) with certificate files watched for
+// rotation.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const polysync::databricks::v1::ServerConfig& config) {
+  if (!config.has_tls()) return grpc::InsecureServerCredentials();
+  const auto& tls = config.tls();
+  if (tls.cert_file().empty() || tls.key_file().empty()) {
+    return absl::InvalidArgumentError(
+        "tls: cert_file and key_file are both required");
+  }
+  if (tls.require_client_certificate() && tls.client_ca_file().empty()) {
+    return absl::InvalidArgumentError(
+        "tls.require_client_certificate needs tls.client_ca_file");
+  }
+  for (const std::string& file :
+       {tls.cert_file(), tls.key_file(), tls.client_ca_file()}) {
+    if (!file.empty() && access(file.c_str(), R_OK) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tls: cannot read ", file));
+    }
+  }
+  constexpr unsigned int kRefreshSeconds = 60;
+  auto provider = tls.client_ca_file().empty()
+                      ? std::make_shared<
+                            grpc::experimental::FileWatcherCertificateProvider>(
+                            tls.key_file(), tls.cert_file(), kRefreshSeconds)
+                      : std::make_shared<
+                            grpc::experimental::FileWatcherCertificateProvider>(
+                            tls.key_file(), tls.cert_file(),
+                            tls.client_ca_file(), kRefreshSeconds);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (!tls.client_ca_file().empty()) {
+    options.watch_root_certs();
+    options.set_cert_request_type(
+        tls.require_client_certificate()
+            ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+            : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  } else {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
@@ -41,14 +92,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     return absl::InvalidArgumentError("Server::Start needs a job type");
   }
   server->job_type_ = options.job_type;
-  server->service_ = std::make_unique<PipelinesService>(*options.job_type);
+  auto authorizer = Authorizer::Create(options.config.authorization());
+  if (!authorizer.ok()) return authorizer.status();
+  server->authorizer_ = *std::move(authorizer);
+  server->service_ = std::make_unique<PipelinesService>(
+      *options.job_type, server->authorizer_.get());
 
+  auto credentials = ServerCredentials(options.config);
+  if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.config.listen(),
-                           grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(options.config.listen(), *credentials,
                            &server->bound_port_);
   builder.RegisterService(server->service_.get());
-  if (!options.enable_reflection) {
+  if (!options.enable_reflection || options.config.disable_reflection()) {
     builder.SetOption(std::make_unique<WithoutReflection>());
   }
   server->server_ = builder.BuildAndStart();
@@ -58,12 +114,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
                      " (address in use, or not a host:port?)"));
   }
   auto* health = server->server_->GetHealthCheckService();
-  health->SetServingStatus("", true);
-  health->SetServingStatus(kServiceName, true);
-  log::Info("gRPC server listening",
-            {log::Field("listen", options.config.listen()),
-             log::Field("port", server->bound_port_),
-             log::Field("reflection", options.enable_reflection)});
+  for (const char* name : kHealthNames) health->SetServingStatus(name, true);
+  log::Info(
+      "gRPC server listening",
+      {log::Field("listen", options.config.listen()),
+       log::Field("port", server->bound_port_),
+       log::Field("tls", options.config.has_tls()),
+       log::Field("authorization", options.config.authorization().enabled()),
+       log::Field("reflection", options.enable_reflection &&
+                                    !options.config.disable_reflection())});
   return server;
 }
 
@@ -74,12 +133,34 @@ Server::~Server() {
   }
 }
 
+void Server::BeginDrain() {
+  server_->GetHealthCheckService()->SetServingStatus(kServiceName, false);
+}
+
 void Server::Shutdown(absl::Duration grace) {
   server_->GetHealthCheckService()->Shutdown();
-  job_type_->EndWatches(absl::UnavailableError(
-      "server draining; resume the watch (another replica will answer)"));
+  // Watches never end on their own: end them cleanly just before the grace
+  // period runs out, so they see UNAVAILABLE rather than a cancellation.
+  const absl::Duration watch_margin =
+      std::min(absl::Milliseconds(500), grace / 4);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread ender([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, absl::ToChronoMilliseconds(grace - watch_margin),
+                [&] { return done; });
+    job_type_->EndWatches(absl::UnavailableError(
+        "server draining; resume the watch (another replica will answer)"));
+  });
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(grace));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  ender.join();
 }
 
 void Server::Wait() { server_->Wait(); }

@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "adapters/databricks/jobtype/job_type.h"
 #include "polysync/databricks/v1/config.pb.h"
+#include "server/authz.h"
 #include "server/pipelines_service.h"
 
 namespace polysync::server {
@@ -38,6 +39,9 @@ struct ServerOptions {
   databricks::jobtype::JobType* job_type = nullptr;
 };
 
+// The health service names: the process ("") and the service.
+inline constexpr const char* kHealthNames[] = {"", kServiceName};
+
 class Server {
  public:
   // Builds the services and starts listening on `options.config.listen()`.
@@ -50,9 +54,13 @@ class Server {
   // The port actually bound (useful with "127.0.0.1:0").
   int bound_port() const { return bound_port_; }
 
-  // Marks health NOT_SERVING, ends open watches with UNAVAILABLE ("resume the
-  // watch"), stops accepting calls and waits up to `grace` for in-flight
-  // calls; calls still running then are cancelled.
+  // Readiness (the service's health) turns NOT_SERVING at once; calls are
+  // still accepted. The first step of a drain.
+  void BeginDrain();
+
+  // Stops accepting calls, lets unary calls finish within `grace`, ends open
+  // watches with UNAVAILABLE ("resume the watch") just before `grace` runs
+  // out, and returns when every call is done. Health is NOT_SERVING.
   void Shutdown(absl::Duration grace);
 
   // Blocks until the server has shut down.
@@ -62,6 +70,7 @@ class Server {
   Server() = default;
 
   databricks::jobtype::JobType* job_type_ = nullptr;
+  std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<PipelinesService> service_;
   std::unique_ptr<grpc::Server> server_;
   int bound_port_ = 0;

@@ -62,6 +62,10 @@ class JobType {
   // Ends every open watch (server draining).
   void EndWatches(const absl::Status& status) { watches_.EndAll(status); }
   v1::ListWorkspacesResponse ListWorkspaces() const;
+  // The profile used when a request names no workspace.
+  const std::string& default_workspace() const {
+    return workspaces_.default_name();
+  }
 
   Watches& watches() { return watches_; }
   StatusReader& status_reader() { return reader_; }

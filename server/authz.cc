@@ -1,0 +1,136 @@
+#include "server/authz.h"
+
+#include <grpc/grpc_security_constants.h>
+#include <grpcpp/security/auth_context.h>
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace polysync::server {
+namespace {
+
+// Compares without an early exit, so timing does not reveal a prefix.
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
+}
+
+bool Contains(const std::vector<std::string>& list, absl::string_view value) {
+  return std::any_of(list.begin(), list.end(), [&](const std::string& v) {
+    return v == "*" || v == value;
+  });
+}
+
+}  // namespace
+
+absl::string_view ActionName(Action action) {
+  switch (action) {
+    case Action::kRead:
+      return "read";
+    case Action::kStart:
+      return "start";
+    case Action::kStop:
+      return "stop";
+  }
+  return "read";
+}
+
+absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(
+    const polysync::databricks::v1::Authorization& config) {
+  auto authorizer = std::unique_ptr<Authorizer>(new Authorizer);
+  authorizer->enabled_ = config.enabled();
+  for (const auto& t : config.tokens()) {
+    if (t.name().empty()) {
+      return absl::InvalidArgumentError(
+          "authorization.tokens: every token needs a name");
+    }
+    databricks::auth::SecretSource source;
+    if (t.token().has_env()) {
+      source = databricks::auth::SecretSource::FromEnv(t.token().env());
+    } else if (t.token().has_file()) {
+      source = databricks::auth::SecretSource::FromFile(t.token().file());
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "authorization.tokens[\"", t.name(), "\"]: name a file or env"));
+    }
+    authorizer->tokens_.push_back({t.name(), std::move(source)});
+  }
+  for (const auto& g : config.grants()) {
+    if (g.identity().empty()) {
+      return absl::InvalidArgumentError(
+          "authorization.grants: every grant needs an identity");
+    }
+    for (const auto& a : g.actions()) {
+      if (a != "read" && a != "start" && a != "stop" && a != "*") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "authorization.grants[\"", g.identity(), "\"]: unknown action \"",
+            a, "\" (read, start, stop or *)"));
+      }
+    }
+    authorizer->grants_.push_back(
+        {g.identity(),
+         std::vector<std::string>(g.workspaces().begin(), g.workspaces().end()),
+         std::vector<std::string>(g.actions().begin(), g.actions().end())});
+  }
+  return authorizer;
+}
+
+std::string Authorizer::Identity(const grpc::ServerContextBase& context) const {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it != metadata.end()) {
+    absl::string_view value(it->second.data(), it->second.size());
+    if (absl::ConsumePrefix(&value, "Bearer ") ||
+        absl::ConsumePrefix(&value, "bearer ")) {
+      for (const auto& t : tokens_) {
+        auto expected = t.source.Read();
+        if (expected.ok() && ConstantTimeEquals(value, *expected)) {
+          return absl::StrCat("token:", t.name);
+        }
+      }
+    }
+    return "";
+  }
+  auto auth = context.auth_context();
+  if (auth != nullptr && auth->IsPeerAuthenticated()) {
+    auto subject = auth->FindPropertyValues(GRPC_X509_SUBJECT_PROPERTY_NAME);
+    if (!subject.empty()) {
+      return absl::StrCat("cert:",
+                          std::string(subject.front().data(),
+                                      subject.front().size()));
+    }
+  }
+  return "";
+}
+
+absl::StatusOr<std::string> Authorizer::Check(
+    const grpc::ServerContextBase& context, Action action,
+    absl::string_view workspace) const {
+  std::string identity = Identity(context);
+  if (!enabled_) return identity.empty() ? "anonymous" : identity;
+  if (identity.empty()) {
+    return absl::UnauthenticatedError(
+        "no valid credentials: send `authorization: Bearer <token>` or a "
+        "client certificate");
+  }
+  for (const auto& g : grants_) {
+    if ((g.identity == "*" || g.identity == identity) &&
+        Contains(g.workspaces, workspace) &&
+        Contains(g.actions, ActionName(action))) {
+      return identity;
+    }
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat(identity, " may not ", ActionName(action),
+                   " in workspace \"", workspace, "\""));
+}
+
+}  // namespace polysync::server

@@ -1,0 +1,76 @@
+// Who may call what: caller identities from bearer tokens or client
+// certificates, checked against the configuration's grants.
+//
+// Identities are "token:<name>" (a configured bearer token, sent as
+// `authorization: Bearer ...` metadata; token files are re-read when they
+// change) or "cert:<subject>" (a verified client certificate's subject). A
+// grant gives an identity (or "*": any authenticated caller) actions
+// ("read", "start", "stop") on workspaces. With authorization enabled, a
+// call without valid credentials is UNAUTHENTICATED and an identity without
+// the right is PERMISSION_DENIED; nothing is sent to Databricks either way.
+// The health service is never checked (Kubernetes probes carry no
+// credentials).
+//
+//   auto authorizer = Authorizer::Create(config.authorization());
+//   absl::StatusOr<std::string> who =
+//       authorizer->Check(*context, Action::kStart, "prod");
+#ifndef POLYSYNC_SERVER_AUTHZ_H_
+#define POLYSYNC_SERVER_AUTHZ_H_
+
+#include <grpcpp/server_context.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "adapters/databricks/auth/secret_source.h"
+#include "polysync/databricks/v1/config.pb.h"
+
+namespace polysync::server {
+
+enum class Action { kRead, kStart, kStop };
+
+absl::string_view ActionName(Action action);
+
+class Authorizer {
+ public:
+  // INVALID_ARGUMENT for a grant with an unknown action or an empty
+  // identity, or a token without a name or source.
+  static absl::StatusOr<std::unique_ptr<Authorizer>> Create(
+      const polysync::databricks::v1::Authorization& config);
+
+  bool enabled() const { return enabled_; }
+
+  // The caller's identity ("token:...", "cert:...", or "" when the call
+  // carries no valid credentials). A bearer token that matches none of the
+  // configured tokens gives "".
+  std::string Identity(const grpc::ServerContextBase& context) const;
+
+  // The identity when `action` on `workspace` is allowed (always allowed
+  // when authorization is disabled; the identity is then "anonymous" when
+  // there is none).
+  absl::StatusOr<std::string> Check(const grpc::ServerContextBase& context,
+                                    Action action,
+                                    absl::string_view workspace) const;
+
+ private:
+  struct Token {
+    std::string name;
+    databricks::auth::SecretSource source;
+  };
+  struct Grant {
+    std::string identity;
+    std::vector<std::string> workspaces;
+    std::vector<std::string> actions;
+  };
+
+  bool enabled_ = false;
+  std::vector<Token> tokens_;
+  std::vector<Grant> grants_;
+};
+
+}  // namespace polysync::server
+
+#endif  // POLYSYNC_SERVER_AUTHZ_H_

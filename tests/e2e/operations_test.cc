@@ -1,0 +1,431 @@
+// Running it for real: caller authorization (bearer tokens and client
+// certificates), TLS, audit lines, the metrics endpoint, and the drain.
+#include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "adapters/databricks/http/curl_transport.h"
+#include "adapters/databricks/simulator/simulator.h"
+#include "common/log.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "server/backend.h"
+#include "server/config.h"
+#include "server/metrics_http.h"
+#include "server/server.h"
+
+namespace polysync {
+namespace {
+
+namespace v1 = ::polysync::databricks::v1;
+namespace sim = ::polysync::databricks::sim;
+namespace health = ::grpc::health::v1;
+using ::testing::HasSubstr;
+
+std::string Runfile(const std::string& path) {
+  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/",
+                      std::getenv("TEST_WORKSPACE"), "/", path);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string TmpFile(const std::string& name, const std::string& contents) {
+  const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", name);
+  std::ofstream(path + ".tmp", std::ios::trunc) << contents;
+  std::rename((path + ".tmp").c_str(), path.c_str());
+  return path;
+}
+
+// A simulator, a backend and a server configured by `extra` JSON keys.
+class Harness {
+ public:
+  explicit Harness(const std::string& extra) {
+    sim::SimulatorOptions sim_options;
+    sim_options.clock = std::make_shared<sim::ManualClock>();
+    sim_options.seed_default_pipelines = false;
+    sim_ = *sim::Simulator::Start(sim_options);
+    setenv("OPS_SIM_TOKEN", sim_->access_token().c_str(), 1);
+    auto config = server::ParseConfig(
+        absl::StrCat(R"({"listen": "127.0.0.1:0", "workspaces": [{
+            "name": "prod", "host": ")",
+                     sim_->base_url(), R"(",
+            "personal_access_token": {"token": {"env": "OPS_SIM_TOKEN"}}}])",
+                     extra, "}"),
+        "operations");
+    EXPECT_TRUE(config.ok()) << config.status();
+    config_ = *config;
+    server::BackendOptions options;
+    options.config = config_;
+    backend_ = *server::Backend::Create(options);
+    auto server = server::Server::Start({config_, true, &backend_->job_type()});
+    EXPECT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    pipeline_id_ = *sim_->CreatePipeline({{"name", "orders"}});
+  }
+  ~Harness() {
+    server_.reset();
+    backend_.reset();
+  }
+
+  std::string target() const {
+    return absl::StrCat("localhost:", server_->bound_port());
+  }
+  std::unique_ptr<v1::DatabricksPipelines::Stub> Stub(
+      std::shared_ptr<grpc::ChannelCredentials> creds =
+          grpc::InsecureChannelCredentials()) const {
+    return v1::DatabricksPipelines::NewStub(
+        grpc::CreateChannel(target(), creds));
+  }
+
+  std::unique_ptr<sim::Simulator> sim_;
+  v1::ServerConfig config_;
+  std::unique_ptr<server::Backend> backend_;
+  std::unique_ptr<server::Server> server_;
+  std::string pipeline_id_;
+};
+
+class LogCapture {
+ public:
+  LogCapture() {
+    log::SetSinkForTesting([this](absl::string_view line) {
+      std::lock_guard<std::mutex> lock(mu_);
+      lines_.emplace_back(line);
+    });
+  }
+  ~LogCapture() { log::SetSinkForTesting(nullptr); }
+  std::vector<std::string> Lines(absl::string_view containing) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& l : lines_) {
+      if (absl::StrContains(l, containing)) out.push_back(l);
+    }
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+grpc::Status StartWithToken(v1::DatabricksPipelines::Stub& stub,
+                            const std::string& pipeline_id,
+                            const std::string& token,
+                            v1::StartUpdateResponse* response) {
+  grpc::ClientContext context;
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+  v1::StartUpdateRequest request;
+  request.set_pipeline_id(pipeline_id);
+  return stub.StartUpdate(&context, request, response);
+}
+
+class AuthorizationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    reader_token_ = TmpFile("reader-token", "reader-token-0123456789\n");
+    operator_token_ = TmpFile("operator-token", "operator-token-0123456789\n");
+    harness_ = std::make_unique<Harness>(absl::StrCat(
+        R"(, "authorization": {"enabled": true,
+              "tokens": [{"name": "dashboard", "token": {"file": ")",
+        reader_token_, R"("}},
+                         {"name": "polysync-backend", "token": {"file": ")",
+        operator_token_, R"("}}],
+              "grants": [{"identity": "token:dashboard", "workspaces": ["*"],
+                          "actions": ["read"]},
+                         {"identity": "token:polysync-backend",
+                          "workspaces": ["prod"], "actions": ["*"]}]})"));
+  }
+
+  std::unique_ptr<Harness> harness_;
+  std::string reader_token_, operator_token_;
+};
+
+TEST_F(AuthorizationTest, CallsWithoutTheRightAreRefusedAndSendNothing) {
+  auto stub = harness_->Stub();
+  const int64_t before = harness_->sim_->RequestCount("*");
+  v1::StartUpdateResponse r;
+  EXPECT_EQ(StartWithToken(*stub, harness_->pipeline_id_, "", &r).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(StartWithToken(*stub, harness_->pipeline_id_, "wrong-token", &r)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  grpc::Status denied = StartWithToken(*stub, harness_->pipeline_id_,
+                                       "reader-token-0123456789", &r);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(denied.error_message(), HasSubstr("token:dashboard"));
+  EXPECT_THAT(denied.error_message(), ::testing::Not(HasSubstr("0123456789")));
+
+  // Every RPC checks: read-only calls with no credentials are refused too.
+  {
+    grpc::ClientContext context;
+    v1::GetUpdateStatusRequest request;
+    request.set_run_id(absl::StrCat(harness_->pipeline_id_, ":",
+                                    harness_->pipeline_id_));
+    v1::UpdateStatus status;
+    EXPECT_EQ(stub->GetUpdateStatus(&context, request, &status).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer reader-token-0123456789");
+    v1::StopUpdateRequest request;
+    request.set_run_id(absl::StrCat(harness_->pipeline_id_, ":",
+                                    harness_->pipeline_id_));
+    v1::StopUpdateResponse response;
+    EXPECT_EQ(stub->StopUpdate(&context, request, &response).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext context;
+    auto reader = stub->ImportPipelines(&context, {});
+    v1::ImportPipelinesResponse batch;
+    EXPECT_FALSE(reader->Read(&batch));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext context;
+    v1::WatchUpdateRequest request;
+    request.set_run_id(absl::StrCat(harness_->pipeline_id_, ":",
+                                    harness_->pipeline_id_));
+    auto reader = stub->WatchUpdate(&context, request);
+    v1::UpdateStatus s;
+    EXPECT_FALSE(reader->Read(&s));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  EXPECT_EQ(harness_->sim_->RequestCount("*"), before);
+  EXPECT_EQ(harness_->sim_->UpdatesCreated(), 0);
+}
+
+TEST_F(AuthorizationTest, GrantedCallerStartsAndIsAudited) {
+  LogCapture logs;
+  auto stub = harness_->Stub();
+  v1::StartUpdateResponse r;
+  grpc::Status ok = StartWithToken(*stub, harness_->pipeline_id_,
+                                   "operator-token-0123456789", &r);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  StartWithToken(*stub, harness_->pipeline_id_, "reader-token-0123456789", &r);
+  auto audits = logs.Lines("\"msg\":\"audit\"");
+  ASSERT_EQ(audits.size(), 2u);
+  EXPECT_THAT(audits[0], HasSubstr("\"caller\":\"token:polysync-backend\""));
+  EXPECT_THAT(audits[0], HasSubstr("\"outcome\":\"OK\""));
+  EXPECT_THAT(audits[0], HasSubstr(r.run_id().empty() ? "run_id" : "run_id"));
+  EXPECT_THAT(audits[0], HasSubstr("\"workspace\""));
+  EXPECT_THAT(audits[1], HasSubstr("\"caller\":\"token:dashboard\""));
+  EXPECT_THAT(audits[1], HasSubstr("PERMISSION_DENIED"));
+}
+
+TEST_F(AuthorizationTest, RotatedTokenFileIsUsedOnTheNextCall) {
+  auto stub = harness_->Stub();
+  TmpFile("operator-token", "rotated-operator-token-987654321\n");
+  v1::StartUpdateResponse r;
+  EXPECT_EQ(StartWithToken(*stub, harness_->pipeline_id_,
+                           "operator-token-0123456789", &r)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  grpc::Status ok = StartWithToken(*stub, harness_->pipeline_id_,
+                                   "rotated-operator-token-987654321", &r);
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+}
+
+TEST_F(AuthorizationTest, HealthNeedsNoCredentials) {
+  auto stub = health::Health::NewStub(
+      grpc::CreateChannel(harness_->target(), grpc::InsecureChannelCredentials()));
+  for (const std::string service :
+       {"", "polysync.databricks.v1.DatabricksPipelines"}) {
+    grpc::ClientContext context;
+    health::HealthCheckRequest request;
+    request.set_service(service);
+    health::HealthCheckResponse response;
+    ASSERT_TRUE(stub->Check(&context, request, &response).ok());
+    EXPECT_EQ(response.status(), health::HealthCheckResponse::SERVING);
+  }
+}
+
+class MutualTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    harness_ = std::make_unique<Harness>(absl::StrCat(
+        R"(, "tls": {"cert_file": ")", Runfile("tests/testdata/server.pem"),
+        R"(", "key_file": ")", Runfile("tests/testdata/server.key"),
+        R"(", "client_ca_file": ")", Runfile("tests/testdata/ca.pem"),
+        R"(", "require_client_certificate": true},
+           "authorization": {"enabled": true, "grants": [
+             {"identity": "cert:CN=polysync-backend,O=Polysync",
+              "workspaces": ["prod"], "actions": ["read", "start"]}]})"));
+  }
+
+  std::shared_ptr<grpc::ChannelCredentials> Credentials(bool with_client) {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = ReadFile(Runfile("tests/testdata/ca.pem"));
+    if (with_client) {
+      options.pem_private_key = ReadFile(Runfile("tests/testdata/client.key"));
+      options.pem_cert_chain = ReadFile(Runfile("tests/testdata/client.pem"));
+    }
+    return grpc::SslCredentials(options);
+  }
+
+  std::unique_ptr<Harness> harness_;
+};
+
+TEST_F(MutualTlsTest, ClientCertificateIdentifiesTheCaller) {
+  LogCapture logs;
+  auto stub = harness_->Stub(Credentials(true));
+  v1::StartUpdateResponse r;
+  grpc::Status ok = StartWithToken(*stub, harness_->pipeline_id_, "", &r);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  auto audits = logs.Lines("\"msg\":\"audit\"");
+  ASSERT_EQ(audits.size(), 1u);
+  EXPECT_THAT(audits[0],
+              HasSubstr("\"caller\":\"cert:CN=polysync-backend,O=Polysync\""));
+  // Stop was not granted to this certificate.
+  grpc::ClientContext context;
+  v1::StopUpdateRequest stop;
+  stop.set_run_id(r.run_id());
+  v1::StopUpdateResponse stopped;
+  EXPECT_EQ(stub->StopUpdate(&context, stop, &stopped).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(MutualTlsTest, NoClientCertificateNoConnection) {
+  auto stub = harness_->Stub(Credentials(false));
+  v1::StartUpdateResponse r;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+  v1::StartUpdateRequest request;
+  request.set_pipeline_id(harness_->pipeline_id_);
+  EXPECT_EQ(stub->StartUpdate(&context, request, &r).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  auto plaintext = harness_->Stub();
+  grpc::ClientContext context2;
+  context2.set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(5));
+  EXPECT_EQ(plaintext->StartUpdate(&context2, request, &r).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(harness_->sim_->UpdatesCreated(), 0);
+}
+
+TEST(MetricsTest, CountersMatchTheCallsMade) {
+  Harness harness("");
+  auto endpoint = server::MetricsEndpoint::Start("127.0.0.1:0");
+  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+  auto transport = databricks::http::MakeCurlTransport({});
+  auto scrape = [&] {
+    databricks::http::Request r;
+    r.url = absl::StrCat("http://127.0.0.1:", (*endpoint)->bound_port(),
+                         "/metrics");
+    auto result = databricks::http::SendAndWait(*transport, r);
+    EXPECT_TRUE(result.status.ok()) << result.status;
+    EXPECT_EQ(result.response.status, 200);
+    return result.response.body;
+  };
+  // The registry is process-wide: compare before and after.
+  auto value = [](const std::string& text, const std::string& series) {
+    auto at = text.find(series + " ");
+    if (at == std::string::npos) return 0.0;
+    return std::stod(text.substr(at + series.size() + 1));
+  };
+  const std::string list_ok =
+      R"(polysync_rpc_calls_total{method="ListWorkspaces",code="OK"})";
+  const std::string start_ok =
+      R"(polysync_rpc_calls_total{method="StartUpdate",code="OK"})";
+  const std::string start_bad =
+      R"(polysync_rpc_calls_total{method="StartUpdate",code="INVALID_ARGUMENT"})";
+  const std::string upstream_start =
+      R"(polysync_upstream_requests_total{endpoint="POST pipelines/{id}/updates",status="200"})";
+  const std::string before = scrape();
+  auto stub = harness.Stub();
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext context;
+    v1::ListWorkspacesResponse response;
+    ASSERT_TRUE(stub->ListWorkspaces(&context, {}, &response).ok());
+  }
+  v1::StartUpdateResponse r;
+  ASSERT_TRUE(StartWithToken(*stub, harness.pipeline_id_, "", &r).ok());
+  EXPECT_FALSE(StartWithToken(*stub, "../x", "", &r).ok());
+  const std::string after = scrape();
+  EXPECT_EQ(value(after, list_ok) - value(before, list_ok), 3);
+  EXPECT_EQ(value(after, start_ok) - value(before, start_ok), 1);
+  EXPECT_EQ(value(after, start_bad) - value(before, start_bad), 1);
+  EXPECT_EQ(value(after, upstream_start) - value(before, upstream_start), 1);
+  EXPECT_THAT(after, HasSubstr("# TYPE polysync_rpc_latency_seconds histogram"));
+  EXPECT_THAT(after, HasSubstr("polysync_upstream_request_seconds_bucket"));
+}
+
+TEST(DrainTest, ReadinessFlipsFirstThenUnaryFinishesAndWatchesEndUnavailable) {
+  Harness harness("");
+  auto channel = grpc::CreateChannel(harness.target(),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::DatabricksPipelines::NewStub(channel);
+  auto health_stub = health::Health::NewStub(channel);
+  v1::StartUpdateResponse started;
+  ASSERT_TRUE(StartWithToken(*stub, harness.pipeline_id_, "", &started).ok());
+
+  // An open watch (the manual clock never moves: it would run forever).
+  grpc::ClientContext watch_context;
+  v1::WatchUpdateRequest watch;
+  watch.set_run_id(started.run_id());
+  auto reader = stub->WatchUpdate(&watch_context, watch);
+  v1::UpdateStatus s;
+  ASSERT_TRUE(reader->Read(&s));
+
+  harness.server_->BeginDrain();
+  auto check = [&](const std::string& service) {
+    grpc::ClientContext context;
+    health::HealthCheckRequest request;
+    request.set_service(service);
+    health::HealthCheckResponse response;
+    EXPECT_TRUE(health_stub->Check(&context, request, &response).ok());
+    return response.status();
+  };
+  EXPECT_EQ(check("polysync.databricks.v1.DatabricksPipelines"),
+            health::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(check(""), health::HealthCheckResponse::SERVING);  // liveness
+  // Still accepting calls during the drain delay.
+  {
+    grpc::ClientContext context;
+    v1::ListWorkspacesResponse response;
+    EXPECT_TRUE(stub->ListWorkspaces(&context, {}, &response).ok());
+  }
+  // A slow unary call in flight when the grace period starts finishes.
+  sim::FaultRule slow;
+  slow.endpoint = "updates.get";
+  slow.kind = sim::FaultKind::kLatency;
+  slow.latency = absl::Milliseconds(300);
+  harness.sim_->InjectFault(slow);
+  grpc::Status slow_status;
+  std::thread slow_call([&] {
+    grpc::ClientContext context;
+    v1::GetUpdateStatusRequest request;
+    request.set_run_id(started.run_id());
+    v1::UpdateStatus response;
+    slow_status = stub->GetUpdateStatus(&context, request, &response);
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  const absl::Time t0 = absl::Now();
+  std::thread shutdown([&] { harness.server_->Shutdown(absl::Seconds(2)); });
+  while (reader->Read(&s)) {
+  }
+  grpc::Status watch_status = reader->Finish();
+  slow_call.join();
+  shutdown.join();
+  EXPECT_TRUE(slow_status.ok()) << slow_status.error_message();
+  EXPECT_EQ(watch_status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(watch_status.error_message(), HasSubstr("resume the watch"));
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(4));
+}
+
+}  // namespace
+}  // namespace polysync
