@@ -103,9 +103,8 @@ std::string Authorizer::Identity(const grpc::ServerContextBase& context) const {
   if (auth != nullptr && auth->IsPeerAuthenticated()) {
     auto subject = auth->FindPropertyValues(GRPC_X509_SUBJECT_PROPERTY_NAME);
     if (!subject.empty()) {
-      return absl::StrCat("cert:",
-                          std::string(subject.front().data(),
-                                      subject.front().size()));
+      return absl::StrCat(
+          "cert:", std::string(subject.front().data(), subject.front().size()));
     }
   }
   return "";

@@ -10,7 +10,8 @@
 
 namespace polysync::server {
 
-MetricsEndpoint::MetricsEndpoint() : http_(std::make_unique<httplib::Server>()) {}
+MetricsEndpoint::MetricsEndpoint()
+    : http_(std::make_unique<httplib::Server>()) {}
 
 MetricsEndpoint::~MetricsEndpoint() {
   http_->stop();
@@ -36,17 +37,16 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
     res.set_content(metrics::Registry::Default().RenderPrometheus(),
                     "text/plain; version=0.0.4; charset=utf-8");
   });
-  endpoint->port_ =
-      port == 0 ? http.bind_to_any_port(host) : (http.bind_to_port(host, port)
-                                                     ? port
-                                                     : -1);
+  endpoint->port_ = port == 0 ? http.bind_to_any_port(host)
+                              : (http.bind_to_port(host, port) ? port : -1);
   if (endpoint->port_ <= 0) {
     return absl::UnavailableError(
         absl::StrCat("metrics_listen: cannot listen on ", listen));
   }
   endpoint->thread_ = std::thread([&http] { http.listen_after_bind(); });
-  log::Info("metrics endpoint listening",
-            {log::Field("listen", listen), log::Field("port", endpoint->port_)});
+  log::Info(
+      "metrics endpoint listening",
+      {log::Field("listen", listen), log::Field("port", endpoint->port_)});
   return endpoint;
 }
 

@@ -57,7 +57,20 @@ const char* CodeName(grpc::StatusCode code) {
   return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
 }
 
+metrics::GaugeFamily& RpcInFlight() {
+  static auto& family = metrics::Registry::Default().Gauge(
+      "polysync_rpc_in_flight",
+      "RPCs being handled now (open watches and imports included), by "
+      "method.",
+      {"method"});
+  return family;
+}
+
+// Every RPC calls Begin once when it starts and Record once when it ends.
+void Begin(const char* method) { RpcInFlight().With({method}).Add(1); }
+
 void Record(const char* method, const grpc::Status& status, absl::Time start) {
+  RpcInFlight().With({method}).Add(-1);
   RpcCalls().With({method, CodeName(status.error_code())}).Increment();
   RpcLatency().With({method}).Observe(
       absl::ToDoubleSeconds(absl::Now() - start));
@@ -101,6 +114,7 @@ grpc::ServerUnaryReactor* Refuse(const char* method,
                                  const absl::Status& refusal) {
   auto* reactor = context->DefaultReactor();
   grpc::Status status = ToGrpcStatus(refusal);
+  Begin(method);
   Record(method, status, absl::Now());
   log::Info("rpc refused", {log::Field("method", method),
                             log::Field("code", CodeName(status.error_code())),
@@ -122,6 +136,7 @@ grpc::ServerUnaryReactor* Unary(const char* method,
                                 Audit<Response> audit = nullptr) {
   auto* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
+  Begin(method);
   api::CallContext ctx = ContextOf(context);
   call(ctx,
        [method, reactor, response, start, audit = std::move(audit),
@@ -149,7 +164,9 @@ template <typename Message>
 class StreamWriter : public grpc::ServerWriteReactor<Message> {
  public:
   explicit StreamWriter(const char* method)
-      : method_(method), start_(absl::Now()) {}
+      : method_(method), start_(absl::Now()) {
+    Begin(method);
+  }
 
   void Push(Message message) {
     {

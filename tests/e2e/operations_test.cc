@@ -1,7 +1,7 @@
 // Running it for real: caller authorization (bearer tokens and client
 // certificates), TLS, audit lines, the metrics endpoint, and the drain.
-#include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -171,8 +171,8 @@ TEST_F(AuthorizationTest, CallsWithoutTheRightAreRefusedAndSendNothing) {
   {
     grpc::ClientContext context;
     v1::GetUpdateStatusRequest request;
-    request.set_run_id(absl::StrCat(harness_->pipeline_id_, ":",
-                                    harness_->pipeline_id_));
+    request.set_run_id(
+        absl::StrCat(harness_->pipeline_id_, ":", harness_->pipeline_id_));
     v1::UpdateStatus status;
     EXPECT_EQ(stub->GetUpdateStatus(&context, request, &status).error_code(),
               grpc::StatusCode::UNAUTHENTICATED);
@@ -181,8 +181,8 @@ TEST_F(AuthorizationTest, CallsWithoutTheRightAreRefusedAndSendNothing) {
     grpc::ClientContext context;
     context.AddMetadata("authorization", "Bearer reader-token-0123456789");
     v1::StopUpdateRequest request;
-    request.set_run_id(absl::StrCat(harness_->pipeline_id_, ":",
-                                    harness_->pipeline_id_));
+    request.set_run_id(
+        absl::StrCat(harness_->pipeline_id_, ":", harness_->pipeline_id_));
     v1::StopUpdateResponse response;
     EXPECT_EQ(stub->StopUpdate(&context, request, &response).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
@@ -197,8 +197,8 @@ TEST_F(AuthorizationTest, CallsWithoutTheRightAreRefusedAndSendNothing) {
   {
     grpc::ClientContext context;
     v1::WatchUpdateRequest request;
-    request.set_run_id(absl::StrCat(harness_->pipeline_id_, ":",
-                                    harness_->pipeline_id_));
+    request.set_run_id(
+        absl::StrCat(harness_->pipeline_id_, ":", harness_->pipeline_id_));
     auto reader = stub->WatchUpdate(&context, request);
     v1::UpdateStatus s;
     EXPECT_FALSE(reader->Read(&s));
@@ -240,8 +240,8 @@ TEST_F(AuthorizationTest, RotatedTokenFileIsUsedOnTheNextCall) {
 }
 
 TEST_F(AuthorizationTest, HealthNeedsNoCredentials) {
-  auto stub = health::Health::NewStub(
-      grpc::CreateChannel(harness_->target(), grpc::InsecureChannelCredentials()));
+  auto stub = health::Health::NewStub(grpc::CreateChannel(
+      harness_->target(), grpc::InsecureChannelCredentials()));
   for (const std::string service :
        {"", "polysync.databricks.v1.DatabricksPipelines"}) {
     grpc::ClientContext context;
@@ -360,14 +360,23 @@ TEST(MetricsTest, CountersMatchTheCallsMade) {
   EXPECT_EQ(value(after, start_ok) - value(before, start_ok), 1);
   EXPECT_EQ(value(after, start_bad) - value(before, start_bad), 1);
   EXPECT_EQ(value(after, upstream_start) - value(before, upstream_start), 1);
-  EXPECT_THAT(after, HasSubstr("# TYPE polysync_rpc_latency_seconds histogram"));
+  EXPECT_THAT(after,
+              HasSubstr("# TYPE polysync_rpc_latency_seconds histogram"));
+  EXPECT_THAT(after,
+              HasSubstr(R"(polysync_workspace_reachable{workspace="prod"} 1)"));
+  EXPECT_THAT(
+      after,
+      HasSubstr(
+          R"(polysync_upstream_limit{workspace="prod",kind="concurrency"} 16)"));
+  EXPECT_THAT(after,
+              HasSubstr(R"(polysync_rpc_in_flight{method="StartUpdate"} 0)"));
   EXPECT_THAT(after, HasSubstr("polysync_upstream_request_seconds_bucket"));
 }
 
 TEST(DrainTest, ReadinessFlipsFirstThenUnaryFinishesAndWatchesEndUnavailable) {
   Harness harness("");
-  auto channel = grpc::CreateChannel(harness.target(),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(harness.target(), grpc::InsecureChannelCredentials());
   auto stub = v1::DatabricksPipelines::NewStub(channel);
   auto health_stub = health::Health::NewStub(channel);
   v1::StartUpdateResponse started;

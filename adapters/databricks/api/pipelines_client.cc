@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -33,6 +34,8 @@ struct PipelinesClient::Shared {
   std::mutex mu;
   // Calls waiting for a concurrency slot, in arrival order.
   std::deque<std::function<void()>> waiting;  // guarded by mu
+  // Whether the last request got an HTTP answer (any status).
+  std::optional<bool> reachable;  // guarded by mu
 };
 
 namespace {
@@ -57,6 +60,25 @@ metrics::HistogramFamily& UpstreamLatency() {
       "polysync_upstream_request_seconds",
       "Latency of requests to Databricks, by endpoint.", {"endpoint"},
       metrics::LatencyBuckets());
+  return family;
+}
+
+metrics::GaugeFamily& LimiterGauge() {
+  static auto& family = metrics::Registry::Default().Gauge(
+      "polysync_upstream_limit",
+      "The adaptive per-workspace limits now in force (halved on 429, "
+      "recovering gradually): requests_per_second, concurrency; and requests "
+      "in_flight.",
+      {"workspace", "kind"});
+  return family;
+}
+
+metrics::GaugeFamily& Reachable() {
+  static auto& family = metrics::Registry::Default().Gauge(
+      "polysync_workspace_reachable",
+      "1 when the last request to the workspace got an HTTP answer, 0 when "
+      "it failed to connect or lost the connection.",
+      {"workspace"});
   return family;
 }
 
@@ -141,8 +163,43 @@ class Call : public std::enable_shared_from_this<Call> {
   }
 
   void Release(LimiterOutcome outcome) {
-    shared_->limiter.Release(outcome, shared_->options.now());
+    AdaptiveLimiter& limiter = shared_->limiter;
+    const int before = limiter.concurrency_limit();
+    limiter.Release(outcome, shared_->options.now());
+    const std::string& ws = shared_->options.workspace_name;
+    LimiterGauge()
+        .With({ws, "requests_per_second"})
+        .Set(limiter.requests_per_second());
+    LimiterGauge().With({ws, "concurrency"}).Set(limiter.concurrency_limit());
+    LimiterGauge().With({ws, "in_flight"}).Set(limiter.in_flight());
+    if (limiter.concurrency_limit() < before) {
+      log::Warn(
+          "Databricks throttled this workspace; request limits halved",
+          {log::Field("workspace", ws),
+           log::Field("requests_per_second", limiter.requests_per_second()),
+           log::Field("concurrency", limiter.concurrency_limit())});
+    }
     Kick();
+  }
+
+  // Records whether the workspace answered; logs when that changes.
+  void NoteReachability(bool reachable) {
+    bool changed;
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      changed = shared_->reachable != reachable;
+      shared_->reachable = reachable;
+    }
+    const std::string& ws = shared_->options.workspace_name;
+    Reachable().With({ws}).Set(reachable ? 1 : 0);
+    if (!changed) return;
+    if (reachable) {
+      log::Info("workspace reachable", {log::Field("workspace", ws)});
+    } else {
+      log::Warn("workspace unreachable",
+                {log::Field("workspace", ws),
+                 log::Field("endpoint", spec_.endpoint)});
+    }
   }
 
   // Wakes the oldest waiting call when a concurrency slot is free. Called
@@ -213,6 +270,9 @@ class Call : public std::enable_shared_from_this<Call> {
                    : absl::StrCat(result.response.status)})
         .Increment();
 
+    NoteReachability(!transport_failed ||
+                     result.failure ==
+                         http::TransportFailure::kResponseTooLarge);
     AttemptResult attempt;
     absl::Status status;
     if (transport_failed) {

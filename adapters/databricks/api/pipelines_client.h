@@ -38,6 +38,8 @@
 namespace polysync::databricks::api {
 
 struct ClientOptions {
+  // The workspace profile's name, for metrics and log lines.
+  std::string workspace_name;
   BackoffOptions backoff;
   LimiterOptions limiter;
   // Deadline of a call whose caller set none.

@@ -3,8 +3,38 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/metrics.h"
 
 namespace polysync::databricks::api {
+
+namespace {
+
+metrics::CounterFamily& TokenRefreshes() {
+  static auto& family = metrics::Registry::Default().Counter(
+      "polysync_token_refreshes_total",
+      "OAuth token requests, by workspace, auth method and result.",
+      {"workspace", "method", "result"});
+  return family;
+}
+
+ClientOptions Named(ClientOptions options, const std::string& name) {
+  options.workspace_name = name;
+  return options;
+}
+
+auth::CredentialsOptions Counted(auth::CredentialsOptions options,
+                                 const std::string& name) {
+  auto previous = options.on_refresh;
+  options.on_refresh = [name, previous](absl::string_view method, bool ok) {
+    TokenRefreshes()
+        .With({name, std::string(method), ok ? "ok" : "error"})
+        .Increment();
+    if (previous) previous(method, ok);
+  };
+  return options;
+}
+
+}  // namespace
 
 Workspace::Workspace(auth::Profile profile, http::Transport& transport,
                      const ClientOptions& client_options,
@@ -12,8 +42,9 @@ Workspace::Workspace(auth::Profile profile, http::Transport& transport,
     : profile_(std::move(profile)),
       client_(profile_.host,
               std::shared_ptr<auth::Credentials>(auth::MakeCredentials(
-                  profile_, transport, credentials_options)),
-              transport, client_options) {}
+                  profile_, transport,
+                  Counted(credentials_options, profile_.name))),
+              transport, Named(client_options, profile_.name)) {}
 
 Workspaces::Workspaces(const auth::ProfileSet& profiles,
                        http::Transport& transport,
