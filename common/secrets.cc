@@ -1,6 +1,7 @@
 #include "common/secrets.h"
 
 #include <atomic>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -11,10 +12,13 @@ namespace polysync::secrets {
 namespace {
 
 constexpr size_t kMinSecretSize = 8;
+// Tokens are refreshed for the life of the process: keep the newest ones
+// (an expired token is far less sensitive) so redaction stays cheap.
+constexpr size_t kMaxSecrets = 256;
 
 struct Registry {
   std::mutex mu;
-  std::vector<std::string> secrets;  // guarded by mu
+  std::deque<std::string> secrets;  // guarded by mu; oldest first
   std::atomic<bool> empty{true};
 };
 
@@ -33,6 +37,7 @@ void Register(absl::string_view secret) {
     if (s == secret) return;
   }
   r.secrets.emplace_back(secret);
+  if (r.secrets.size() > kMaxSecrets) r.secrets.pop_front();
   r.empty.store(false, std::memory_order_release);
 }
 

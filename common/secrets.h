@@ -16,9 +16,9 @@
 
 namespace polysync::secrets {
 
-// Remembers `secret` (for the life of the process) so that Redact() hides
-// it. Values shorter than 8 bytes are ignored: they are not real secrets and
-// would redact ordinary words.
+// Remembers `secret` (the newest 256 are kept) so that Redact() hides it.
+// Values shorter than 8 bytes are ignored: they are not real secrets and would
+// redact ordinary words.
 void Register(absl::string_view secret);
 
 // `text` with every registered secret replaced by "[REDACTED]".

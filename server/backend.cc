@@ -67,15 +67,9 @@ absl::StatusOr<std::unique_ptr<Backend>> Backend::Create(
                log::Field("default", p.name == profiles->default_name)});
   }
 
-  databricks::http::CurlTransportOptions transport_options;
-  // One transport for every workspace; a workspace's CA bundle, when set,
-  // applies to all (profiles rarely differ).
-  for (const auto& p : profiles->profiles) {
-    if (!p.ca_bundle_file.empty()) {
-      transport_options.ca_bundle_file = p.ca_bundle_file;
-    }
-  }
-  backend->transport_ = databricks::http::MakeCurlTransport(transport_options);
+  // One transport (one event loop) for every workspace; a workspace's CA
+  // bundle travels with its own requests (api::ClientOptions).
+  backend->transport_ = databricks::http::MakeCurlTransport({});
   backend->workspaces_ = std::make_unique<databricks::api::Workspaces>(
       *profiles, *backend->transport_, options.client);
   backend->job_type_ = std::make_unique<databricks::jobtype::JobType>(

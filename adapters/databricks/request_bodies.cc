@@ -68,6 +68,12 @@ absl::StatusOr<std::string> StartUpdateBody(const StartUpdateRequest& request) {
     return absl::InvalidArgumentError("cause is not valid UTF-8");
   }
   nlohmann::ordered_json body = nlohmann::ordered_json::object();
+  if (!request.pipeline_id.empty()) {
+    if (!IsValidUtf8(request.pipeline_id)) {
+      return absl::InvalidArgumentError("pipeline_id is not valid UTF-8");
+    }
+    body["pipeline_id"] = request.pipeline_id;
+  }
   if (request.full_refresh.has_value()) {
     body["full_refresh"] = *request.full_refresh;
   }

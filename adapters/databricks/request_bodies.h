@@ -36,10 +36,11 @@ inline constexpr int kMaxPageSize = 100;
 
 // The JSON body of POST /api/2.0/pipelines/{pipeline_id}/updates, with only
 // the fields that are set (unset optionals and empty lists are left out), in
-// the order full_refresh, refresh_selection, full_refresh_selection,
-// validate_only, cause. INVALID_ARGUMENT when a table name is empty or not
-// valid UTF-8, when `cause` is not valid UTF-8, or when full_refresh is true
-// together with a selection (the API refuses that combination).
+// the order pipeline_id, full_refresh, refresh_selection,
+// full_refresh_selection, validate_only, cause. INVALID_ARGUMENT when a table
+// name is empty or not valid UTF-8, when `cause` is not valid UTF-8, or when
+// full_refresh is true together with a selection (the API refuses that
+// combination).
 absl::StatusOr<std::string> StartUpdateBody(const StartUpdateRequest& request);
 
 // RFC 3986 percent-encoding for a query component: unreserved characters

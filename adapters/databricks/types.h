@@ -202,6 +202,9 @@ struct OAuthError {
 // The body of POST /api/2.0/pipelines/{pipeline_id}/updates. Unset or empty
 // fields are not written.
 struct StartUpdateRequest {
+  // Also in the path; written first in the body, as Polysync's page for the
+  // job type shows the request (empty: left out).
+  std::string pipeline_id;
   std::optional<bool> full_refresh;
   std::vector<std::string> refresh_selection;
   std::vector<std::string> full_refresh_selection;

@@ -1,5 +1,6 @@
 #include "adapters/databricks/api/pipelines_client.h"
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,8 @@ struct PipelinesClient::Shared {
   const ClientOptions options;
   AdaptiveLimiter limiter;
 
+  // Set when the client is destroyed: waiting calls end with CANCELLED.
+  std::atomic<bool> closed{false};
   std::mutex mu;
   // Calls waiting for a concurrency slot, in arrival order.
   std::deque<std::function<void()>> waiting;  // guarded by mu
@@ -109,12 +112,25 @@ TransportFailure ForRetry(http::TransportFailure failure) {
 
 // What one logical call sends.
 struct Spec {
-  std::string endpoint;  // for messages and metrics: "GET pipelines/{id}"
+  std::string endpoint;  // for metrics: "GET pipelines/{id}"
+  std::string subject;   // for messages: "pipeline a12cd3e4-..."
   std::string method;
   std::string path;  // path and query
   std::string body;
   Idempotency idempotency = Idempotency::kIdempotent;
+  // False: never retried here (stop: the caller re-checks first).
+  bool retry = true;
 };
+
+// `status` with `prefix: ` before its message, payloads kept.
+absl::Status WithSubject(const absl::Status& status, absl::string_view prefix) {
+  if (status.ok() || prefix.empty()) return status;
+  absl::Status out(status.code(), absl::StrCat(prefix, ": ", status.message()));
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+    out.SetPayload(url, payload);
+  });
+  return out;
+}
 
 // One logical call: limiter, credentials, send, retry.
 class Call : public std::enable_shared_from_this<Call> {
@@ -135,9 +151,24 @@ class Call : public std::enable_shared_from_this<Call> {
   void Start() { Acquire(); }
 
  private:
-  void Acquire() {
+  // Takes a permit and sends, or waits for one: in the workspace's queue
+  // when the concurrency cap is reached (woken by Kick), or on a timer when
+  // the request rate is. `from_queue`: this wake-up used a queue entry, so
+  // one that is not used must be passed on.
+  void Acquire(bool from_queue = false) {
+    if (finished_ || admitted_) {
+      if (from_queue) Kick();  // a stale entry: pass the wake-up on
+      return;
+    }
+    if (shared_->closed.load()) {
+      Finish(absl::CancelledError(
+                 absl::StrCat(spec_.endpoint, ": the client is shutting down")),
+             maybe_processed_);
+      return;
+    }
     const absl::Time now = shared_->options.now();
     if (now >= deadline_) {
+      if (from_queue) Kick();
       Finish(absl::DeadlineExceededError(absl::StrCat(
                  spec_.endpoint,
                  ": deadline passed while waiting for the workspace's "
@@ -147,6 +178,7 @@ class Call : public std::enable_shared_from_this<Call> {
     }
     Admission admission = shared_->limiter.TryAcquire(now);
     if (admission.granted) {
+      admitted_ = true;
       Authenticate();
       return;
     }
@@ -154,15 +186,23 @@ class Call : public std::enable_shared_from_this<Call> {
     if (admission.wait_for_release) {
       {
         std::lock_guard<std::mutex> lock(shared_->mu);
-        shared_->waiting.push_back([self] { self->Acquire(); });
+        shared_->waiting.push_back([self] { self->Acquire(true); });
+      }
+      if (!deadline_timer_ && deadline_ != absl::InfiniteFuture()) {
+        // Never wait in the queue past the deadline.
+        deadline_timer_ = true;
+        shared_->transport.RunAfter(deadline_ - now,
+                                    [self] { self->Acquire(false); });
       }
       Kick();  // a slot may have been freed since TryAcquire
       return;
     }
-    shared_->transport.RunAfter(admission.wait, [self] { self->Acquire(); });
+    shared_->transport.RunAfter(admission.wait,
+                                [self] { self->Acquire(false); });
   }
 
   void Release(LimiterOutcome outcome) {
+    admitted_ = false;
     AdaptiveLimiter& limiter = shared_->limiter;
     const int before = limiter.concurrency_limit();
     limiter.Release(outcome, shared_->options.now());
@@ -250,6 +290,7 @@ class Call : public std::enable_shared_from_this<Call> {
     }
     request.deadline = deadline_;
     request.idempotent = spec_.idempotency == Idempotency::kIdempotent;
+    request.ca_bundle_file = shared_->options.ca_bundle_file;
     auto self = shared_from_this();
     shared_->transport.Send(std::move(request),
                             [self](http::TransportResult result) {
@@ -311,7 +352,8 @@ class Call : public std::enable_shared_from_this<Call> {
     // The same oversized answer would come back: do not ask again.
     const bool pointless =
         result.failure == http::TransportFailure::kResponseTooLarge;
-    if (decision.retry && !pointless && now + decision.delay < deadline_) {
+    if (spec_.retry && decision.retry && !pointless &&
+        now + decision.delay < deadline_) {
       UpstreamRetries().With({spec_.endpoint}).Increment();
       log::Debug(
           "retrying Databricks request",
@@ -328,6 +370,9 @@ class Call : public std::enable_shared_from_this<Call> {
   }
 
   void Finish(absl::StatusOr<http::Response> result, bool maybe_processed) {
+    if (finished_) return;
+    finished_ = true;
+    if (!result.ok()) result = WithSubject(result.status(), spec_.subject);
     ResponseDone done = std::move(done_);
     if (done) done(std::move(result), maybe_processed);
   }
@@ -342,6 +387,10 @@ class Call : public std::enable_shared_from_this<Call> {
   bool reauthenticated_ = false;
   // Some attempt may have reached Databricks and been processed.
   bool maybe_processed_ = false;
+  // Holding a limiter permit (between TryAcquire and Release).
+  bool admitted_ = false;
+  bool finished_ = false;
+  bool deadline_timer_ = false;
 };
 
 void Execute(const std::shared_ptr<Shared>& shared, Spec spec, CallContext ctx,
@@ -374,9 +423,10 @@ void Run(const std::shared_ptr<Shared>& shared, Spec spec, CallContext ctx,
       });
 }
 
-Spec Get(std::string endpoint, std::string path) {
+Spec Get(std::string endpoint, std::string subject, std::string path) {
   Spec s;
   s.endpoint = std::move(endpoint);
+  s.subject = std::move(subject);
   s.method = "GET";
   s.path = std::move(path);
   return s;
@@ -386,11 +436,63 @@ std::string PipelinePath(absl::string_view pipeline_id) {
   return absl::StrCat(kApi, "/", pipeline_id);
 }
 
+std::string PipelineSubject(absl::string_view pipeline_id) {
+  return absl::StrCat("pipeline ", pipeline_id);
+}
+
 template <typename T>
 bool Refuse(const absl::Status& status, PipelinesClient::Done<T>& done) {
   if (status.ok()) return false;
   done(status);
   return true;
+}
+
+// After a start whose outcome is unknown: re-read latest_updates and adopt
+// the one update that is new since `before` (clocks are never compared).
+void Adopt(std::shared_ptr<Shared> shared, std::string pipeline_id,
+           std::vector<UpdateStateInfo> before, absl::Status lost,
+           CallContext ctx, PipelinesClient::Done<StartUpdateOutcome> done) {
+  // The POST may have used up the caller's deadline (a timeout is one way
+  // to lose a response): the look-up gets its own budget.
+  ctx.deadline = shared->options.now() + shared->options.adoption_timeout;
+  auto after_done = [shared, pipeline_id, before = std::move(before), lost, ctx,
+                     done = std::move(done)](
+                        absl::StatusOr<Pipeline> after) mutable {
+    std::vector<std::string> fresh;
+    if (after.ok()) fresh = NewUpdateIds(before, after->latest_updates);
+    if (fresh.size() != 1) {
+      done(absl::UnavailableError(absl::StrCat(
+          "start update of pipeline ", pipeline_id,
+          ": the outcome is unknown (", lost.message(), ") and ",
+          !after.ok()     ? absl::StrCat("re-reading the pipeline failed (",
+                                         after.status().message(), ")")
+          : fresh.empty() ? std::string("no new update appeared")
+                          : std::string("several new updates appeared"),
+          "; not retried, so that no second update is started")));
+      return;
+    }
+    const std::string adopted = fresh.front();
+    log::Warn("start update response lost; adopted the new update",
+              {log::Field("pipeline_id", pipeline_id),
+               log::Field("update_id", adopted),
+               log::Field("correlation_id", ctx.correlation_id)});
+    // The request id comes from the update itself.
+    Run<UpdateInfo>(
+        shared,
+        Get("GET pipelines/{id}/updates/{update_id}",
+            PipelineSubject(pipeline_id),
+            absl::StrCat(PipelinePath(pipeline_id), "/updates/", adopted)),
+        ctx, &DecodeUpdate,
+        [adopted,
+         done = std::move(done)](absl::StatusOr<UpdateInfo> update) mutable {
+          done(StartUpdateOutcome{adopted,
+                                  update.ok() ? update->request_id : "", true});
+        });
+  };
+  Run<Pipeline>(shared,
+                Get("GET pipelines/{id}", PipelineSubject(pipeline_id),
+                    PipelinePath(pipeline_id)),
+                ctx, &DecodePipeline, std::move(after_done));
 }
 
 }  // namespace
@@ -402,7 +504,15 @@ PipelinesClient::PipelinesClient(std::string host,
     : shared_(std::make_shared<Shared>(std::move(host), std::move(creds),
                                        transport, std::move(options))) {}
 
-PipelinesClient::~PipelinesClient() = default;
+PipelinesClient::~PipelinesClient() {
+  shared_->closed = true;
+  std::deque<std::function<void()>> waiting;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    waiting.swap(shared_->waiting);
+  }
+  for (auto& w : waiting) w();  // each ends with CANCELLED
+}
 
 const std::string& PipelinesClient::host() const { return shared_->host; }
 
@@ -416,14 +526,17 @@ void PipelinesClient::ListPipelines(ListPipelinesRequest request,
   auto query = ListPipelinesQuery(request);
   if (Refuse(query.status(), done)) return;
   Run<ListPipelinesPage>(
-      shared_, Get("GET pipelines", absl::StrCat(kApi, *query)), std::move(ctx),
-      &DecodeListPipelinesPage, std::move(done));
+      shared_,
+      Get("GET pipelines", "listing pipelines", absl::StrCat(kApi, *query)),
+      std::move(ctx), &DecodeListPipelinesPage, std::move(done));
 }
 
 void PipelinesClient::GetPipeline(std::string pipeline_id, CallContext ctx,
                                   Done<Pipeline> done) {
   if (Refuse(ValidatePipelineId(pipeline_id), done)) return;
-  Run<Pipeline>(shared_, Get("GET pipelines/{id}", PipelinePath(pipeline_id)),
+  Run<Pipeline>(shared_,
+                Get("GET pipelines/{id}", PipelineSubject(pipeline_id),
+                    PipelinePath(pipeline_id)),
                 std::move(ctx), &DecodePipeline, std::move(done));
 }
 
@@ -434,6 +547,7 @@ void PipelinesClient::GetUpdate(std::string pipeline_id, std::string update_id,
   Run<UpdateInfo>(
       shared_,
       Get("GET pipelines/{id}/updates/{update_id}",
+          absl::StrCat("pipeline ", pipeline_id, " update ", update_id),
           absl::StrCat(PipelinePath(pipeline_id), "/updates/", update_id)),
       std::move(ctx), &DecodeUpdate, std::move(done));
 }
@@ -446,7 +560,7 @@ void PipelinesClient::ListUpdates(std::string pipeline_id,
   if (Refuse(query.status(), done)) return;
   Run<ListUpdatesPage>(
       shared_,
-      Get("GET pipelines/{id}/updates",
+      Get("GET pipelines/{id}/updates", PipelineSubject(pipeline_id),
           absl::StrCat(PipelinePath(pipeline_id), "/updates", *query)),
       std::move(ctx), &DecodeListUpdatesPage, std::move(done));
 }
@@ -459,6 +573,7 @@ void PipelinesClient::GetRequestStatus(std::string pipeline_id,
   Run<RequestStatus>(
       shared_,
       Get("GET pipelines/{id}/requests/{request_id}",
+          absl::StrCat("pipeline ", pipeline_id, " request ", request_id),
           absl::StrCat(PipelinePath(pipeline_id), "/requests/", request_id)),
       std::move(ctx), &DecodeRequestStatus, std::move(done));
 }
@@ -471,7 +586,7 @@ void PipelinesClient::ListEvents(std::string pipeline_id,
   if (Refuse(query.status(), done)) return;
   Run<ListEventsPage>(
       shared_,
-      Get("GET pipelines/{id}/events",
+      Get("GET pipelines/{id}/events", PipelineSubject(pipeline_id),
           absl::StrCat(PipelinePath(pipeline_id), "/events", *query)),
       std::move(ctx), &DecodeListEventsPage, std::move(done));
 }
@@ -481,12 +596,16 @@ void PipelinesClient::StopPipeline(std::string pipeline_id, CallContext ctx,
   if (Refuse(ValidatePipelineId(pipeline_id), done)) return;
   Spec spec;
   spec.endpoint = "POST pipelines/{id}/stop";
+  spec.subject = PipelineSubject(pipeline_id);
   spec.method = "POST";
   spec.path = absl::StrCat(PipelinePath(pipeline_id), "/stop");
   spec.idempotency = Idempotency::kNonIdempotent;
+  // Stop acts on whichever update is active when it lands: a retry later
+  // could stop a newer update. The caller re-checks and asks again.
+  spec.retry = false;
   Run<Empty>(
       shared_, std::move(spec), std::move(ctx),
-      [](absl::string_view) -> absl::StatusOr<Empty> { return Empty{}; },
+      [](std::string_view) -> absl::StatusOr<Empty> { return Empty{}; },
       std::move(done));
 }
 
@@ -494,6 +613,7 @@ void PipelinesClient::StartUpdate(std::string pipeline_id,
                                   StartUpdateRequest request, CallContext ctx,
                                   Done<StartUpdateOutcome> done) {
   if (Refuse(ValidatePipelineId(pipeline_id), done)) return;
+  request.pipeline_id = pipeline_id;
   auto body = StartUpdateBody(request);
   if (Refuse(body.status(), done)) return;
   std::shared_ptr<Shared> shared = shared_;
@@ -507,84 +627,41 @@ void PipelinesClient::StartUpdate(std::string pipeline_id,
           done(before.status());
           return;
         }
-        std::set<std::string> known;
-        for (const auto& u : before->latest_updates) known.insert(u.update_id);
         // 2. POST, retried only when certainly not processed.
         Spec spec;
         spec.endpoint = "POST pipelines/{id}/updates";
+        spec.subject = PipelineSubject(pipeline_id);
         spec.method = "POST";
         spec.path = absl::StrCat(PipelinePath(pipeline_id), "/updates");
         spec.body = std::move(body);
         spec.idempotency = Idempotency::kNonIdempotent;
-        Execute(
-            shared, std::move(spec), ctx,
-            [shared, pipeline_id, known = std::move(known), ctx,
-             done = std::move(done)](absl::StatusOr<http::Response> response,
-                                     bool maybe_processed) mutable {
-              if (response.ok()) {
-                auto started = DecodeStartUpdateResult(response->body);
-                if (started.ok()) {
-                  done(StartUpdateOutcome{started->update_id,
-                                          started->request_id, false});
-                  return;
-                }
-                done(DecodeFailure(
-                    "POST pipelines/{id}/updates", response->status,
-                    response->Header("x-request-id"), started.status()));
-                return;
-              }
-              if (!maybe_processed) {
-                done(response.status());
-                return;
-              }
-              // 3. The outcome is unknown: look for an update that is new since
-              //    the snapshot.
-              const absl::Status lost = response.status();
-              PipelinesClient::Done<Pipeline> after_done =
-                  [shared, pipeline_id, known, ctx, lost,
-                   done = std::move(done)](
-                      absl::StatusOr<Pipeline> after) mutable {
-                    std::string adopted;
-                    if (after.ok()) {
-                      for (const auto& u : after->latest_updates) {
-                        if (known.count(u.update_id) == 0) {
-                          adopted = u.update_id;  // newest first
-                          break;
-                        }
-                      }
-                    }
-                    if (adopted.empty()) {
-                      done(absl::UnavailableError(absl::StrCat(
-                          "start update of pipeline ", pipeline_id,
-                          ": the request may not have been processed and no "
-                          "new "
-                          "update appeared; not retried to avoid starting a "
-                          "second update (",
-                          lost.message(), ")")));
+        Execute(shared, std::move(spec), ctx,
+                [shared, pipeline_id, known = std::move(before->latest_updates),
+                 ctx, done = std::move(done)](
+                    absl::StatusOr<http::Response> response,
+                    bool maybe_processed) mutable {
+                  absl::Status lost;
+                  if (response.ok()) {
+                    auto started = DecodeStartUpdateResult(response->body);
+                    if (started.ok()) {
+                      done(StartUpdateOutcome{started->update_id,
+                                              started->request_id, false});
                       return;
                     }
-                    log::Warn(
-                        "start update response lost; adopted the new update",
-                        {log::Field("pipeline_id", pipeline_id),
-                         log::Field("update_id", adopted),
-                         log::Field("correlation_id", ctx.correlation_id)});
-                    // The request id comes from the update itself.
-                    Spec get = Get("GET pipelines/{id}/updates/{update_id}",
-                                   absl::StrCat(PipelinePath(pipeline_id),
-                                                "/updates/", adopted));
-                    Run<UpdateInfo>(
-                        shared, std::move(get), ctx, &DecodeUpdate,
-                        [adopted, done = std::move(done)](
-                            absl::StatusOr<UpdateInfo> update) mutable {
-                          done(StartUpdateOutcome{
-                              adopted, update.ok() ? update->request_id : "",
-                              true});
-                        });
-                  };
-              Run<Pipeline>(
-                  shared, Get("GET pipelines/{id}", PipelinePath(pipeline_id)),
-                  ctx, &DecodePipeline, std::move(after_done));
-            });
+                    // A 2xx started an update even if its body is garbled.
+                    lost = DecodeFailure(
+                        "POST pipelines/{id}/updates", response->status,
+                        response->Header("x-request-id"), started.status());
+                  } else if (!maybe_processed) {
+                    done(response.status());
+                    return;
+                  } else {
+                    lost = response.status();
+                  }
+                  // 3. The outcome is unknown.
+                  Adopt(shared, pipeline_id, std::move(known), lost, ctx,
+                        std::move(done));
+                });
       });
 }
 

@@ -44,6 +44,11 @@ struct ClientOptions {
   LimiterOptions limiter;
   // Deadline of a call whose caller set none.
   absl::Duration default_timeout = absl::Seconds(30);
+  // After a start whose response was lost: the time allowed for finding the
+  // update it may have created (independent of the caller's deadline).
+  absl::Duration adoption_timeout = absl::Seconds(15);
+  // PEM CA bundle trusted for this workspace instead of the system's.
+  std::string ca_bundle_file;
   std::function<absl::Time()> now = [] { return absl::Now(); };
   Uniform01 uniform01 = DefaultUniform01();
 };

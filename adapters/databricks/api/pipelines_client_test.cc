@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "absl/strings/str_cat.h"
 #include "adapters/databricks/auth/credentials.h"
 #include "adapters/databricks/http/curl_transport.h"
@@ -301,6 +303,105 @@ TEST_F(PipelinesClientTest, DeadlineBoundsTheWholeCallIncludingRetries) {
       [&](auto done) { client_->GetPipeline(pipeline_id_, ctx, done); });
   EXPECT_EQ(p.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+TEST_F(PipelinesClientTest, StartWhoseResponseTimedOutIsAdoptedNotRepeated) {
+  FaultRule slow;
+  slow.endpoint = "updates.start";
+  slow.kind = FaultKind::kSlowBody;  // processed, then the answer drips
+  slow.latency = absl::Seconds(2);
+  slow.drip_bytes = 8;
+  sim_->InjectFault(slow);
+  CallContext ctx;
+  ctx.deadline = absl::Now() + absl::Milliseconds(500);
+  auto started = Await<StartUpdateOutcome>(
+      [&](auto done) { client_->StartUpdate(pipeline_id_, {}, ctx, done); });
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_TRUE(started->adopted);
+  EXPECT_EQ(sim_->UpdatesCreated(pipeline_id_), 1);
+  EXPECT_EQ(sim_->RequestCount("updates.start"), 1);
+}
+
+TEST_F(PipelinesClientTest, GarbledSuccessfulStartIsAdopted) {
+  Fault("updates.start", FaultKind::kTruncatedJson);
+  auto started = Start();
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_TRUE(started->adopted);
+  EXPECT_EQ(sim_->UpdatesCreated(pipeline_id_), 1);
+}
+
+TEST_F(PipelinesClientTest, StopIsNotRetriedEvenOnA429) {
+  ASSERT_TRUE(Start().ok());
+  FaultRule rule;
+  rule.endpoint = "pipelines.stop";
+  rule.kind = FaultKind::kHttpError;
+  rule.status = 429;
+  rule.retry_after_seconds = 0;
+  sim_->InjectFault(rule);
+  auto stopped = Await<Empty>(
+      [&](auto done) { client_->StopPipeline(pipeline_id_, {}, done); });
+  EXPECT_EQ(stopped.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(sim_->RequestCount("pipelines.stop"), 1);
+}
+
+TEST_F(PipelinesClientTest, ErrorsNameThePipeline) {
+  Fault("pipelines.get", FaultKind::kHtmlError, -1, 502);
+  auto p = GetPipeline(pipeline_id_);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(p.status().message(), HasSubstr(pipeline_id_));
+}
+
+// One concurrency slot: a call that gives up waiting must not strand the
+// calls queued behind it.
+TEST(PipelinesClientQueueTest, ExpiredWaiterDoesNotStrandTheQueue) {
+  auto clock = std::make_shared<sim::ManualClock>();
+  sim::SimulatorOptions options;
+  options.clock = clock;
+  options.seed_default_pipelines = false;
+  auto simulator = sim::Simulator::Start(options);
+  ASSERT_TRUE(simulator.ok());
+  auto& sim = **simulator;
+  auto id = sim.CreatePipeline({{"name", "orders"}});
+  ASSERT_TRUE(id.ok());
+  FaultRule slow;
+  slow.endpoint = "pipelines.get";
+  slow.kind = FaultKind::kLatency;
+  slow.latency = absl::Seconds(2);
+  sim.InjectFault(slow);  // the first GET holds the only slot for 2 s
+  auto transport = http::MakeCurlTransport({});
+  auth::Profile profile;
+  profile.token = auth::SecretSource::FromEnv(
+      "T", auth::StaticEnv({{"T", sim.access_token()}}));
+  ClientOptions client_options;
+  client_options.limiter.max_concurrency = 1;
+  client_options.limiter.min_concurrency = 1;
+  {
+    PipelinesClient client(sim.base_url(),
+                           std::shared_ptr<auth::Credentials>(
+                               auth::MakeCredentials(profile, *transport)),
+                           *transport, client_options);
+    auto get = [&](absl::Duration timeout) {
+      auto promise = std::make_shared<std::promise<absl::StatusOr<Pipeline>>>();
+      CallContext ctx;
+      ctx.deadline = absl::Now() + timeout;
+      client.GetPipeline(*id, ctx, [promise](absl::StatusOr<Pipeline> p) {
+        promise->set_value(std::move(p));
+      });
+      return promise->get_future();
+    };
+    auto a = get(absl::Seconds(10));
+    absl::SleepFor(absl::Milliseconds(50));
+    auto b = get(absl::Milliseconds(100));
+    auto c = get(absl::Seconds(10));
+    auto b_result = b.get();
+    EXPECT_EQ(b_result.status().code(), absl::StatusCode::kDeadlineExceeded);
+    // B gave up at its own deadline, while A still held the slot.
+    EXPECT_EQ(a.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+    EXPECT_TRUE(a.get().ok());
+    ASSERT_EQ(c.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    EXPECT_TRUE(c.get().ok());
+  }
+  transport.reset();
 }
 
 }  // namespace

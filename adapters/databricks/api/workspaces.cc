@@ -17,8 +17,9 @@ metrics::CounterFamily& TokenRefreshes() {
   return family;
 }
 
-ClientOptions Named(ClientOptions options, const std::string& name) {
-  options.workspace_name = name;
+ClientOptions ForProfile(ClientOptions options, const auth::Profile& p) {
+  options.workspace_name = p.name;
+  options.ca_bundle_file = p.ca_bundle_file;
   return options;
 }
 
@@ -44,7 +45,7 @@ Workspace::Workspace(auth::Profile profile, http::Transport& transport,
               std::shared_ptr<auth::Credentials>(auth::MakeCredentials(
                   profile_, transport,
                   Counted(credentials_options, profile_.name))),
-              transport, Named(client_options, profile_.name)) {}
+              transport, ForProfile(client_options, profile_)) {}
 
 Workspaces::Workspaces(const auth::ProfileSet& profiles,
                        http::Transport& transport,

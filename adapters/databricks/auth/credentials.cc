@@ -24,6 +24,8 @@ struct Token {
 
 using TokenCallback = std::function<void(absl::StatusOr<Token>)>;
 
+constexpr absl::Duration kTokenRequestTimeout = absl::Seconds(30);
+
 // Sends a token request and decodes the answer into a Token.
 void FetchToken(http::Transport& transport, http::Request request,
                 std::string what, const CredentialsOptions& options,
@@ -95,23 +97,27 @@ class TokenCache : public std::enable_shared_from_this<TokenCache> {
       if (refreshing_) return;
       refreshing_ = true;
     }
-    fetch_(deadline, [this,
-                      self = shared_from_this()](absl::StatusOr<Token> token) {
-      std::vector<TokenCallback> waiters;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (token.ok()) token_ = *token;
-        refreshing_ = false;
-        waiters.swap(waiters_);
-      }
-      if (options_.on_refresh) options_.on_refresh(method_, token.ok());
-      if (!token.ok()) {
-        log::Warn("token refresh failed",
-                  {log::Field("method", method_),
-                   log::Field("error", std::string(token.status().message()))});
-      }
-      for (auto& w : waiters) w(token);
-    });
+    // One refresh serves every waiter: it gets its own deadline rather than
+    // the first caller's (which may be short).
+    (void)deadline;
+    fetch_(absl::Now() + kTokenRequestTimeout,
+           [this, self = shared_from_this()](absl::StatusOr<Token> token) {
+             std::vector<TokenCallback> waiters;
+             {
+               std::lock_guard<std::mutex> lock(mu_);
+               if (token.ok()) token_ = *token;
+               refreshing_ = false;
+               waiters.swap(waiters_);
+             }
+             if (options_.on_refresh) options_.on_refresh(method_, token.ok());
+             if (!token.ok()) {
+               log::Warn("token refresh failed",
+                         {log::Field("method", method_),
+                          log::Field("error",
+                                     std::string(token.status().message()))});
+             }
+             for (auto& w : waiters) w(token);
+           });
   }
 
   void Invalidate() {
@@ -314,6 +320,8 @@ std::unique_ptr<Credentials> MakeCredentials(const Profile& profile,
         secrets::Register(basic);
         request.headers.emplace_back("Authorization",
                                      absl::StrCat("Basic ", basic));
+        // The token endpoint is on the workspace: trust what it trusts.
+        request.ca_bundle_file = p.ca_bundle_file;
         FetchToken(transport, std::move(request),
                    "Databricks OAuth token endpoint", options, std::move(done));
       };

@@ -194,9 +194,18 @@ class CurlTransport final : public Transport {
   }
 
   void RunAfter(absl::Duration delay, std::function<void()> fn) override {
+    bool queued = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      timers_.push(Timer{absl::Now() + delay, next_timer_id_++, std::move(fn)});
+      if (!exited_) {
+        timers_.push(
+            Timer{absl::Now() + delay, next_timer_id_++, std::move(fn)});
+        queued = true;
+      }
+    }
+    if (!queued) {
+      fn();  // the loop has exited (shutdown): run it here, now
+      return;
     }
     curl_multi_wakeup(multi_);
   }
@@ -245,7 +254,9 @@ class CurlTransport final : public Transport {
       // response byte; never for a request that may have been processed.
       curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
     }
-    if (!options_.ca_bundle_file.empty()) {
+    if (!r.ca_bundle_file.empty()) {
+      curl_easy_setopt(easy, CURLOPT_CAINFO, r.ca_bundle_file.c_str());
+    } else if (!options_.ca_bundle_file.empty()) {
       curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_bundle_file.c_str());
     }
     curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
@@ -384,7 +395,14 @@ class CurlTransport final : public Transport {
           timers_.pop();
         }
       }
-      if (incoming.empty() && due.empty()) break;
+      if (incoming.empty() && due.empty()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (incoming_.empty() && timers_.empty()) {
+          exited_ = true;
+          break;
+        }
+        continue;
+      }
       for (auto& t : incoming) {
         Complete(std::move(t->done),
                  absl::CancelledError("HTTP transport shut down"),
@@ -400,6 +418,7 @@ class CurlTransport final : public Transport {
 
   std::mutex mu_;
   bool stopping_ = false;                           // guarded by mu_
+  bool exited_ = false;                             // guarded by mu_
   std::deque<std::unique_ptr<Transfer>> incoming_;  // guarded by mu_
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>>
       timers_;                  // guarded by mu_

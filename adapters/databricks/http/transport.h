@@ -49,6 +49,8 @@ struct Request {
   // turns out to be dead; such a request therefore gets a fresh connection,
   // so a reset is reported instead of resent.
   bool idempotent = true;
+  // PEM CA bundle trusted for this request instead of the transport's.
+  std::string ca_bundle_file;
 };
 
 struct Response {

@@ -280,7 +280,8 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
           }
           // Unknown outcome: retry only after re-checking that the same
           // update is still the active one.
-          if (s.status().code() == absl::StatusCode::kUnavailable &&
+          if ((s.status().code() == absl::StatusCode::kUnavailable ||
+               s.status().code() == absl::StatusCode::kResourceExhausted) &&
               self->attempts_ < kMaxStopAttempts) {
             self->CheckActive();
             return;
@@ -362,60 +363,70 @@ void Runs::Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
     return;
   }
   if (request.idempotency_key().empty()) {
-    StartChecked(**ws, request, std::move(ctx), std::move(done));
+    StartChecked(**ws, request, *std::move(plan), std::move(ctx),
+                 std::move(done));
     return;
   }
   const std::string key =
       absl::StrCat((*ws)->name(), "|", request.pipeline_id(), "|",
                    request.idempotency_key());
   const std::string fingerprint = Fingerprint(request, (*ws)->name());
+  // Decided under the lock, answered after it.
+  std::optional<absl::StatusOr<v1::StartUpdateResponse>> answer;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const absl::Time now = options_.now();
-    // Forget expired entries (oldest first).
+    // Forget expired entries (oldest first; the order list may also hold
+    // keys already forgotten).
     while (!idempotency_order_.empty()) {
       auto it = idempotency_.find(idempotency_order_.front());
-      if (it != idempotency_.end() && it->second->done &&
-          it->second->expires <= now) {
-        idempotency_.erase(it);
-        idempotency_order_.pop_front();
-      } else if (it == idempotency_.end()) {
-        idempotency_order_.pop_front();
-      } else {
+      if (it != idempotency_.end() &&
+          !(it->second->done && it->second->expires <= now)) {
         break;
       }
+      if (it != idempotency_.end()) idempotency_.erase(it);
+      idempotency_order_.pop_front();
     }
     auto it = idempotency_.find(key);
+    if (it != idempotency_.end() && it->second->done &&
+        it->second->expires <= now) {
+      idempotency_.erase(it);  // past the window: a new request
+      it = idempotency_.end();
+    }
     if (it != idempotency_.end()) {
       IdempotencyEntry& e = *it->second;
       if (e.fingerprint != fingerprint) {
-        done(absl::InvalidArgumentError(
+        answer = absl::InvalidArgumentError(
             "idempotency_key was already used for a different StartUpdate "
-            "request on this pipeline; use a new key for a new request"));
-        return;
-      }
-      if (!e.done) {
+            "request on this pipeline; use a new key for a new request");
+      } else if (!e.done) {
         e.waiters.push_back(std::move(done));
         return;
+      } else {
+        v1::StartUpdateResponse replay = e.response;
+        replay.set_replayed(true);
+        answer = std::move(replay);
       }
-      v1::StartUpdateResponse replay = e.response;
-      replay.set_replayed(true);
-      done(std::move(replay));
-      return;
     }
-    auto entry = std::make_shared<IdempotencyEntry>();
-    entry->fingerprint = fingerprint;
-    idempotency_[key] = entry;
-    idempotency_order_.push_back(key);
-    while (idempotency_.size() > options_.max_idempotency_entries &&
-           !idempotency_order_.empty()) {
-      auto oldest = idempotency_.find(idempotency_order_.front());
-      if (oldest != idempotency_.end() && !oldest->second->done) break;
-      if (oldest != idempotency_.end()) idempotency_.erase(oldest);
-      idempotency_order_.pop_front();
+    if (!answer.has_value()) {
+      auto entry = std::make_shared<IdempotencyEntry>();
+      entry->fingerprint = fingerprint;
+      idempotency_[key] = entry;
+      idempotency_order_.push_back(key);
+      while (idempotency_.size() > options_.max_idempotency_entries &&
+             !idempotency_order_.empty()) {
+        auto oldest = idempotency_.find(idempotency_order_.front());
+        if (oldest != idempotency_.end() && !oldest->second->done) break;
+        if (oldest != idempotency_.end()) idempotency_.erase(oldest);
+        idempotency_order_.pop_front();
+      }
     }
   }
-  StartChecked(**ws, request, std::move(ctx),
+  if (answer.has_value()) {
+    done(*std::move(answer));
+    return;
+  }
+  StartChecked(**ws, request, *std::move(plan), std::move(ctx),
                [this, key, done = std::move(done)](
                    absl::StatusOr<v1::StartUpdateResponse> result) {
                  RememberResult(key, result);
@@ -452,11 +463,10 @@ void Runs::RememberResult(
 }
 
 void Runs::StartChecked(api::Workspace& ws,
-                        const v1::StartUpdateRequest& request,
+                        const v1::StartUpdateRequest& request, StartPlan plan,
                         api::CallContext ctx,
                         Done<v1::StartUpdateResponse> done) {
-  auto plan = PlanStart(request);
-  std::make_shared<StartOp>(ws, request.pipeline_id(), *std::move(plan),
+  std::make_shared<StartOp>(ws, request.pipeline_id(), std::move(plan),
                             request.if_running(), std::move(ctx), transport_,
                             options_, std::move(done))
       ->Start();

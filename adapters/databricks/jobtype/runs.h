@@ -29,6 +29,7 @@
 #include "adapters/databricks/api/workspaces.h"
 #include "adapters/databricks/http/transport.h"
 #include "adapters/databricks/ids.h"
+#include "adapters/databricks/jobtype/rules.h"
 #include "adapters/databricks/jobtype/status_reader.h"
 #include "polysync/databricks/v1/pipelines.pb.h"
 
@@ -79,7 +80,8 @@ class Runs {
 
  private:
   void StartChecked(api::Workspace& ws, const v1::StartUpdateRequest& request,
-                    api::CallContext ctx, Done<v1::StartUpdateResponse> done);
+                    StartPlan plan, api::CallContext ctx,
+                    Done<v1::StartUpdateResponse> done);
   void RememberResult(const std::string& key,
                       const absl::StatusOr<v1::StartUpdateResponse>& result);
 

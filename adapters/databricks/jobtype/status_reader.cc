@@ -115,11 +115,18 @@ class Computation : public std::enable_shared_from_this<Computation> {
 
   void OnRequest(absl::StatusOr<RequestStatus> request) {
     if (!request.ok()) {
-      // Without the request we cannot tell a retry; report the failure as
-      // Databricks shows it, and say why in the log.
-      log::Warn("cannot read the request of a failed update",
-                {log::Field("run_id", status_.run_id()),
-                 log::Field("error", std::string(request.status().message()))});
+      if (request.status().code() != absl::StatusCode::kNotFound) {
+        // Whether DLT retries is unknown: never answer a final Failed on a
+        // guess (it would be cached, and end every watch).
+        done_(absl::Status(
+            request.status().code(),
+            absl::StrCat("update ", run_.update_id,
+                         " FAILED and whether DLT retries it cannot be read "
+                         "yet: ",
+                         request.status().message())));
+        return;
+      }
+      // The request is gone: nothing can retry it any more.
       Details(update_);
       return;
     }
@@ -171,40 +178,56 @@ class Computation : public std::enable_shared_from_this<Computation> {
     Finish();
   }
 
+  // Step 3: the update's newest events (end time, when STOPPING began),
+  // then, for a failure, its ERROR events (the messages).
   void ReadEvents(const std::string& update_id) {
+    events_for_ = update_id;
+    ListEvents({}, [](Computation* self, const ListEventsPage& page) {
+      self->facts_ = FactsFrom(page, self->events_for_);
+      if (self->status_.terminal() && self->facts_.end_time.has_value()) {
+        SetTime(*self->facts_.end_time, self->status_.mutable_end_time());
+      }
+      if (self->status_.dlt_state() != "FAILED" &&
+          !self->status_.retry().retrying()) {
+        self->Finish();
+        return;
+      }
+      self->ListEvents({"ERROR"}, [](Computation* self,
+                                     const ListEventsPage& errors) {
+        for (auto& m : FactsFrom(errors, self->events_for_).failure_messages) {
+          self->status_.add_failure_messages(std::move(m));
+        }
+        self->Finish();
+      });
+    });
+  }
+
+  // Lists events of `events_for_` at `levels` (all when empty), newest
+  // first; details are best effort, so a failure just finishes.
+  void ListEvents(std::vector<std::string> levels,
+                  void (*then)(Computation*, const ListEventsPage&)) {
     ListEventsRequest request;
     request.max_results = 100;
-    auto filter = EventsFilter(update_id, {});
+    auto filter = EventsFilter(events_for_, levels);
     if (!filter.ok()) {
       Finish();
       return;
     }
     request.filter = *filter;
-    events_for_ = update_id;
     auto self = shared_from_this();
-    ws_.client().ListEvents(run_.pipeline_id, std::move(request), ctx_,
-                            [self](absl::StatusOr<ListEventsPage> page) {
-                              self->OnEvents(std::move(page));
-                            });
-  }
-
-  void OnEvents(absl::StatusOr<ListEventsPage> page) {
-    if (!page.ok()) {
-      // The status itself is known; details are best effort.
-      log::Warn("cannot read update events",
-                {log::Field("run_id", status_.run_id()),
+    ws_.client().ListEvents(
+        run_.pipeline_id, std::move(request), ctx_,
+        [self, then](absl::StatusOr<ListEventsPage> page) {
+          if (!page.ok()) {
+            log::Warn(
+                "cannot read update events",
+                {log::Field("run_id", self->status_.run_id()),
                  log::Field("error", std::string(page.status().message()))});
-      Finish();
-      return;
-    }
-    facts_ = FactsFrom(*page, events_for_);
-    if (status_.dlt_state() == "FAILED" || status_.retry().retrying()) {
-      for (auto& m : facts_.failure_messages) status_.add_failure_messages(m);
-    }
-    if (status_.terminal() && facts_.end_time.has_value()) {
-      SetTime(*facts_.end_time, status_.mutable_end_time());
-    }
-    Finish();
+            self->Finish();
+            return;
+          }
+          then(self.get(), *page);
+        });
   }
 
   void Finish() {

@@ -19,6 +19,7 @@ struct Watches::Poll {
   std::map<uint64_t, Watcher> watchers;
   std::optional<v1::UpdateStatus> last;
   absl::Duration interval;
+  uint64_t generation = 0;  // tells this poll's timers from an older poll's
 };
 
 namespace {
@@ -27,15 +28,13 @@ bool Changed(const v1::UpdateStatus& a, const v1::UpdateStatus& b) {
   return a.dlt_state() != b.dlt_state() || a.status() != b.status() ||
          a.terminal() != b.terminal() ||
          a.retry().retrying() != b.retry().retrying() ||
-         a.retry().retry_update_id() != b.retry().retry_update_id() ||
-         a.hint() != b.hint();
+         a.retry().retry_update_id() != b.retry().retry_update_id();
 }
 
 bool Transient(const absl::Status& s) {
   return s.code() == absl::StatusCode::kUnavailable ||
          s.code() == absl::StatusCode::kDeadlineExceeded ||
-         s.code() == absl::StatusCode::kResourceExhausted ||
-         s.code() == absl::StatusCode::kInternal;
+         s.code() == absl::StatusCode::kResourceExhausted;
 }
 
 }  // namespace
@@ -86,6 +85,7 @@ absl::StatusOr<uint64_t> Watches::Watch(api::Workspace& workspace,
       poll->ctx = ctx;
       poll->ctx.deadline = absl::InfiniteFuture();  // each read: default
       poll->interval = options_.initial_interval;
+      poll->generation = id;  // unique and non-zero: ids are never reused
       start = true;
     }
     current = poll->last;
@@ -97,7 +97,7 @@ absl::StatusOr<uint64_t> Watches::Watch(api::Workspace& workspace,
     transport_.RunAfter(absl::ZeroDuration(),
                         [on_status, s = *current] { on_status(s); });
   }
-  if (start) Tick(key);
+  if (start) Tick(key, 0);
   return id;
 }
 
@@ -128,12 +128,15 @@ void Watches::EndAll(const absl::Status& status) {
   }
 }
 
-void Watches::Tick(const std::string& key) {
+void Watches::Tick(const std::string& key, uint64_t generation) {
   std::shared_ptr<Poll> poll;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = polls_.find(key);
     if (it == polls_.end()) return;  // every watcher left
+    // A timer of a poll that ended (every watcher left, and a new watch of
+    // the same run started its own poll) must not drive the new one.
+    if (generation != 0 && it->second->generation != generation) return;
     poll = it->second;
   }
   std::weak_ptr<bool> alive = alive_;
@@ -149,6 +152,7 @@ void Watches::OnResult(const std::string& key,
   std::vector<OnEnd> ends;
   absl::Duration next = absl::ZeroDuration();
   bool again = false;
+  uint64_t generation = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = polls_.find(key);
@@ -185,6 +189,7 @@ void Watches::OnResult(const std::string& key,
       } else {
         next = poll.interval;
         again = true;
+        generation = poll.generation;
       }
     }
   }
@@ -196,8 +201,8 @@ void Watches::OnResult(const std::string& key,
   }
   if (again) {
     std::weak_ptr<bool> alive = alive_;
-    transport_.RunAfter(next, [this, key, alive] {
-      if (auto a = alive.lock(); a && *a) Tick(key);
+    transport_.RunAfter(next, [this, key, alive, generation] {
+      if (auto a = alive.lock(); a && *a) Tick(key, generation);
     });
   }
 }

@@ -8,7 +8,8 @@
 // the current status at once, then every change of the DLT state, the
 // Polysync status or the retry information, and ends after a terminal status.
 // Transient errors (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED) keep
-// the poll going; others end every watcher of the run with that error.
+// the poll going; others end every watcher of the run with that error. A
+// changing hint alone is not a change (its text counts the time).
 //
 //   auto id = watches.Watch(ws, run, ctx, on_status, on_end);
 //   ...
@@ -66,7 +67,9 @@ class Watches {
   struct Poll;
 
  private:
-  void Tick(const std::string& key);
+  // One poll of run `key`; `generation` is that of the poll that scheduled
+  // it (0 for the first).
+  void Tick(const std::string& key, uint64_t generation);
   void OnResult(const std::string& key,
                 const absl::StatusOr<v1::UpdateStatus>& status);
 
