@@ -437,6 +437,47 @@ TEST_F(ServiceTest, SameIdempotencyKeyTwiceStartsOnce) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(ServiceTest, DuplicateKeyInFlightWaitsForTheFirstCall) {
+  const std::string id = CreatePipeline("orders");
+  sim::FaultRule slow;
+  slow.endpoint = "updates.start";
+  slow.kind = sim::FaultKind::kLatency;
+  slow.latency = absl::Milliseconds(300);
+  sim_->InjectFault(slow);
+  v1::StartUpdateRequest request;
+  request.set_pipeline_id(id);
+  request.set_idempotency_key("run-7");
+  v1::StartUpdateResponse a, b;
+  grpc::Status sa, sb;
+  std::thread first([&] { sa = Start(request, &a); });
+  absl::SleepFor(absl::Milliseconds(100));
+  sb = Start(request, &b);
+  first.join();
+  ASSERT_TRUE(sa.ok()) << sa.error_message();
+  ASSERT_TRUE(sb.ok()) << sb.error_message();
+  EXPECT_EQ(a.run_id(), b.run_id());
+  EXPECT_EQ(sim_->UpdatesCreated(id), 1);
+  EXPECT_EQ(sim_->RequestCount("updates.start"), 1);
+}
+
+TEST_F(ServiceTest, FailedStartFreesTheKeyForTheRetry) {
+  const std::string id = CreatePipeline("orders");
+  sim::FaultRule down;
+  down.endpoint = "updates.start";
+  down.kind = sim::FaultKind::kHttpError;
+  down.status = 500;
+  sim_->InjectFault(down);
+  v1::StartUpdateRequest request;
+  request.set_pipeline_id(id);
+  request.set_idempotency_key("run-8");
+  v1::StartUpdateResponse r;
+  EXPECT_EQ(Start(request, &r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  grpc::Status retried = Start(request, &r);
+  ASSERT_TRUE(retried.ok()) << retried.error_message();
+  EXPECT_FALSE(r.replayed());
+  EXPECT_EQ(sim_->UpdatesCreated(id), 1);
+}
+
 TEST_F(ServiceTest, WatchStreamsEveryChangeUntilTerminal) {
   const std::string id = CreatePipeline("orders");
   v1::StartUpdateResponse started = MustStart(id);
