@@ -301,6 +301,50 @@ TEST_F(CredentialsTest, TokenEndpointOutageIsUnavailable) {
   ASSERT_TRUE(Headers(*creds).ok());
 }
 
+TEST_F(CredentialsTest, EveryTokenEndpointFaultIsAClearErrorAndRecovers) {
+  struct Case {
+    sim::FaultKind kind;
+    int status;
+    absl::StatusCode want;
+    absl::StatusCode also_fine = absl::StatusCode::kUnknown;
+  };
+  const Case cases[] = {
+      {sim::FaultKind::kHttpError, 429, absl::StatusCode::kResourceExhausted},
+      {sim::FaultKind::kHttpError, 500, absl::StatusCode::kUnavailable},
+      {sim::FaultKind::kHtmlError, 502, absl::StatusCode::kUnavailable},
+      // A dropped connection: when it was a reused kept-alive one, libcurl
+      // sends the (harmless to repeat) token request again and it works.
+      {sim::FaultKind::kReset, 0, absl::StatusCode::kUnavailable,
+       absl::StatusCode::kOk},
+      {sim::FaultKind::kStall, 0, absl::StatusCode::kUnavailable,
+       absl::StatusCode::kOk},
+      {sim::FaultKind::kMalformedJson, 0, absl::StatusCode::kInternal},
+      {sim::FaultKind::kTruncatedJson, 0, absl::StatusCode::kUnavailable},
+      {sim::FaultKind::kOversized, 0, absl::StatusCode::kInternal},
+  };
+  Profile p = Base(AuthKind::kDatabricksOAuthM2M);
+  p.client_id = "sim-oauth-client";
+  p.client_secret =
+      SecretSource::FromEnv("S", StaticEnv({{"S", "sim-oauth-secret"}}));
+  for (const Case& c : cases) {
+    auto creds = MakeCredentials(p, *transport_, Options());
+    sim::FaultRule rule;
+    rule.endpoint = "token.oidc";
+    rule.kind = c.kind;
+    rule.status = c.status;
+    rule.stall = absl::Milliseconds(300);
+    sim_->InjectFault(rule);
+    auto refused = Headers(*creds);
+    EXPECT_TRUE(refused.status().code() == c.want ||
+                refused.status().code() == c.also_fine)
+        << sim::FaultKindName(c.kind) << ": " << refused.status();
+    auto recovered = Headers(*creds);  // the failure was not cached
+    ASSERT_TRUE(recovered.ok())
+        << sim::FaultKindName(c.kind) << ": " << recovered.status();
+    ExpectAccepted(*recovered);
+  }
+}
+
 TEST_F(CredentialsTest, NoTokenOrSecretAppearsInAnyLogLine) {
   Profile m2m = Base(AuthKind::kDatabricksOAuthM2M);
   m2m.client_id = "sim-oauth-client";
