@@ -104,6 +104,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   builder.AddListeningPort(options.config.listen(), *credentials,
                            &server->bound_port_);
   builder.RegisterService(server->service_.get());
+  // Requests are small (the largest valid StartUpdate is well under this);
+  // anything bigger is refused by gRPC with RESOURCE_EXHAUSTED.
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   if (!options.enable_reflection || options.config.disable_reflection()) {
     builder.SetOption(std::make_unique<WithoutReflection>());
   }

@@ -30,6 +30,9 @@ namespace polysync::server {
 inline constexpr char kServiceName[] =
     "polysync.databricks.v1.DatabricksPipelines";
 
+// The largest request message the server accepts.
+inline constexpr int kMaxRequestBytes = 16 << 20;
+
 struct ServerOptions {
   // A validated configuration (see config.h).
   polysync::databricks::v1::ServerConfig config;

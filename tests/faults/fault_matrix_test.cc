@@ -2,8 +2,8 @@
 // endpoint each RPC depends on, against every RPC. Each cell asserts the
 // gRPC code the README's table promises, that retries stayed within budget
 // (from the metrics), and that the server answers the next call.
-#include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -64,13 +64,18 @@ const char* EndpointFor(Rpc rpc) {
   return "*";
 }
 
-const FaultKind kKinds[] = {
-    FaultKind::kLatency,          FaultKind::kHttpError /*429*/,
-    FaultKind::kHttpError /*500*/, FaultKind::kHttpError /*502*/,
-    FaultKind::kHttpError /*503*/, FaultKind::kReset,
-    FaultKind::kStall,            FaultKind::kMalformedJson,
-    FaultKind::kTruncatedJson,    FaultKind::kHtmlError,
-    FaultKind::kOversized,        FaultKind::kResponseLost503};
+const FaultKind kKinds[] = {FaultKind::kLatency,
+                            FaultKind::kHttpError /*429*/,
+                            FaultKind::kHttpError /*500*/,
+                            FaultKind::kHttpError /*502*/,
+                            FaultKind::kHttpError /*503*/,
+                            FaultKind::kReset,
+                            FaultKind::kStall,
+                            FaultKind::kMalformedJson,
+                            FaultKind::kTruncatedJson,
+                            FaultKind::kHtmlError,
+                            FaultKind::kOversized,
+                            FaultKind::kResponseLost503};
 
 struct Cell {
   Rpc rpc;
@@ -120,8 +125,9 @@ double RetriesSoFar() {
   double total = 0;
   metrics::Registry::Default()
       .Counter("polysync_upstream_retries_total", "", {"endpoint"})
-      .ForEach([&](const std::vector<std::string>&,
-                   const metrics::CounterCell& cell) { total += cell.Value(); });
+      .ForEach(
+          [&](const std::vector<std::string>&,
+              const metrics::CounterCell& cell) { total += cell.Value(); });
   return total;
 }
 
@@ -151,9 +157,9 @@ class FaultMatrixTest : public ::testing::TestWithParam<Cell> {
     options.client.backoff.max_attempts = kMaxAttempts;
     backend_ = *server::Backend::Create(options);
     server_ = *server::Server::Start({*config, true, &backend_->job_type()});
-    stub_ = v1::DatabricksPipelines::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", server_->bound_port()),
-        grpc::InsecureChannelCredentials()));
+    stub_ = v1::DatabricksPipelines::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->bound_port()),
+                            grpc::InsecureChannelCredentials()));
     pipeline_id_ = *sim_->CreatePipeline({{"name", "orders"}});
   }
 
@@ -188,9 +194,9 @@ class FaultMatrixTest : public ::testing::TestWithParam<Cell> {
     return response.run_id();
   }
 
-  grpc::Status Call(Rpc rpc, const std::string& run_id,
-                    std::chrono::milliseconds deadline =
-                        std::chrono::seconds(20)) {
+  grpc::Status Call(
+      Rpc rpc, const std::string& run_id,
+      std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + deadline);
     switch (rpc) {
@@ -304,11 +310,11 @@ std::vector<Cell> AllCells() {
   return cells;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Matrix, FaultMatrixTest, ::testing::ValuesIn(AllCells()),
-    [](const ::testing::TestParamInfo<Cell>& info) {
-      return CellName(info.param);
-    });
+INSTANTIATE_TEST_SUITE_P(Matrix, FaultMatrixTest,
+                         ::testing::ValuesIn(AllCells()),
+                         [](const ::testing::TestParamInfo<Cell>& info) {
+                           return CellName(info.param);
+                         });
 
 }  // namespace
 }  // namespace polysync

@@ -1,0 +1,256 @@
+// Hostile input: whatever a caller sends, the answer is a clear error with
+// the right code, nothing reaches Databricks, and the server keeps serving.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "adapters/databricks/simulator/simulator.h"
+#include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "server/backend.h"
+#include "server/config.h"
+#include "server/server.h"
+
+namespace polysync {
+namespace {
+
+namespace v1 = ::polysync::databricks::v1;
+namespace sim = ::polysync::databricks::sim;
+using ::testing::HasSubstr;
+
+const char* const kApiEndpoints[] = {
+    "pipelines.list", "pipelines.get", "pipelines.stop", "updates.start",
+    "updates.list",   "updates.get",   "requests.get",   "events.list"};
+
+class HostileInputTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sim::SimulatorOptions sim_options;
+    sim_options.clock = std::make_shared<sim::ManualClock>();
+    sim_options.seed_default_pipelines = false;
+    sim_ = *sim::Simulator::Start(sim_options);
+    setenv("HOSTILE_TOKEN", sim_->access_token().c_str(), 1);
+    auto config = server::ParseConfig(
+        absl::StrCat(R"({"listen": "127.0.0.1:0", "workspaces": [{
+            "name": "w", "host": ")",
+                     sim_->base_url(), R"(",
+            "personal_access_token": {"token": {"env": "HOSTILE_TOKEN"}}}]})"),
+        "hostile");
+    ASSERT_TRUE(config.ok());
+    server::BackendOptions options;
+    options.config = *config;
+    options.job_type.watch.max_watchers = 3;
+    backend_ = *server::Backend::Create(options);
+    server_ = *server::Server::Start({*config, true, &backend_->job_type()});
+    channel_ = grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_->bound_port()),
+        grpc::InsecureChannelCredentials());
+    stub_ = v1::DatabricksPipelines::NewStub(channel_);
+    pipeline_id_ = *sim_->CreatePipeline(
+        {{"name", "Ventes \"spéciales\" 'Q4' — Zürich 東京 ✓"}});
+    baseline_ = Upstream();
+  }
+
+  void TearDown() override {
+    server_.reset();
+    backend_.reset();
+  }
+
+  int64_t Upstream() {
+    int64_t total = 0;
+    for (const char* e : kApiEndpoints) total += sim_->RequestCount(e);
+    return total;
+  }
+
+  grpc::StatusCode StartCode(const v1::StartUpdateRequest& request) {
+    grpc::ClientContext context;
+    v1::StartUpdateResponse response;
+    return stub_->StartUpdate(&context, request, &response).error_code();
+  }
+  grpc::StatusCode StatusCode(const std::string& run_id,
+                              const std::string& workspace = "") {
+    grpc::ClientContext context;
+    v1::GetUpdateStatusRequest request;
+    request.set_run_id(run_id);
+    request.set_workspace(workspace);
+    v1::UpdateStatus response;
+    return stub_->GetUpdateStatus(&context, request, &response).error_code();
+  }
+  grpc::StatusCode SyncCode(const std::string& pipeline_id) {
+    grpc::ClientContext context;
+    v1::SyncParametersRequest request;
+    request.set_pipeline_id(pipeline_id);
+    v1::SyncParametersResponse response;
+    return stub_->SyncParameters(&context, request, &response).error_code();
+  }
+
+  std::unique_ptr<sim::Simulator> sim_;
+  std::unique_ptr<server::Backend> backend_;
+  std::unique_ptr<server::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::DatabricksPipelines::Stub> stub_;
+  std::string pipeline_id_;
+  int64_t baseline_ = 0;
+};
+
+std::vector<std::string> HostileIds() {
+  return {"../clusters",
+          "..%2fclusters",
+          "%2e%2e",
+          "a12cd3e4-0ab1-1abc-1a2b-1a2bcd3e4fg5/../../clusters",
+          "a12cd3e4-0ab1-1abc-1a2b-1a2bcd3e4fg5\r\nX-Injected: 1",
+          std::string("a12cd3e4-0ab1-1abc-1a2b-\0a2bcd3e4fg5", 36),
+          "a12cd3e4-0ab1-1abc-1a2b-1a2bcd3e4fg5?x=1",
+          "a12cd3e4 0ab1 1abc 1a2b 1a2bcd3e4fg5",
+          "ä12cd3e4-0ab1-1abc-1a2b-1a2bcd3e4fg",
+          "",
+          std::string(1 << 20, 'a')};
+}
+
+TEST_F(HostileInputTest, HostileIdsAreInvalidArgumentAndNothingIsSent) {
+  for (const std::string& bad : HostileIds()) {
+    EXPECT_EQ(SyncCode(bad), grpc::StatusCode::INVALID_ARGUMENT);
+    v1::StartUpdateRequest start;
+    start.set_pipeline_id(bad);
+    EXPECT_EQ(StartCode(start), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(StatusCode(absl::StrCat(bad, ":", pipeline_id_)),
+              grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(StatusCode(absl::StrCat(pipeline_id_, ":", bad)),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  EXPECT_EQ(Upstream(), baseline_);
+}
+
+TEST_F(HostileInputTest, UnknownWorkspacesAreNotFoundAndSelectNoHost) {
+  for (const std::string& ws : std::vector<std::string>{"nope", "http://evil.example", "https://adb-1.azuredatabricks.net",
+        "../w", std::string(100000, 'w')}) {
+    EXPECT_EQ(StatusCode(absl::StrCat(pipeline_id_, ":", pipeline_id_), ws),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  EXPECT_EQ(Upstream(), baseline_);
+}
+
+TEST_F(HostileInputTest, EnormousParameterListsAndSelectionsAreRefused) {
+  v1::StartUpdateRequest many;
+  many.set_pipeline_id(pipeline_id_);
+  for (int i = 0; i < 5000; ++i) {
+    v1::Parameter* p = many.add_parameters();
+    p->set_name(absl::StrCat("p", i));
+    p->set_value("v");
+  }
+  EXPECT_EQ(StartCode(many), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::StartUpdateRequest tables;
+  tables.set_pipeline_id(pipeline_id_);
+  for (int i = 0; i < 5000; ++i) tables.add_refresh_selection("t");
+  EXPECT_EQ(StartCode(tables), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::StartUpdateRequest huge_value;
+  huge_value.set_pipeline_id(pipeline_id_);
+  v1::Parameter* p = huge_value.add_parameters();
+  p->set_name("custom.x");
+  p->set_value(std::string(1 << 20, 'v'));
+  EXPECT_EQ(StartCode(huge_value), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::StartUpdateRequest crlf_table;
+  crlf_table.set_pipeline_id(pipeline_id_);
+  crlf_table.add_refresh_selection("sales\r\nX: y");
+  EXPECT_EQ(StartCode(crlf_table), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Upstream(), baseline_);
+}
+
+TEST_F(HostileInputTest, OversizedMessagesAreRefusedByTheServer) {
+  v1::StartUpdateRequest request;
+  request.set_pipeline_id(pipeline_id_);
+  request.set_idempotency_key(std::string(20 << 20, 'k'));  // 20 MiB
+  EXPECT_EQ(StartCode(request), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(Upstream(), baseline_);
+  EXPECT_EQ(SyncCode(pipeline_id_), grpc::StatusCode::OK);
+}
+
+TEST_F(HostileInputTest, PipelineNameWithQuotesAndUnicodeRoundTrips) {
+  grpc::ClientContext context;
+  v1::SyncParametersRequest request;
+  request.set_pipeline_id(pipeline_id_);
+  v1::SyncParametersResponse response;
+  ASSERT_TRUE(stub_->SyncParameters(&context, request, &response).ok());
+  EXPECT_EQ(response.job().name(), "Ventes \"spéciales\" 'Q4' — Zürich 東京 ✓");
+
+  v1::ImportPipelinesRequest import;
+  import.set_name_filter("'Q4' — Zürich");
+  grpc::ClientContext import_context;
+  auto reader = stub_->ImportPipelines(&import_context, import);
+  v1::ImportPipelinesResponse batch;
+  int found = 0;
+  while (reader->Read(&batch)) {
+    for (const auto& job : batch.jobs()) {
+      EXPECT_EQ(job.name(), "Ventes \"spéciales\" 'Q4' — Zürich 東京 ✓");
+      ++found;
+    }
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(found, 1);
+}
+
+TEST_F(HostileInputTest, InvalidUtf8IsRefusedBeforeOurCodeAndTheServerLives) {
+  // StartUpdateRequest.pipeline_id (field 2) holding invalid UTF-8, encoded
+  // by hand: protobuf refuses it while parsing, before the handler.
+  const std::string raw = std::string("\x12\x04\xff\xfe\xfd\xfc", 6);
+  grpc::GenericStub generic(channel_);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext context;
+  grpc::Slice slice(raw);
+  grpc::ByteBuffer request(&slice, 1);
+  auto call = generic.PrepareUnaryCall(
+      &context, "/polysync.databricks.v1.DatabricksPipelines/StartUpdate",
+      request, &cq);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(Upstream(), baseline_);
+  // The next call is answered.
+  EXPECT_EQ(SyncCode(pipeline_id_), grpc::StatusCode::OK);
+}
+
+TEST_F(HostileInputTest, TooManyWatchesIsResourceExhaustedNeverAStall) {
+  v1::StartUpdateRequest start;
+  start.set_pipeline_id(pipeline_id_);
+  v1::StartUpdateResponse started;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->StartUpdate(&context, start, &started).ok());
+  }
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::UpdateStatus>>> readers;
+  for (int i = 0; i < 3; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    v1::WatchUpdateRequest watch;
+    watch.set_run_id(started.run_id());
+    readers.push_back(stub_->WatchUpdate(contexts.back().get(), watch));
+    v1::UpdateStatus s;
+    ASSERT_TRUE(readers.back()->Read(&s));
+  }
+  grpc::ClientContext extra;
+  v1::WatchUpdateRequest watch;
+  watch.set_run_id(started.run_id());
+  auto refused = stub_->WatchUpdate(&extra, watch);
+  v1::UpdateStatus s;
+  EXPECT_FALSE(refused->Read(&s));
+  grpc::Status status = refused->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("open watches"));
+  // Unary calls are not held up by the open watches.
+  grpc::ClientContext unary;
+  unary.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(5));
+  v1::ListWorkspacesResponse workspaces;
+  EXPECT_TRUE(stub_->ListWorkspaces(&unary, {}, &workspaces).ok());
+  for (auto& c : contexts) c->TryCancel();
+  for (auto& r : readers) r->Finish();
+}
+
+}  // namespace
+}  // namespace polysync
