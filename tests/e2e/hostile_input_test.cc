@@ -1,8 +1,8 @@
 // Hostile input: whatever a caller sends, the answer is a clear error with
 // the right code, nothing reaches Databricks, and the server keeps serving.
+#include <gmock/gmock.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
@@ -43,9 +43,9 @@ class HostileInputTest : public ::testing::Test {
     options.job_type.watch.max_watchers = 3;
     backend_ = *server::Backend::Create(options);
     server_ = *server::Server::Start({*config, true, &backend_->job_type()});
-    channel_ = grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", server_->bound_port()),
-        grpc::InsecureChannelCredentials());
+    channel_ =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->bound_port()),
+                            grpc::InsecureChannelCredentials());
     stub_ = v1::DatabricksPipelines::NewStub(channel_);
     pipeline_id_ = *sim_->CreatePipeline(
         {{"name", "Ventes \"spéciales\" 'Q4' — Zürich 東京 ✓"}});
@@ -123,8 +123,9 @@ TEST_F(HostileInputTest, HostileIdsAreInvalidArgumentAndNothingIsSent) {
 }
 
 TEST_F(HostileInputTest, UnknownWorkspacesAreNotFoundAndSelectNoHost) {
-  for (const std::string& ws : std::vector<std::string>{"nope", "http://evil.example", "https://adb-1.azuredatabricks.net",
-        "../w", std::string(100000, 'w')}) {
+  for (const std::string& ws : std::vector<std::string>{
+           "nope", "http://evil.example", "https://adb-1.azuredatabricks.net",
+           "../w", std::string(100000, 'w')}) {
     EXPECT_EQ(StatusCode(absl::StrCat(pipeline_id_, ":", pipeline_id_), ws),
               grpc::StatusCode::NOT_FOUND);
   }
