@@ -182,13 +182,20 @@ function checkOverlay(name, dir) {
   const ports = Object.fromEntries((c.ports || []).map((p) => [p.name, p.containerPort]));
   check(ports.grpc === GRPC_PORT && ports.metrics === METRICS_PORT, where, `ports must be grpc ${GRPC_PORT}, metrics ${METRICS_PORT}`);
 
-  // Probes: native gRPC, liveness and startup on "", readiness on the service.
+  // Probes: native gRPC, liveness and startup on "", readiness on the
+  // service. The kubelet's gRPC probe is plaintext only: with TLS on the
+  // gRPC port the probes need a plaintext health listener (a
+  // "health_listen" key, once config.proto has one).
+  const probePort = config.health_listen ? portOf(config.health_listen) : GRPC_PORT;
+  if (config.tls && !config.health_listen) {
+    console.log(`WARNING ${name}: TLS on port ${GRPC_PORT} but the kubelet's gRPC probes are plaintext (see "Probes and TLS" in deploy/README.md)`);
+  }
   const probes = { startupProbe: "", livenessProbe: "", readinessProbe: READINESS_SERVICE };
   for (const [probe, service] of Object.entries(probes)) {
     const p = c[probe];
     if (!check(p && p.grpc, where, `${probe} must be a gRPC probe`)) continue;
     check(!p.httpGet && !p.tcpSocket && !p.exec, where, `${probe} must be only gRPC`);
-    check(p.grpc.port === GRPC_PORT, where, `${probe} port ${p.grpc.port}, expected ${GRPC_PORT}`);
+    check(p.grpc.port === probePort, where, `${probe} port ${p.grpc.port}, expected ${probePort}`);
     check((p.grpc.service || "") === service, where, `${probe} service "${p.grpc.service || ""}", expected "${service}"`);
   }
 
