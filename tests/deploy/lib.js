@@ -142,3 +142,47 @@ function seconds(duration, fallback) {
 }
 
 module.exports = { sourceTree, tool, fail, check, finish, parseProto, checkMessage, seconds };
+
+// Unknown-field check with the TypeScript declarations of kubernetes-models
+// (its schema validation ignores unknown fields): every key of an object must
+// be a property of the model's interface, recursively through the
+// interfaces it references. Maps and inline types are not descended into.
+function fieldChecker(modelsDir) {
+  const nodeModules = path.dirname(modelsDir);
+  const cache = {};
+  function load(file) {
+    if (cache[file]) return cache[file];
+    const text = fs.readFileSync(file, "utf8");
+    const imports = {};
+    for (const m of text.matchAll(/import \{ (\w+) \} from "([^"]+)";/g)) {
+      const from = m[2].startsWith(".") ? path.resolve(path.dirname(file), m[2]) : path.join(nodeModules, m[2]);
+      imports[m[1]] = `${from}.d.ts`;
+    }
+    const props = {};
+    const body = /export interface I\w+(?: extends [\w, ]+)? \{\n([\s\S]*?)\n\}/.exec(text);
+    if (!body) return (cache[file] = null);
+    for (const m of body[1].matchAll(/^ {4}"([^"]+)"\??: (.*)$/gm)) {
+      const ref = /^(?:Array<)?(I\w+)>?;$/.exec(m[2]);
+      props[m[1]] = ref && imports[ref[1]] && fs.existsSync(imports[ref[1]]) ? imports[ref[1]] : null;
+    }
+    if (/extends TypeMeta/.test(text)) props.apiVersion = props.kind = null;
+    return (cache[file] = props);
+  }
+  function walk(file, value, where, report) {
+    if (Array.isArray(value)) return value.forEach((v, i) => walk(file, v, `${where}[${i}]`, report));
+    if (!value || typeof value !== "object") return;
+    const props = load(file);
+    if (!props) return;
+    for (const [k, v] of Object.entries(value)) {
+      if (!(k in props)) report(`${where}.${k}`, `unknown field "${k}"`);
+      else if (props[k]) walk(props[k], v, `${where}.${k}`, report);
+    }
+  }
+  return (apiVersion, kind, object, where, report) => {
+    const file = path.join(modelsDir, ...apiVersion.split("/"), `${kind}.d.ts`);
+    if (!fs.existsSync(file)) return report(where, `no declarations for ${apiVersion} ${kind}`);
+    walk(file, object, where, report);
+  };
+}
+
+module.exports.fieldChecker = fieldChecker;

@@ -35,6 +35,7 @@ function kubectl() {
   }
 }
 
+const checkFields = lib.fieldChecker(models);
 const protoMessages = lib.parseProto(
   fs.readFileSync(path.join(ws, "proto/polysync/databricks/v1/config.proto"), "utf8"),
 );
@@ -108,6 +109,7 @@ function checkOverlay(name, dir) {
     } catch (e) {
       fail(where, `schema: ${e.message}`);
     }
+    checkFields(o.apiVersion, o.kind, o, where, (w, m) => fail(w, m));
   }
 
   const all = (kind) => objects.filter((o) => o.kind === kind);
