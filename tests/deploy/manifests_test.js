@@ -23,16 +23,23 @@ const METRICS_PORT = 9090;
 const CONFIG_DIR = "/etc/polysync-dlt";
 const IMDS = "169.254.169.254/32";
 
-// kubectl: the one setup.sh put in .cache/tools/bin, else the PATH's.
+// kubectl: the one setup.sh put in .cache/tools/bin, else the PATH's; its
+// kustomize must be v5.
+let kubectlPath = null;
 function kubectl() {
+  if (kubectlPath) return kubectlPath;
   const local = path.join(ws, ".cache", "tools", "bin", "kubectl");
-  if (fs.existsSync(local)) return local;
+  const candidate = fs.existsSync(local) ? local : "kubectl";
+  let version = "";
   try {
-    execFileSync("kubectl", ["kustomize", "--help"], { stdio: "ignore" });
-    return "kubectl";
+    version = execFileSync(candidate, ["version", "--client"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
   } catch (e) {
-    throw new Error("kubectl with the kustomize subcommand missing: run scripts/setup.sh");
+    throw new Error(`kubectl missing (${candidate}): run scripts/setup.sh`);
   }
+  if (!/Kustomize Version: v5/.test(version)) {
+    throw new Error(`${candidate} has no kustomize v5:\n${version}run scripts/setup.sh`);
+  }
+  return (kubectlPath = candidate);
 }
 
 const checkFields = lib.fieldChecker(models);
