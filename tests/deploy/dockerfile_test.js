@@ -148,5 +148,36 @@ const ignorePath = path.join(ws, ".dockerignore");
 if (check(fs.existsSync(ignorePath), ".dockerignore", "missing")) {
   const patterns = fs.readFileSync(ignorePath, "utf8").split("\n").map((l) => l.trim());
   for (const p of ["bazel-*", ".cache", ".git"]) check(patterns.includes(p), ".dockerignore", `must exclude ${p}`);
+  // No tracked source the build needs is left out of the context (Docker's
+  // patterns: Go filepath.Match plus "**"; a match on a directory excludes
+  // what is under it; "!" re-includes).
+  const rules = patterns
+    .filter((p) => p && !p.startsWith("#"))
+    .map((p) => {
+      const negate = p.startsWith("!");
+      const glob = p.replace(/^!/, "").replace(/^\/+/, "").replace(/\/+$/, "");
+      const re = glob
+        .split(/(\*\*\/?|\*|\?)/)
+        .map((part) => (part.startsWith("**") ? "(?:.*/)?" : part === "*" ? "[^/]*" : part === "?" ? "[^/]" : part.replace(/[.+^${}()|[\]\\]/g, "\\$&")))
+        .join("");
+      return { negate, re: new RegExp(`^${re}$`) };
+    });
+  const excluded = (file) => {
+    const parts = file.split("/");
+    let out = false;
+    for (const r of rules) {
+      for (let i = 1; i <= parts.length; i++) {
+        if (r.re.test(parts.slice(0, i).join("/"))) out = !r.negate;
+      }
+    }
+    return out;
+  };
+  const tracked = execFileSync("git", ["-C", ws, "ls-files"], { encoding: "utf8" }).split("\n").filter(Boolean);
+  check(tracked.length > 10, ".dockerignore", "git ls-files listed almost nothing");
+  for (const f of tracked) {
+    if (f === ".gitignore" || f === ".dockerignore") continue;
+    check(!excluded(f), ".dockerignore", `excludes the tracked file ${f}`);
+  }
+  check(excluded("bazel-bin/server/polysync-dlt") && excluded(".cache/tools/package.json") && excluded(".git/HEAD"), ".dockerignore", "pattern matching is broken");
 }
 lib.finish("dockerfile");
