@@ -29,8 +29,11 @@ for p in "${PACKAGES[@]}"; do
 done
 # Node.js may come from another source that bundles npm; only ask Debian for
 # it when the commands are missing.
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
+# SETUP_SKIP_TOOLS=1 (the container's build stage) needs neither.
+if [ "${SETUP_SKIP_TOOLS:-0}" != 1 ]; then
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   $SUDO apt-get update -qq
