@@ -199,6 +199,9 @@ function checkOverlay(name, dir) {
   if (config.tls && !config.health_listen) {
     console.log(`WARNING ${name}: TLS on port ${GRPC_PORT} but the kubelet's gRPC probes are plaintext (see "Probes and TLS" in deploy/README.md)`);
   }
+  const ready = c.readinessProbe || {};
+  const notice = (ready.periodSeconds || 10) * (ready.failureThreshold || 3);
+  check(notice <= lib.seconds(config.drain_delay, 5), where, `readiness notices draining after ${notice}s, later than drain_delay`);
   const probes = { startupProbe: "", livenessProbe: "", readinessProbe: READINESS_SERVICE };
   for (const [probe, service] of Object.entries(probes)) {
     const p = c[probe];
