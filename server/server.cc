@@ -39,6 +39,25 @@ class WithoutReflection final : public grpc::ServerBuilderOption {
   }
 };
 
+// Answers every method the health-only port does not serve with
+// UNIMPLEMENTED. (A gRPC server with callback methods needs at least one
+// registered; health itself is added by gRPC.)
+class NothingElse final : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext*) override {
+    class Refuse final : public grpc::ServerGenericBidiReactor {
+     public:
+      Refuse() {
+        Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                            "this port serves only grpc.health.v1.Health"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refuse;
+  }
+};
+
 // Plaintext, or TLS (optionally mTLS) with certificate files watched for
 // rotation.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
@@ -116,8 +135,28 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
         absl::StrCat("cannot listen on ", options.config.listen(),
                      " (address in use, or not a host:port?)"));
   }
-  auto* health = server->server_->GetHealthCheckService();
-  for (const char* name : kHealthNames) health->SetServingStatus(name, true);
+  if (!options.config.health_listen().empty()) {
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(options.config.health_listen(),
+                                    grpc::InsecureServerCredentials(),
+                                    &server->health_port_);
+    health_builder.SetOption(std::make_unique<WithoutReflection>());
+    server->nothing_else_ = std::make_unique<NothingElse>();
+    health_builder.RegisterCallbackGenericService(server->nothing_else_.get());
+    server->health_server_ = health_builder.BuildAndStart();
+    if (!server->health_server_ || server->health_port_ == 0) {
+      server->server_->Shutdown();
+      return absl::UnavailableError(absl::StrCat(
+          "health_listen: cannot listen on ", options.config.health_listen()));
+    }
+  }
+  for (grpc::Server* s :
+       {server->server_.get(), server->health_server_.get()}) {
+    if (s == nullptr) continue;
+    for (const char* name : kHealthNames) {
+      s->GetHealthCheckService()->SetServingStatus(name, true);
+    }
+  }
   log::Info(
       "gRPC server listening",
       {log::Field("listen", options.config.listen()),
@@ -137,11 +176,18 @@ Server::~Server() {
 }
 
 void Server::BeginDrain() {
-  server_->GetHealthCheckService()->SetServingStatus(kServiceName, false);
+  for (grpc::Server* s : {server_.get(), health_server_.get()}) {
+    if (s != nullptr) {
+      s->GetHealthCheckService()->SetServingStatus(kServiceName, false);
+    }
+  }
 }
 
 void Server::Shutdown(absl::Duration grace) {
   server_->GetHealthCheckService()->Shutdown();
+  if (health_server_ != nullptr) {
+    health_server_->GetHealthCheckService()->Shutdown();
+  }
   // Watches never end on their own: end them cleanly just before the grace
   // period runs out, so they see UNAVAILABLE rather than a cancellation.
   const absl::Duration watch_margin =
@@ -158,6 +204,10 @@ void Server::Shutdown(absl::Duration grace) {
   });
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(grace));
+  if (health_server_ != nullptr) {
+    health_server_->GetHealthCheckService()->Shutdown();
+    health_server_->Shutdown();
+  }
   {
     std::lock_guard<std::mutex> lock(mu);
     done = true;
@@ -166,6 +216,9 @@ void Server::Shutdown(absl::Duration grace) {
   ender.join();
 }
 
-void Server::Wait() { server_->Wait(); }
+void Server::Wait() {
+  server_->Wait();
+  if (health_server_ != nullptr) health_server_->Wait();
+}
 
 }  // namespace polysync::server

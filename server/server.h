@@ -13,6 +13,7 @@
 #ifndef POLYSYNC_SERVER_SERVER_H_
 #define POLYSYNC_SERVER_SERVER_H_
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/server.h>
 
 #include <memory>
@@ -56,6 +57,8 @@ class Server {
 
   // The port actually bound (useful with "127.0.0.1:0").
   int bound_port() const { return bound_port_; }
+  // The health-only plaintext port (`health_listen`), or 0.
+  int health_port() const { return health_port_; }
 
   // Readiness (the service's health) turns NOT_SERVING at once; calls are
   // still accepted. The first step of a drain.
@@ -77,6 +80,10 @@ class Server {
   std::unique_ptr<PipelinesService> service_;
   std::unique_ptr<grpc::Server> server_;
   int bound_port_ = 0;
+  // Health only, plaintext, for probes when the main port speaks TLS.
+  std::unique_ptr<grpc::CallbackGenericService> nothing_else_;
+  std::unique_ptr<grpc::Server> health_server_;
+  int health_port_ = 0;
 };
 
 }  // namespace polysync::server

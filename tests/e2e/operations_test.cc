@@ -261,6 +261,7 @@ class MutualTlsTest : public ::testing::Test {
         R"(", "key_file": ")", Runfile("tests/testdata/server.key"),
         R"(", "client_ca_file": ")", Runfile("tests/testdata/ca.pem"),
         R"(", "require_client_certificate": true},
+           "health_listen": "127.0.0.1:0",
            "authorization": {"enabled": true, "grants": [
              {"identity": "cert:CN=polysync-backend,O=Polysync",
               "workspaces": ["prod"], "actions": ["read", "start"]}]})"));
@@ -315,6 +316,38 @@ TEST_F(MutualTlsTest, NoClientCertificateNoConnection) {
   EXPECT_EQ(plaintext->StartUpdate(&context2, request, &r).error_code(),
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(harness_->sim_->UpdatesCreated(), 0);
+}
+
+TEST_F(MutualTlsTest, ProbesUseThePlaintextHealthPort) {
+  ASSERT_GT(harness_->server_->health_port(), 0);
+  auto health_stub = health::Health::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", harness_->server_->health_port()),
+      grpc::InsecureChannelCredentials()));
+  auto check = [&](const std::string& service) {
+    grpc::ClientContext context;
+    health::HealthCheckRequest request;
+    request.set_service(service);
+    health::HealthCheckResponse response;
+    grpc::Status s = health_stub->Check(&context, request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response.status();
+  };
+  EXPECT_EQ(check(""), health::HealthCheckResponse::SERVING);
+  EXPECT_EQ(check("polysync.databricks.v1.DatabricksPipelines"),
+            health::HealthCheckResponse::SERVING);
+  // Only health is served there: the pipelines service is not.
+  auto stub = v1::DatabricksPipelines::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", harness_->server_->health_port()),
+      grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::ListWorkspacesResponse workspaces;
+  EXPECT_EQ(stub->ListWorkspaces(&context, {}, &workspaces).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  // Readiness follows the drain there too.
+  harness_->server_->BeginDrain();
+  EXPECT_EQ(check("polysync.databricks.v1.DatabricksPipelines"),
+            health::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(check(""), health::HealthCheckResponse::SERVING);
 }
 
 TEST(MetricsTest, CountersMatchTheCallsMade) {
