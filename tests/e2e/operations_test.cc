@@ -141,11 +141,15 @@ class AuthorizationTest : public ::testing::Test {
               "tokens": [{"name": "dashboard", "token": {"file": ")",
         reader_token_, R"("}},
                          {"name": "polysync-backend", "token": {"file": ")",
-        operator_token_, R"("}}],
+        operator_token_, R"("}},
+                         {"name": "elsewhere", "token": {"file": ")",
+        TmpFile("elsewhere-token", "elsewhere-token-0123456789"), R"("}}],
               "grants": [{"identity": "token:dashboard", "workspaces": ["*"],
                           "actions": ["read"]},
                          {"identity": "token:polysync-backend",
-                          "workspaces": ["prod"], "actions": ["*"]}]})"));
+                          "workspaces": ["prod"], "actions": ["*"]},
+                         {"identity": "token:elsewhere",
+                          "workspaces": ["staging"], "actions": ["*"]}]})"));
   }
 
   std::unique_ptr<Harness> harness_;
@@ -203,6 +207,83 @@ TEST_F(AuthorizationTest, CallsWithoutTheRightAreRefusedAndSendNothing) {
     v1::UpdateStatus s;
     EXPECT_FALSE(reader->Read(&s));
     EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  EXPECT_EQ(harness_->sim_->RequestCount("*"), before);
+  EXPECT_EQ(harness_->sim_->UpdatesCreated(), 0);
+}
+
+TEST_F(AuthorizationTest, EveryRpcRefusesAnIdentityWithoutTheRight) {
+  // "elsewhere" holds every right, but only in another workspace.
+  auto stub = harness_->Stub();
+  const int64_t before = harness_->sim_->RequestCount("*");
+  const std::string run =
+      absl::StrCat(harness_->pipeline_id_, ":", harness_->pipeline_id_);
+  auto with = [](grpc::ClientContext& c) {
+    c.AddMetadata("authorization", "Bearer elsewhere-token-0123456789");
+  };
+  std::vector<grpc::Status> results;
+  {
+    grpc::ClientContext c;
+    with(c);
+    v1::ListWorkspacesResponse r;
+    results.push_back(stub->ListWorkspaces(&c, {}, &r));
+  }
+  {
+    grpc::ClientContext c;
+    with(c);
+    auto reader = stub->ImportPipelines(&c, {});
+    v1::ImportPipelinesResponse b;
+    while (reader->Read(&b)) {
+    }
+    results.push_back(reader->Finish());
+  }
+  {
+    grpc::ClientContext c;
+    with(c);
+    v1::SyncParametersRequest q;
+    q.set_pipeline_id(harness_->pipeline_id_);
+    v1::SyncParametersResponse r;
+    results.push_back(stub->SyncParameters(&c, q, &r));
+  }
+  {
+    grpc::ClientContext c;
+    with(c);
+    v1::StartUpdateRequest q;
+    q.set_pipeline_id(harness_->pipeline_id_);
+    v1::StartUpdateResponse r;
+    results.push_back(stub->StartUpdate(&c, q, &r));
+  }
+  {
+    grpc::ClientContext c;
+    with(c);
+    v1::GetUpdateStatusRequest q;
+    q.set_run_id(run);
+    v1::UpdateStatus r;
+    results.push_back(stub->GetUpdateStatus(&c, q, &r));
+  }
+  {
+    grpc::ClientContext c;
+    with(c);
+    v1::StopUpdateRequest q;
+    q.set_run_id(run);
+    v1::StopUpdateResponse r;
+    results.push_back(stub->StopUpdate(&c, q, &r));
+  }
+  {
+    grpc::ClientContext c;
+    with(c);
+    v1::WatchUpdateRequest q;
+    q.set_run_id(run);
+    auto reader = stub->WatchUpdate(&c, q);
+    v1::UpdateStatus s;
+    while (reader->Read(&s)) {
+    }
+    results.push_back(reader->Finish());
+  }
+  ASSERT_EQ(results.size(), 7u);
+  for (const auto& s : results) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << s.error_message();
   }
   EXPECT_EQ(harness_->sim_->RequestCount("*"), before);
   EXPECT_EQ(harness_->sim_->UpdatesCreated(), 0);
