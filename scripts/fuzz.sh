@@ -21,9 +21,11 @@ case "$target" in
   run_id)
     sources+=(adapters/databricks/{ids,text}.cc) ;;
   config)
-    bazel build //proto/polysync/databricks/v1:config_cc_proto >&2
+    mkdir -p .cache/fuzz/gen
+    protoc -Iproto --cpp_out=.cache/fuzz/gen \
+      proto/polysync/databricks/v1/config.proto
     sources+=(server/config.cc common/{log,secrets}.cc
-              bazel-bin/proto/polysync/databricks/v1/config.pb.cc)
+              .cache/fuzz/gen/polysync/databricks/v1/config.pb.cc)
     modules+=(protobuf nlohmann_json) ;;
   events_filter)
     sources+=(adapters/databricks/{request_bodies,ids,text,types}.cc)
@@ -35,7 +37,7 @@ out=.cache/fuzz
 mkdir -p "$out/$target"
 # shellcheck disable=SC2046
 clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=undefined -I. -Ibazel-bin/proto \
+  -fno-sanitize-recover=undefined -I. -I.cache/fuzz/gen \
   $(pkg-config --cflags "${modules[@]}") "${sources[@]}" \
   $(pkg-config --libs "${modules[@]}") -o "$out/${target}_fuzzer"
 echo "fuzzing $target for ${seconds}s" >&2
