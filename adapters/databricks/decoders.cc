@@ -623,20 +623,17 @@ absl::Status Missing(absl::string_view field) {
   return absl::InternalError(absl::StrCat(field, ": missing"));
 }
 
-}  // namespace
-
-absl::StatusOr<Pipeline> DecodePipeline(std::string_view body) {
-  return DecodeDocument<Pipeline>(body, ReadPipelineField);
-}
-
-absl::StatusOr<ListPipelinesPage> DecodeListPipelinesPage(
-    std::string_view body) {
-  return DecodeDocument<ListPipelinesPage>(
-      body, [](std::string_view key, sj::value& v, const Path& p,
-               ListPipelinesPage* out) {
-        if (key == "statuses") {
-          return ReadArray(v, p, &out->statuses, ReadPipelineStateInfo);
-        }
+// A list page: `{items_key: [...], "next_page_token": ..., "prev_page_token":
+// ...}`.
+template <typename Page, typename Item, typename ReadItem>
+absl::StatusOr<Page> DecodePage(std::string_view body,
+                                std::string_view items_key,
+                                std::vector<Item> Page::*items,
+                                ReadItem read_item) {
+  return DecodeDocument<Page>(
+      body, [items_key, items, read_item](std::string_view key, sj::value& v,
+                                          const Path& p, Page* out) {
+        if (key == items_key) return ReadArray(v, p, &(out->*items), read_item);
         if (key == "next_page_token") {
           return ReadString(v, p, &out->next_page_token);
         }
@@ -645,6 +642,18 @@ absl::StatusOr<ListPipelinesPage> DecodeListPipelinesPage(
         }
         return SkipValue(v, p);
       });
+}
+
+}  // namespace
+
+absl::StatusOr<Pipeline> DecodePipeline(std::string_view body) {
+  return DecodeDocument<Pipeline>(body, ReadPipelineField);
+}
+
+absl::StatusOr<ListPipelinesPage> DecodeListPipelinesPage(
+    std::string_view body) {
+  return DecodePage(body, "statuses", &ListPipelinesPage::statuses,
+                    ReadPipelineStateInfo);
 }
 
 absl::StatusOr<UpdateInfo> DecodeUpdate(std::string_view body) {
@@ -661,20 +670,7 @@ absl::StatusOr<UpdateInfo> DecodeUpdate(std::string_view body) {
 }
 
 absl::StatusOr<ListUpdatesPage> DecodeListUpdatesPage(std::string_view body) {
-  return DecodeDocument<ListUpdatesPage>(
-      body, [](std::string_view key, sj::value& v, const Path& p,
-               ListUpdatesPage* out) {
-        if (key == "updates") {
-          return ReadArray(v, p, &out->updates, ReadUpdateInfo);
-        }
-        if (key == "next_page_token") {
-          return ReadString(v, p, &out->next_page_token);
-        }
-        if (key == "prev_page_token") {
-          return ReadString(v, p, &out->prev_page_token);
-        }
-        return SkipValue(v, p);
-      });
+  return DecodePage(body, "updates", &ListUpdatesPage::updates, ReadUpdateInfo);
 }
 
 absl::StatusOr<StartUpdateResult> DecodeStartUpdateResult(
@@ -703,20 +699,7 @@ absl::StatusOr<RequestStatus> DecodeRequestStatus(std::string_view body) {
 }
 
 absl::StatusOr<ListEventsPage> DecodeListEventsPage(std::string_view body) {
-  return DecodeDocument<ListEventsPage>(
-      body, [](std::string_view key, sj::value& v, const Path& p,
-               ListEventsPage* out) {
-        if (key == "events") {
-          return ReadArray(v, p, &out->events, ReadPipelineEvent);
-        }
-        if (key == "next_page_token") {
-          return ReadString(v, p, &out->next_page_token);
-        }
-        if (key == "prev_page_token") {
-          return ReadString(v, p, &out->prev_page_token);
-        }
-        return SkipValue(v, p);
-      });
+  return DecodePage(body, "events", &ListEventsPage::events, ReadPipelineEvent);
 }
 
 absl::StatusOr<DatabricksError> DecodeDatabricksError(std::string_view body) {
