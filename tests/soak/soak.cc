@@ -35,8 +35,9 @@
 
 ABSL_FLAG(absl::Duration, duration, absl::Minutes(1), "How long to run.");
 ABSL_FLAG(int, clients, 8, "Concurrent client threads.");
-ABSL_FLAG(double, fault_rate, 0.05,
-          "Fraction of upstream requests that fail (503, reset, 429, latency).");
+ABSL_FLAG(
+    double, fault_rate, 0.05,
+    "Fraction of upstream requests that fail (503, reset, 429, latency).");
 ABSL_FLAG(int, pipelines, 200, "Generated pipelines in the workspace.");
 ABSL_FLAG(std::string, server, "",
           "The polysync-dlt binary (default: the one in the runfiles).");
@@ -100,8 +101,9 @@ int main(int argc, char** argv) {
     if (dir == nullptr) dir = std::getenv("TEST_SRCDIR");
     binary = dir != nullptr
                  ? absl::StrCat(dir, "/polysync_dlt/server/polysync-dlt")
-                 : absl::StrCat(argv[0], ".runfiles/polysync_dlt/server/"
-                                         "polysync-dlt");
+                 : absl::StrCat(argv[0],
+                                ".runfiles/polysync_dlt/server/"
+                                "polysync-dlt");
   }
   int pipe_fds[2];
   if (pipe(pipe_fds) != 0) return 2;
@@ -135,17 +137,15 @@ int main(int argc, char** argv) {
   auto transport = http::MakeCurlTransport({});
   const double rate = absl::GetFlag(FLAGS_fault_rate);
   const std::string kinds[] = {
-      R"("kind": "http_error", "status": 503)",
-      R"("kind": "reset")",
+      R"("kind": "http_error", "status": 503)", R"("kind": "reset")",
       R"("kind": "http_error", "status": 429, "retry_after_seconds": 0)",
       R"("kind": "latency", "latency_ms": 200)"};
   for (const auto& kind : kinds) {
     http::Request r;
     r.method = "POST";
     r.url = sim_url + "/_sim/faults";
-    r.body = absl::StrCat(R"({"endpoint": "*", )", kind,
-                          R"(, "probability": )", rate / 4,
-                          R"(, "count": -1})");
+    r.body = absl::StrCat(R"({"endpoint": "*", )", kind, R"(, "probability": )",
+                          rate / 4, R"(, "count": -1})");
     auto result = http::SendAndWait(*transport, r);
     if (!result.status.ok() || result.response.status != 200) {
       std::fprintf(stderr, "soak: cannot inject faults: %s %s\n",
@@ -240,7 +240,8 @@ int main(int argc, char** argv) {
   int wait_status = 0;
   waitpid(pid, &wait_status, 0);
   drain.join();
-  const bool clean_exit = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
+  const bool clean_exit =
+      WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
   const double growth =
       rss_start > 0 ? static_cast<double>(rss_end - rss_start) / rss_start : 0;
   std::printf("duration=%s clients=%d fault_rate=%.2f\n",
@@ -255,11 +256,11 @@ int main(int argc, char** argv) {
   for (const auto& [code, n] : codes) {
     std::printf(" %s=%lld", code.c_str(), static_cast<long long>(n));
   }
-  std::printf("\nrss_start_kb=%lld rss_end_kb=%lld rss_peak_kb=%lld "
-              "growth=%.1f%%\n",
-              static_cast<long long>(rss_start),
-              static_cast<long long>(rss_end),
-              static_cast<long long>(rss_peak), 100 * growth);
+  std::printf(
+      "\nrss_start_kb=%lld rss_end_kb=%lld rss_peak_kb=%lld "
+      "growth=%.1f%%\n",
+      static_cast<long long>(rss_start), static_cast<long long>(rss_end),
+      static_cast<long long>(rss_peak), 100 * growth);
   std::printf("crashes=%d clean_exit=%s\n", clean_exit ? 0 : 1,
               clean_exit ? "yes" : "no");
   const bool ok = clean_exit && unanswered == 0 &&
