@@ -71,6 +71,8 @@ class Harness {
     absl::SleepFor(down_for);
     StartServer(port_);
   }
+  // Readiness turns NOT_SERVING (the first step of a drain).
+  void BeginDrain() { server_->BeginDrain(); }
   void Shutdown() {
     if (server_) server_->Shutdown(absl::Milliseconds(200));
     server_.reset();
