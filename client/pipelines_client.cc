@@ -1,9 +1,13 @@
 #include "client/pipelines_client.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/channel_arguments.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <fstream>
@@ -14,6 +18,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/log.h"
@@ -106,6 +111,85 @@ absl::StatusOr<int> DecodeHealthStatus(const std::string& bytes) {
   return status;
 }
 
+// "host:port" or "[v6]:port".
+bool SplitHostPort(const std::string& target, std::string* host,
+                   std::string* port) {
+  if (absl::StrContains(target, "://") || absl::StartsWith(target, "dns:")) {
+    return false;
+  }
+  const auto colon = target.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == target.size()) {
+    return false;
+  }
+  *host = target.substr(0, colon);
+  *port = target.substr(colon + 1);
+  if (host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  return true;
+}
+
+bool IsIpLiteral(const std::string& host) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// Every address of `host` (sorted, unique) as "ip:port" / "[ip]:port".
+std::vector<std::string> Resolve(const std::string& host,
+                                 const std::string& port) {
+  struct addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  struct addrinfo* result = nullptr;
+  std::vector<std::string> out;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &result) != 0) {
+    return out;
+  }
+  for (auto* a = result; a != nullptr; a = a->ai_next) {
+    char ip[INET6_ADDRSTRLEN] = {};
+    if (a->ai_family == AF_INET) {
+      auto* in = reinterpret_cast<struct sockaddr_in*>(a->ai_addr);
+      inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+      out.push_back(absl::StrCat(ip, ":", port));
+    } else if (a->ai_family == AF_INET6) {
+      auto* in6 = reinterpret_cast<struct sockaddr_in6*>(a->ai_addr);
+      inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+      out.push_back(absl::StrCat("[", ip, "]:", port));
+    }
+  }
+  freeaddrinfo(result);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// Rendezvous (highest random weight) score of a replica for a key: FNV-1a
+// then a 64-bit finalizer, so that every client process agrees.
+uint64_t RendezvousScore(absl::string_view key, absl::string_view address) {
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](absl::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+  };
+  mix(key);
+  mix(absl::string_view("\0", 1));
+  mix(address);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+// The pipeline id of a run id "{pipeline_id}:{update_id}".
+std::string PipelineOfRun(const std::string& run_id) {
+  return run_id.substr(0, run_id.find(':'));
+}
+
 }  // namespace
 
 absl::Status FromGrpcStatus(int code, const std::string& message) {
@@ -152,7 +236,32 @@ absl::StatusOr<std::unique_ptr<PipelinesClient>> PipelinesClient::Create(
 
   std::unique_ptr<PipelinesClient> client(
       new PipelinesClient(std::move(options)));
+  client->credentials_ = std::move(creds);
   const ClientOptions& o = client->options_;
+  if (!o.replicas.empty()) {
+    for (const auto& address : o.replicas) {
+      client->replicas_.push_back(client->MakeReplica(address, ""));
+    }
+  } else if (o.pipeline_affinity) {
+    std::string host, port;
+    if (!SplitHostPort(o.target, &host, &port)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pipeline affinity needs a target of the form host:port, not \"",
+          o.target, "\""));
+    }
+    client->resolve_ = true;
+    client->host_ = host;
+    client->port_ = port;
+    client->MaybeResolve();
+  } else {
+    client->replicas_.push_back(client->MakeReplica(o.target, ""));
+  }
+  return client;
+}
+
+std::shared_ptr<PipelinesClient::Replica> PipelinesClient::MakeReplica(
+    const std::string& address, const std::string& tls_name) const {
+  const ClientOptions& o = options_;
   auto make_channel = [&](absl::string_view role) {
     grpc::ChannelArguments args;
     if (o.keepalive_time > absl::ZeroDuration()) {
@@ -169,17 +278,102 @@ absl::StatusOr<std::unique_ptr<PipelinesClient>> PipelinesClient::Create(
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetString("polysync.client.role", std::string(role));
     args.SetUserAgentPrefix("polysync-dlt-client");
-    return grpc::CreateCustomChannel(o.target, creds, args);
+    // A resolved address still presents the certificate of the name.
+    if (!tls_name.empty()) {
+      args.SetSslTargetNameOverride(tls_name);
+    }
+    return grpc::CreateCustomChannel(address, credentials_, args);
   };
-  client->unary_channel_ = make_channel("unary");
-  client->watch_channel_ = make_channel("watch");
-  client->unary_stub_ =
-      v1::DatabricksPipelines::NewStub(client->unary_channel_);
-  client->watch_stub_ =
-      v1::DatabricksPipelines::NewStub(client->watch_channel_);
-  client->generic_stub_ =
-      std::make_unique<grpc::GenericStub>(client->unary_channel_);
-  return client;
+  auto replica = std::make_shared<Replica>();
+  replica->address = address;
+  replica->unary_channel = make_channel("unary");
+  replica->watch_channel = make_channel("watch");
+  replica->unary = v1::DatabricksPipelines::NewStub(replica->unary_channel);
+  replica->watch = v1::DatabricksPipelines::NewStub(replica->watch_channel);
+  replica->generic =
+      std::make_unique<grpc::GenericStub>(replica->unary_channel);
+  return replica;
+}
+
+void PipelinesClient::MaybeResolve() {
+  if (!resolve_) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (absl::Now() - resolved_at_ < options_.re_resolve_interval) return;
+    resolved_at_ = absl::Now();
+  }
+  std::vector<std::string> addresses = Resolve(host_, port_);
+  if (addresses.empty()) {
+    log::Warn("client: cannot resolve the service's replicas",
+              {Field("target", options_.target)});
+    std::lock_guard<std::mutex> lock(mu_);
+    if (replicas_.empty()) {
+      // Nothing known yet: let gRPC resolve (and report) the target itself.
+      replicas_.push_back(MakeReplica(options_.target, ""));
+    }
+    return;
+  }
+  const bool name_is_ip = IsIpLiteral(host_);
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<Replica>> next;
+  for (const auto& address : addresses) {
+    std::shared_ptr<Replica> found;
+    for (const auto& r : replicas_) {
+      if (r->address == address) found = r;
+    }
+    next.push_back(found ? found
+                         : MakeReplica(address, name_is_ip ? "" : host_));
+  }
+  if (next.size() != replicas_.size()) {
+    log::Info("client: replicas resolved",
+              {Field("target", options_.target),
+               Field("replicas", static_cast<int64_t>(next.size()))});
+  }
+  replicas_ = std::move(next);
+}
+
+std::vector<std::shared_ptr<PipelinesClient::Replica>> PipelinesClient::Ranked(
+    absl::string_view key, const std::vector<std::string>& tried) {
+  MaybeResolve();
+  const absl::Time now = absl::Now();
+  struct Ranked {
+    bool tried, unavailable;
+    uint64_t score;
+    std::shared_ptr<Replica> replica;
+  };
+  std::vector<Ranked> ranked;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& r : replicas_) {
+      auto it = unavailable_until_.find(r->address);
+      ranked.push_back(
+          {std::find(tried.begin(), tried.end(), r->address) != tried.end(),
+           it != unavailable_until_.end() && it->second > now,
+           RendezvousScore(key, r->address), r});
+    }
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
+    if (a.tried != b.tried) return !a.tried;
+    if (a.unavailable != b.unavailable) return !a.unavailable;
+    if (a.score != b.score) return a.score > b.score;
+    return a.replica->address < b.replica->address;
+  });
+  std::vector<std::shared_ptr<Replica>> out;
+  for (auto& r : ranked) out.push_back(std::move(r.replica));
+  return out;
+}
+
+void PipelinesClient::MarkUnavailable(const std::string& address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (replicas_.size() < 2) return;  // nowhere else to go
+  unavailable_until_[address] = absl::Now() + options_.replica_cooldown;
+}
+
+std::vector<std::string> PipelinesClient::ReplicaOrder(
+    absl::string_view pipeline_id) {
+  std::vector<std::string> out;
+  for (const auto& r : Ranked(pipeline_id, {})) out.push_back(r->address);
+  return out;
 }
 
 PipelinesClient::PipelinesClient(ClientOptions options)
@@ -217,27 +411,53 @@ absl::Duration PipelinesClient::Backoff(int attempt) const {
   return backoff * absl::Uniform(gen, 0.5, 1.0);
 }
 
-absl::Status PipelinesClient::Call(
-    absl::string_view method, bool retry, absl::Duration budget,
-    const std::function<absl::Status(grpc::ClientContext&)>& attempt) {
+absl::Status PipelinesClient::Call(absl::string_view method,
+                                   absl::string_view key, bool retry,
+                                   absl::Duration budget,
+                                   const Attempt& attempt) {
   const absl::Time deadline = DeadlineAfter(budget);
   // One id for every attempt: the service's log lines of all attempts match.
   const std::string request_id = NewRequestId();
+  std::vector<std::string> tried;
+  int backoffs = 0;
   for (int n = 1;; ++n) {
+    std::vector<std::shared_ptr<Replica>> ranked = Ranked(key, tried);
+    if (ranked.empty()) {
+      return absl::UnavailableError("no replica of the service is known");
+    }
+    std::shared_ptr<Replica> replica = ranked.front();
     grpc::ClientContext context;
     absl::Status prepared = Prepare(context, deadline, request_id);
     if (!prepared.ok()) return prepared;
-    absl::Status status = attempt(context);
+    absl::Status status = attempt(context, *replica);
+    if (absl::IsUnavailable(status)) MarkUnavailable(replica->address);
     if (status.ok() || !retry || !absl::IsUnavailable(status) ||
         n >= options_.retry.max_attempts) {
       if (!status.ok()) {
         log::Debug("client call failed",
                    {Field("method", method), Field("request_id", request_id),
-                    Field("attempts", n), Field("error", status.ToString())});
+                    Field("replica", replica->address), Field("attempts", n),
+                    Field("error", status.ToString())});
       }
       return status;
     }
-    const absl::Duration wait = Backoff(n);
+    if (std::find(tried.begin(), tried.end(), replica->address) ==
+        tried.end()) {
+      tried.push_back(replica->address);
+    }
+    // Another replica not tried yet: fail over at once.
+    const auto next = Ranked(key, tried);
+    if (!next.empty() && std::find(tried.begin(), tried.end(),
+                                   next.front()->address) == tried.end()) {
+      log::Info(
+          "client call unavailable; failing over",
+          {Field("method", method), Field("request_id", request_id),
+           Field("from", replica->address), Field("to", next.front()->address),
+           Field("error", status.message())});
+      continue;
+    }
+    tried.clear();
+    const absl::Duration wait = Backoff(++backoffs);
     if (absl::Now() + wait >= deadline) return status;
     log::Info("client call unavailable; retrying",
               {Field("method", method), Field("request_id", request_id),
@@ -257,10 +477,10 @@ Req PipelinesClient::WithWorkspace(const Req& request) const {
 absl::StatusOr<v1::ListWorkspacesResponse> PipelinesClient::ListWorkspaces() {
   v1::ListWorkspacesResponse response;
   absl::Status status = Call(
-      "ListWorkspaces", true, options_.default_deadline,
-      [&](grpc::ClientContext& context) {
+      "ListWorkspaces", "", true, options_.default_deadline,
+      [&](grpc::ClientContext& context, Replica& replica) {
         response.Clear();
-        return FromGrpc(unary_stub_->ListWorkspaces(&context, {}, &response));
+        return FromGrpc(replica.unary->ListWorkspaces(&context, {}, &response));
       });
   if (!status.ok()) return status;
   return response;
@@ -269,11 +489,14 @@ absl::StatusOr<v1::ListWorkspacesResponse> PipelinesClient::ListWorkspaces() {
 absl::StatusOr<int> PipelinesClient::ImportPipelines(
     const v1::ImportPipelinesRequest& request, const BatchCallback& on_batch) {
   const v1::ImportPipelinesRequest req = WithWorkspace(request);
+  // One pipeline: its replica. Several or all: any replica.
+  const std::string import_key =
+      req.pipeline_ids_size() == 1 ? req.pipeline_ids(0) : "";
   int batches = 0;
   absl::Status status = Call(
-      "ImportPipelines", true, options_.import_deadline,
-      [&](grpc::ClientContext& context) {
-        auto reader = unary_stub_->ImportPipelines(&context, req);
+      "ImportPipelines", import_key, true, options_.import_deadline,
+      [&](grpc::ClientContext& context, Replica& replica) {
+        auto reader = replica.unary->ImportPipelines(&context, req);
         v1::ImportPipelinesResponse batch;
         while (reader->Read(&batch)) {
           ++batches;
@@ -296,12 +519,13 @@ absl::StatusOr<v1::SyncParametersResponse> PipelinesClient::SyncParameters(
     const v1::SyncParametersRequest& request) {
   const v1::SyncParametersRequest req = WithWorkspace(request);
   v1::SyncParametersResponse response;
-  absl::Status status = Call(
-      "SyncParameters", true, options_.default_deadline,
-      [&](grpc::ClientContext& context) {
-        response.Clear();
-        return FromGrpc(unary_stub_->SyncParameters(&context, req, &response));
-      });
+  absl::Status status =
+      Call("SyncParameters", req.pipeline_id(), true, options_.default_deadline,
+           [&](grpc::ClientContext& context, Replica& replica) {
+             response.Clear();
+             return FromGrpc(
+                 replica.unary->SyncParameters(&context, req, &response));
+           });
   if (!status.ok()) return status;
   return response;
 }
@@ -311,10 +535,11 @@ absl::StatusOr<v1::StartUpdateResponse> PipelinesClient::StartUpdate(
   const v1::StartUpdateRequest req = WithWorkspace(request);
   v1::StartUpdateResponse response;
   absl::Status status = Call(
-      "StartUpdate", !req.idempotency_key().empty(), options_.default_deadline,
-      [&](grpc::ClientContext& context) {
+      "StartUpdate", req.pipeline_id(), !req.idempotency_key().empty(),
+      options_.default_deadline,
+      [&](grpc::ClientContext& context, Replica& replica) {
         response.Clear();
-        return FromGrpc(unary_stub_->StartUpdate(&context, req, &response));
+        return FromGrpc(replica.unary->StartUpdate(&context, req, &response));
       });
   if (!status.ok()) return status;
   return response;
@@ -324,12 +549,14 @@ absl::StatusOr<v1::UpdateStatus> PipelinesClient::GetUpdateStatus(
     const v1::GetUpdateStatusRequest& request) {
   const v1::GetUpdateStatusRequest req = WithWorkspace(request);
   v1::UpdateStatus response;
-  absl::Status status = Call(
-      "GetUpdateStatus", true, options_.default_deadline,
-      [&](grpc::ClientContext& context) {
-        response.Clear();
-        return FromGrpc(unary_stub_->GetUpdateStatus(&context, req, &response));
-      });
+  absl::Status status =
+      Call("GetUpdateStatus", PipelineOfRun(req.run_id()), true,
+           options_.default_deadline,
+           [&](grpc::ClientContext& context, Replica& replica) {
+             response.Clear();
+             return FromGrpc(
+                 replica.unary->GetUpdateStatus(&context, req, &response));
+           });
   if (!status.ok()) return status;
   return response;
 }
@@ -345,12 +572,13 @@ absl::StatusOr<v1::StopUpdateResponse> PipelinesClient::StopUpdate(
     const v1::StopUpdateRequest& request) {
   const v1::StopUpdateRequest req = WithWorkspace(request);
   v1::StopUpdateResponse response;
-  absl::Status status =
-      Call("StopUpdate", true, options_.default_deadline,
-           [&](grpc::ClientContext& context) {
-             response.Clear();
-             return FromGrpc(unary_stub_->StopUpdate(&context, req, &response));
-           });
+  absl::Status status = Call(
+      "StopUpdate", PipelineOfRun(req.run_id()), true,
+      options_.default_deadline,
+      [&](grpc::ClientContext& context, Replica& replica) {
+        response.Clear();
+        return FromGrpc(replica.unary->StopUpdate(&context, req, &response));
+      });
   if (!status.ok()) return status;
   return response;
 }
@@ -360,18 +588,19 @@ absl::StatusOr<v1::UpdateStatus> PipelinesClient::WatchUpdate(
   const v1::WatchUpdateRequest req = WithWorkspace(request);
   v1::UpdateStatus last;
   bool any = false;
-  absl::Status status = Call("WatchUpdate", false, options_.watch_deadline,
-                             [&](grpc::ClientContext& context) {
-                               auto reader =
-                                   watch_stub_->WatchUpdate(&context, req);
-                               v1::UpdateStatus s;
-                               while (reader->Read(&s)) {
-                                 any = true;
-                                 last = s;
-                                 on_status(s);
-                               }
-                               return FromGrpc(reader->Finish());
-                             });
+  absl::Status status =
+      Call("WatchUpdate", PipelineOfRun(req.run_id()), false,
+           options_.watch_deadline,
+           [&](grpc::ClientContext& context, Replica& replica) {
+             auto reader = replica.watch->WatchUpdate(&context, req);
+             v1::UpdateStatus s;
+             while (reader->Read(&s)) {
+               any = true;
+               last = s;
+               on_status(s);
+             }
+             return FromGrpc(reader->Finish());
+           });
   if (!status.ok()) return status;
   if (!any || !last.terminal()) {
     return absl::UnavailableError(
@@ -387,14 +616,20 @@ absl::StatusOr<v1::UpdateStatus> PipelinesClient::WaitForUpdate(
   const absl::Time deadline = DeadlineAfter(timeout);
   const v1::WatchUpdateRequest req = WithWorkspace(request);
   const std::string request_id = NewRequestId();
+  const std::string key = PipelineOfRun(req.run_id());
   v1::UpdateStatus last;
   bool any = false;
   int failures = 0;
   for (;;) {
+    std::vector<std::shared_ptr<Replica>> ranked = Ranked(key, {});
+    if (ranked.empty()) {
+      return absl::UnavailableError("no replica of the service is known");
+    }
+    std::shared_ptr<Replica> replica = ranked.front();
     grpc::ClientContext context;
     absl::Status prepared = Prepare(context, deadline, request_id);
     if (!prepared.ok()) return prepared;
-    auto reader = watch_stub_->WatchUpdate(&context, req);
+    auto reader = replica->watch->WatchUpdate(&context, req);
     v1::UpdateStatus s;
     while (reader->Read(&s)) {
       failures = 0;  // progress: the next interruption starts a fresh backoff
@@ -412,17 +647,23 @@ absl::StatusOr<v1::UpdateStatus> PipelinesClient::WaitForUpdate(
       status = absl::UnavailableError("the watch ended early");
     }
     if (!absl::IsUnavailable(status)) return status;
-    ++failures;
-    const absl::Duration wait = Backoff(failures);
+    MarkUnavailable(replica->address);
+    // Another replica takes over at once; the same one after a backoff.
+    const auto next = Ranked(key, {replica->address});
+    const bool failover =
+        !next.empty() && next.front()->address != replica->address;
+    const absl::Duration wait =
+        failover ? absl::ZeroDuration() : Backoff(++failures);
     if (absl::Now() + wait >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
           "the update did not finish in time (last error: ", status.message(),
           ")"));
     }
-    log::Info("watch interrupted; resuming",
-              {Field("run_id", req.run_id()), Field("request_id", request_id),
-               Field("error", status.message()),
-               Field("backoff_ms", absl::ToInt64Milliseconds(wait))});
+    log::Info(
+        "watch interrupted; resuming",
+        {Field("run_id", req.run_id()), Field("request_id", request_id),
+         Field("replica", replica->address), Field("error", status.message()),
+         Field("backoff_ms", absl::ToInt64Milliseconds(wait))});
     absl::SleepFor(wait);
   }
 }
@@ -439,13 +680,13 @@ absl::StatusOr<bool> PipelinesClient::CheckHealth(absl::string_view service) {
   const std::string encoded = EncodeHealthRequest(service);
   int serving = 0;
   absl::Status status =
-      Call("Health.Check", true, options_.default_deadline,
-           [&](grpc::ClientContext& context) {
+      Call("Health.Check", "", true, options_.default_deadline,
+           [&](grpc::ClientContext& context, Replica& replica) {
              grpc::Slice slice(encoded);
              grpc::ByteBuffer request(&slice, 1);
              grpc::ByteBuffer response;
              std::promise<grpc::Status> done;
-             generic_stub_->UnaryCall(
+             replica.generic->UnaryCall(
                  &context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
                  &request, &response,
                  [&done](grpc::Status s) { done.set_value(std::move(s)); });

@@ -34,10 +34,14 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/security/credentials.h>
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -90,6 +94,24 @@ struct ClientOptions {
   std::string token_file;
 
   RetryOptions retry;
+
+  // Replica affinity (a fleet behind a headless Service): calls for one
+  // pipeline go to the same replica, so idempotency keys and the service's
+  // shared polls hold across the fleet. The replica of a pipeline is chosen
+  // by rendezvous hashing of the pipeline id over the replicas' addresses
+  // (the same choice in every client process); a replica that answered
+  // UNAVAILABLE is skipped for `replica_cooldown`, so its pipelines fail
+  // over to the next replica in their hash order (within the same call when
+  // the call may be retried) and come back after it.
+  //
+  // `replicas`: an explicit address list ("host:port"; used as given).
+  // Otherwise, with `pipeline_affinity`, `target` ("host:port", no scheme)
+  // is resolved with getaddrinfo into one address per replica, again every
+  // `re_resolve_interval`.
+  std::vector<std::string> replicas;
+  bool pipeline_affinity = false;
+  absl::Duration re_resolve_interval = absl::Seconds(30);
+  absl::Duration replica_cooldown = absl::Seconds(10);
 };
 
 // Called once per status of a watch.
@@ -155,6 +177,11 @@ class PipelinesClient {
       absl::string_view run_id, const StatusCallback& on_status,
       absl::Duration timeout = absl::ZeroDuration());
 
+  // Replica affinity: the replica addresses in the order calls for
+  // `pipeline_id` would try them now (healthy ones first, each group in
+  // rendezvous-hash order). One element without affinity.
+  std::vector<std::string> ReplicaOrder(absl::string_view pipeline_id);
+
   // The standard gRPC health check (grpc.health.v1.Health/Check) of
   // `service` (empty: the process). True when SERVING. Retried on
   // UNAVAILABLE.
@@ -163,26 +190,52 @@ class PipelinesClient {
  private:
   explicit PipelinesClient(ClientOptions options);
 
+  // The channels (and stubs) of one server address.
+  struct Replica {
+    std::string address;
+    std::shared_ptr<grpc::Channel> unary_channel;
+    std::shared_ptr<grpc::Channel> watch_channel;
+    std::unique_ptr<v1::DatabricksPipelines::Stub> unary;
+    std::unique_ptr<v1::DatabricksPipelines::Stub> watch;
+    std::unique_ptr<grpc::GenericStub> generic;
+  };
+  using Attempt =
+      std::function<absl::Status(grpc::ClientContext&, Replica& replica)>;
+
+  std::shared_ptr<Replica> MakeReplica(const std::string& address,
+                                       const std::string& tls_name) const;
+  // Re-resolves `target` when affinity by DNS is on and the interval passed.
+  void MaybeResolve();
+  // The replicas for `key` (a pipeline id), best first; `tried` go last.
+  std::vector<std::shared_ptr<Replica>> Ranked(
+      absl::string_view key, const std::vector<std::string>& tried);
+  void MarkUnavailable(const std::string& address);
+
   // Fills deadline, token and request id; FAILED_PRECONDITION when the token
   // file cannot be read.
   absl::Status Prepare(grpc::ClientContext& context, absl::Time deadline,
                        const std::string& request_id) const;
-  // Runs `attempt` until it succeeds, fails with a code other than
-  // UNAVAILABLE, `retry` is false, or attempts/deadline run out.
-  absl::Status Call(
-      absl::string_view method, bool retry, absl::Duration budget,
-      const std::function<absl::Status(grpc::ClientContext&)>& attempt);
+  // Runs `attempt` on the best replica for `key` until it succeeds, fails
+  // with a code other than UNAVAILABLE, `retry` is false, or attempts or the
+  // deadline run out. A retry goes to another replica at once when there is
+  // one not yet tried, after a backoff otherwise.
+  absl::Status Call(absl::string_view method, absl::string_view key, bool retry,
+                    absl::Duration budget, const Attempt& attempt);
   // The wait before attempt `attempt` + 1 (1-based).
   absl::Duration Backoff(int attempt) const;
   template <typename Req>
   Req WithWorkspace(const Req& request) const;
 
   ClientOptions options_;
-  std::shared_ptr<grpc::Channel> unary_channel_;
-  std::shared_ptr<grpc::Channel> watch_channel_;
-  std::unique_ptr<v1::DatabricksPipelines::Stub> unary_stub_;
-  std::unique_ptr<v1::DatabricksPipelines::Stub> watch_stub_;
-  std::unique_ptr<grpc::GenericStub> generic_stub_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  // Resolving by DNS: the host and port of `target`.
+  bool resolve_ = false;
+  std::string host_, port_;
+
+  std::mutex mu_;
+  std::vector<std::shared_ptr<Replica>> replicas_;       // guarded by mu_
+  std::map<std::string, absl::Time> unavailable_until_;  // guarded by mu_
+  absl::Time resolved_at_ = absl::InfinitePast();        // guarded by mu_
 };
 
 // The absl::Status of a gRPC status (same code and message).

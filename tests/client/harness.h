@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -44,9 +46,42 @@ class Harness {
   }
   ~Harness() {
     StopTicking();
+    for (auto& r : replicas_) {
+      r.server.reset();
+      r.backend.reset();
+    }
     server_.reset();
     backend_.reset();
     sim_.reset();
+  }
+
+  // More replicas: their own backend and server over the same simulator
+  // (as a fleet shares one workspace). Returns the replica's index (1, 2...;
+  // 0 is the first server).
+  int AddReplica() {
+    Replica r;
+    std::swap(r.backend, backend_);
+    std::swap(r.server, server_);
+    std::swap(r.port, port_);
+    StartServer(0);
+    std::swap(r.backend, backend_);
+    std::swap(r.server, server_);
+    std::swap(r.port, port_);
+    replicas_.push_back(std::move(r));
+    return static_cast<int>(replicas_.size());
+  }
+  std::string replica_target(int i) const {
+    return i == 0 ? target()
+                  : absl::StrCat("127.0.0.1:", replicas_[i - 1].port);
+  }
+  void ShutdownReplica(int i) {
+    if (i == 0) {
+      Shutdown();
+      return;
+    }
+    Replica& r = replicas_[i - 1];
+    if (r.server) r.server->Shutdown(absl::Milliseconds(200));
+    r.server.reset();
   }
 
   std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
@@ -131,7 +166,14 @@ class Harness {
     port_ = server_->bound_port();
   }
 
+  struct Replica {
+    std::unique_ptr<server::Backend> backend;
+    std::unique_ptr<server::Server> server;
+    int port = 0;
+  };
+
   std::string extra_;
+  std::vector<Replica> replicas_;
   std::shared_ptr<sim::ManualClock> clock_;
   std::unique_ptr<sim::Simulator> sim_;
   std::unique_ptr<server::Backend> backend_;

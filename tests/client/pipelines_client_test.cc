@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -325,6 +326,145 @@ TEST(PipelinesClientTest, MutualTls) {
   ClientOptions half = o;
   half.tls_key_file.clear();
   EXPECT_EQ(PipelinesClient::Create(half).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Three replicas over one workspace: calls for one pipeline go to one
+// replica; when it goes away, the next one in hash order takes over.
+class AffinityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    h_.AddReplica();
+    h_.AddReplica();
+    for (int i = 0; i < 3; ++i) targets_.push_back(h_.replica_target(i));
+  }
+  int IndexOf(const std::string& target) {
+    for (int i = 0; i < 3; ++i) {
+      if (targets_[i] == target) return i;
+    }
+    return -1;
+  }
+  ClientOptions Options() {
+    ClientOptions o = Fast("unused");
+    o.replicas = targets_;
+    o.replica_cooldown = absl::Seconds(30);
+    return o;
+  }
+
+  Harness h_;
+  std::vector<std::string> targets_;
+};
+
+TEST_F(AffinityTest, OnePipelineOneReplicaAndFailoverInHashOrder) {
+  const std::string id = h_.CreatePipeline("orders");
+  auto client = MustCreate(Options());
+  const std::vector<std::string> order = client->ReplicaOrder(id);
+  ASSERT_EQ(order.size(), 3u);
+  // Every client process agrees (the hash is stable, not per process).
+  EXPECT_EQ(MustCreate(Options())->ReplicaOrder(id), order);
+
+  // Pipelines spread over the replicas.
+  std::set<std::string> used;
+  for (int i = 0; i < 30; ++i) {
+    used.insert(client->ReplicaOrder(absl::StrCat("pipeline-", i)).front());
+  }
+  EXPECT_EQ(used.size(), 3u);
+
+  // Idempotency keys live in each replica's memory: with affinity, a repeat
+  // reaches the same replica and is replayed.
+  v1::StartUpdateRequest start;
+  start.set_pipeline_id(id);
+  start.set_idempotency_key("polysync-run-7");
+  auto first = client->StartUpdate(start);
+  ASSERT_TRUE(first.ok()) << first.status();
+  for (int i = 0; i < 5; ++i) {
+    auto again = MustCreate(Options())->StartUpdate(start);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_TRUE(again->replayed());
+    EXPECT_EQ(again->run_id(), first->run_id());
+  }
+  EXPECT_EQ(h_.sim().UpdatesCreated(), 1);
+
+  // The others can go away: nothing for this pipeline notices.
+  LogCapture logs;
+  for (int i = 0; i < 3; ++i) {
+    if (targets_[i] != order[0]) h_.ShutdownReplica(i);
+  }
+  ASSERT_TRUE(client->GetUpdateStatus(first->run_id()).ok());
+  EXPECT_EQ(logs.Count("failing over"), 0);
+  h_.ShutdownReplica(IndexOf(order[0]));
+  // All down: the call fails UNAVAILABLE after trying each in hash order.
+  EXPECT_EQ(client->GetUpdateStatus(first->run_id()).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST_F(AffinityTest, FailsOverToTheNextInHashOrderAndStaysThere) {
+  const std::string id = h_.CreatePipeline("orders");
+  auto client = MustCreate(Options());
+  const std::vector<std::string> order = client->ReplicaOrder(id);
+  v1::StartUpdateRequest start;
+  start.set_pipeline_id(id);
+  auto run = client->StartUpdate(start);
+  ASSERT_TRUE(run.ok()) << run.status();
+
+  LogCapture logs;
+  h_.ShutdownReplica(IndexOf(order[0]));
+  auto status = client->GetUpdateStatus(run->run_id());
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(logs.Count(absl::StrCat("\"to\":\"", order[1], "\"")), 1);
+  EXPECT_EQ(client->ReplicaOrder(id).front(), order[1]);
+  // Later calls go straight to the new replica.
+  ASSERT_TRUE(client->GetUpdateStatus(run->run_id()).ok());
+  v1::StopUpdateRequest stop;
+  stop.set_run_id(run->run_id());
+  ASSERT_TRUE(client->StopUpdate(stop).ok());
+  EXPECT_EQ(logs.Count("failing over"), 1);
+}
+
+TEST_F(AffinityTest, WaitForUpdateMovesToTheNextReplicaWhenItsReplicaDrains) {
+  const std::string id = h_.CreatePipeline("orders");
+  auto client = MustCreate(Options());
+  const std::vector<std::string> order = client->ReplicaOrder(id);
+  v1::StartUpdateRequest start;
+  start.set_pipeline_id(id);
+  auto run = client->StartUpdate(start);
+  ASSERT_TRUE(run.ok()) << run.status();
+  LogCapture logs;
+  std::atomic<int> statuses{0};
+  absl::StatusOr<v1::UpdateStatus> done;
+  std::thread waiter([&] {
+    done = client->WaitForUpdate(run->run_id(),
+                                 [&](const v1::UpdateStatus&) { ++statuses; });
+  });
+  while (statuses == 0) absl::SleepFor(absl::Milliseconds(5));
+  h_.ShutdownReplica(IndexOf(order[0]));
+  h_.StartTicking();
+  waiter.join();
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->status(), v1::RUN_STATUS_SUCCESS);
+  EXPECT_EQ(logs.Count(absl::StrCat("\"replica\":\"", order[0], "\"")), 1);
+}
+
+TEST(AffinityDnsTest, ResolvesTheNameIntoReplicas) {
+  Harness h;
+  const std::string id = h.CreatePipeline("orders");
+  ClientOptions o = Fast(absl::StrCat("localhost:", h.port()));
+  o.pipeline_affinity = true;
+  auto client = MustCreate(o);
+  // localhost may also resolve to ::1, where nothing listens: calls fail over
+  // to 127.0.0.1.
+  const auto order = client->ReplicaOrder(id);
+  ASSERT_GE(order.size(), 1u);
+  EXPECT_THAT(order, ::testing::Contains(absl::StrCat("127.0.0.1:", h.port())));
+  v1::SyncParametersRequest sync;
+  sync.set_pipeline_id(id);
+  for (int i = 0; i < 3; ++i) {
+    auto synced = client->SyncParameters(sync);
+    ASSERT_TRUE(synced.ok()) << synced.status();
+  }
+  ClientOptions bad = Fast("dns:///localhost:1");
+  bad.pipeline_affinity = true;
+  EXPECT_EQ(PipelinesClient::Create(bad).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
