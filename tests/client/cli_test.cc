@@ -4,9 +4,12 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pty.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -408,6 +411,53 @@ TEST_F(CliTest, StartStatusStopWatchAndTheirExitCodes) {
   Result unknown = Run({"status", absl::StrCat(orders_, ":", orders_)});
   EXPECT_EQ(unknown.code, 65) << unknown;
   EXPECT_EQ(unknown.ErrLines().size(), 1u) << unknown;
+}
+
+// On a terminal, watch redraws one line ("\r" + erase) with the elapsed
+// time instead of printing a line per change.
+TEST_F(CliTest, WatchOnATerminalRedrawsOneLiveLine) {
+  const std::string run_id = StartRun(orders_);
+  int master = -1, slave = -1;
+  ASSERT_EQ(openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
+  const std::string binary = Runfile("client/pdlt");
+  std::vector<std::string> argv_s = {binary, "--server", h_->target(), "watch",
+                                     run_id};
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, slave, 1);
+  posix_spawn_file_actions_addclose(&actions, master);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(),
+                        environ),
+            0);
+  posix_spawn_file_actions_destroy(&actions);
+  close(slave);
+  std::string screen;
+  std::thread reader([&] {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = read(master, buf, sizeof(buf));
+      if (n <= 0) break;  // EIO once the child closed the terminal
+      screen.append(buf, n);
+    }
+  });
+  // Let it draw a while (the elapsed time ticks), then finish the update.
+  absl::SleepFor(absl::Milliseconds(1500));
+  h_->StartTicking();
+  int status = 0;
+  waitpid(pid, &status, 0);
+  reader.join();
+  close(master);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << screen;
+  EXPECT_THAT(screen, HasSubstr("\r\033[K"));
+  EXPECT_THAT(screen, HasSubstr("SUCCESS  COMPLETED"));
+  EXPECT_THAT(screen, HasSubstr("00:01"));  // the elapsed time was redrawn
+  // One line in the end: no newline before the final one.
+  EXPECT_EQ(std::count(screen.begin(), screen.end(), '\n'), 1) << screen;
 }
 
 TEST_F(CliTest, Health) {
