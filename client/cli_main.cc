@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -86,6 +87,10 @@ const std::vector<FlagSpec>& GlobalFlags() {
        "PDLT_TLS_KEY"},
       {"token-file", "FILE", "file holding a bearer token", "PDLT_TOKEN_FILE"},
       {"output", "table|json", "output format (default table)", "PDLT_OUTPUT"},
+      {"affinity", nullptr,
+       "resolve --server into its replicas and send each pipeline's calls "
+       "to its own replica (a headless Service)",
+       "PDLT_AFFINITY"},
       {"timeout", "DURATION",
        "budget of each call, e.g. 30s (watch: of the whole watch)",
        "PDLT_TIMEOUT"},
@@ -357,11 +362,28 @@ bool LooksLikeConnectFailure(absl::string_view message) {
   }
 }
 
-// Counts code points, so that names with non-ASCII letters line up.
+// Terminal columns of UTF-8 text: one per code point, two for East Asian
+// wide and full-width characters, so that such names line up.
 size_t DisplayWidth(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
+  size_t width = 0;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+    if (i + len > s.size()) len = 1;
+    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+    for (int k = 1; k < len; ++k) {
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    }
+    const bool wide =
+        (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+        (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+        (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1FAFF) ||
+        (cp >= 0x20000 && cp <= 0x3FFFD);
+    width += wide ? 2 : 1;
+    i += len;
+  }
+  return width;
 }
 
 void PrintTable(const std::vector<std::vector<std::string>>& rows) {
@@ -846,6 +868,8 @@ int Run(int argc, char** argv) {
   o.tls_cert_file = FlagOrEnv(parsed, "tls-cert");
   o.tls_key_file = FlagOrEnv(parsed, "tls-key");
   o.token_file = FlagOrEnv(parsed, "token-file");
+  const std::string affinity = FlagOrEnv(parsed, "affinity");
+  o.pipeline_affinity = affinity == "true" || affinity == "1";
   o.default_deadline = absl::Seconds(30);
   o.retry.max_attempts = 3;
   o.retry.initial_backoff = absl::Milliseconds(250);

@@ -260,6 +260,11 @@ TEST_F(CliTest, Workspaces) {
                                      "PDLT_OUTPUT=json"});
   ASSERT_EQ(env.code, 0) << env;
   EXPECT_EQ(env.ParseJson()["workspaces"][0]["name"], "test");
+  // With replica affinity (the address resolves to itself).
+  Result affinity = Run({"workspaces", "--affinity"});
+  EXPECT_EQ(affinity.code, 0) << affinity;
+  Result affinity_env = Run({"workspaces"}, {"PDLT_AFFINITY=1"});
+  EXPECT_EQ(affinity_env.code, 0) << affinity_env;
   // An unknown workspace profile is the service's NOT_FOUND: 65.
   Result unknown = Run({"sync", orders_, "--workspace", "nope"});
   EXPECT_EQ(unknown.code, 65) << unknown;
