@@ -158,6 +158,17 @@ class CliTest : public ::testing::Test {
     return r.ParseJson().value("runId", "");
   }
 
+  // Waits until a pdlt started after `before` = UpdateGets() has its watch
+  // open (a status read, then the watch's polls), so that the clock only
+  // moves once the watch follows the run, however slow the machine.
+  int64_t UpdateGets() { return h_->sim().RequestCount("updates.get"); }
+  void AwaitWatchOpen(int64_t before) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    while (UpdateGets() < before + 3 && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+  }
+
   std::unique_ptr<Harness> h_;
   std::string orders_, sales_, failing_;
 };
@@ -435,6 +446,7 @@ TEST_F(CliTest, WatchOnATerminalRedrawsOneLiveLine) {
   posix_spawn_file_actions_adddup2(&actions, slave, 1);
   posix_spawn_file_actions_addclose(&actions, master);
   pid_t pid;
+  const int64_t gets = UpdateGets();
   ASSERT_EQ(posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(),
                         environ),
             0);
@@ -450,6 +462,7 @@ TEST_F(CliTest, WatchOnATerminalRedrawsOneLiveLine) {
     }
   });
   // Let it draw a while (the elapsed time ticks), then finish the update.
+  AwaitWatchOpen(gets);
   absl::SleepFor(absl::Milliseconds(1500));
   h_->StartTicking();
   int status = 0;
