@@ -322,10 +322,16 @@ bool LooksLikeConnectFailure(absl::string_view message) {
   return false;
 }
 
-// Prints one clear line for a failed call and exits with its code.
+// Prints one clear line for a failed call and exits with its code. Errors of
+// the service end with the request id its log lines carry.
 [[noreturn]] void DieOnError(const absl::Status& status,
                              const std::string& target) {
-  const std::string msg = OneLine(status.message());
+  std::string msg = OneLine(status.message());
+  const std::string request_id = RequestIdOf(status);
+  if (!request_id.empty() && status.code() != absl::StatusCode::kUnavailable &&
+      status.code() != absl::StatusCode::kDeadlineExceeded) {
+    absl::StrAppend(&msg, " [request id ", request_id, "]");
+  }
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
       if (LooksLikeConnectFailure(msg) || msg.empty()) {

@@ -18,6 +18,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -191,6 +192,13 @@ std::string PipelineOfRun(const std::string& run_id) {
 }
 
 }  // namespace
+
+constexpr char kRequestIdPayload[] = "type.polysync.dev/client.request_id";
+
+std::string RequestIdOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kRequestIdPayload);
+  return payload ? std::string(*payload) : "";
+}
 
 absl::Status FromGrpcStatus(int code, const std::string& message) {
   if (code == 0) return absl::OkStatus();
@@ -434,6 +442,7 @@ absl::Status PipelinesClient::Call(absl::string_view method,
     if (status.ok() || !retry || !absl::IsUnavailable(status) ||
         n >= options_.retry.max_attempts) {
       if (!status.ok()) {
+        status.SetPayload(kRequestIdPayload, absl::Cord(request_id));
         log::Debug("client call failed",
                    {Field("method", method), Field("request_id", request_id),
                     Field("replica", replica->address), Field("attempts", n),
@@ -646,7 +655,10 @@ absl::StatusOr<v1::UpdateStatus> PipelinesClient::WaitForUpdate(
       // Ended without a terminal status: treat like an interruption.
       status = absl::UnavailableError("the watch ended early");
     }
-    if (!absl::IsUnavailable(status)) return status;
+    if (!absl::IsUnavailable(status)) {
+      status.SetPayload(kRequestIdPayload, absl::Cord(request_id));
+      return status;
+    }
     MarkUnavailable(replica->address);
     // Another replica takes over at once; the same one after a backoff.
     const auto next = Ranked(key, {replica->address});

@@ -241,6 +241,11 @@ class PipelinesClient {
 // The absl::Status of a gRPC status (same code and message).
 absl::Status FromGrpcStatus(int code, const std::string& message);
 
+// The `x-request-id` a failed call sent (every attempt of one call sends the
+// same; the service's log lines carry it as "correlation_id"), or "" when
+// the status did not come from a call.
+std::string RequestIdOf(const absl::Status& status);
+
 }  // namespace polysync::client
 
 #endif  // POLYSYNC_CLIENT_PIPELINES_CLIENT_H_

@@ -336,6 +336,10 @@ TEST_F(CliTest, Sync) {
   Result missing = Run({"sync", "a12cd3e4-0ab1-1abc-1a2b-1a2bcd3e4fg5"});
   EXPECT_EQ(missing.code, 65) << missing;
   EXPECT_EQ(missing.ErrLines().size(), 1u) << missing;
+  // The request id correlates with the service's log lines.
+  ASSERT_FALSE(missing.ErrLines().empty());
+  EXPECT_THAT(missing.ErrLines()[0],
+              ::testing::MatchesRegex(".* \\[request id pdlt-[0-9a-f]+\\]"));
 }
 
 TEST_F(CliTest, StartStatusStopWatchAndTheirExitCodes) {

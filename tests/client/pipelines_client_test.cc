@@ -146,6 +146,7 @@ TEST(PipelinesClientTest, ServerErrorsKeepTheirCode) {
   auto client = MustCreate(Fast(h.target()));
   auto bad = client->GetUpdateStatus("not-a-run-id");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(RequestIdOf(bad.status()), ::testing::StartsWith("pdlt-"));
   v1::SyncParametersRequest sync;
   sync.set_pipeline_id("a12cd3e4-0ab1-1abc-1a2b-1a2bcd3e4fg5");
   EXPECT_EQ(client->SyncParameters(sync).status().code(),
