@@ -310,7 +310,9 @@ void PipelinesClient::MaybeResolve() {
     if (absl::Now() - resolved_at_ < options_.re_resolve_interval) return;
     resolved_at_ = absl::Now();
   }
-  std::vector<std::string> addresses = Resolve(host_, port_);
+  std::vector<std::string> addresses = options_.resolver
+                                           ? options_.resolver(host_, port_)
+                                           : Resolve(host_, port_);
   if (addresses.empty()) {
     log::Warn("client: cannot resolve the service's replicas",
               {Field("target", options_.target)});

@@ -110,6 +110,11 @@ struct ClientOptions {
   // `re_resolve_interval`.
   std::vector<std::string> replicas;
   bool pipeline_affinity = false;
+  // With pipeline_affinity: replaces getaddrinfo (custom discovery, tests).
+  // Returns "host:port" addresses; empty means "cannot resolve now".
+  std::function<std::vector<std::string>(const std::string& host,
+                                         const std::string& port)>
+      resolver;
   absl::Duration re_resolve_interval = absl::Seconds(30);
   absl::Duration replica_cooldown = absl::Seconds(10);
 };

@@ -448,6 +448,45 @@ TEST_F(AffinityTest, WaitForUpdateMovesToTheNextReplicaWhenItsReplicaDrains) {
   EXPECT_EQ(logs.Count(absl::StrCat("\"replica\":\"", order[0], "\"")), 1);
 }
 
+TEST_F(AffinityTest, ReResolvesAndFollowsTheReplicaSet) {
+  const std::string id = h_.CreatePipeline("orders");
+  std::mutex mu;
+  std::vector<std::string> resolved = {targets_[0], targets_[1]};
+  std::vector<std::string> asked;
+  ClientOptions o = Fast("polysync-dlt.polysync.svc:50051");
+  o.pipeline_affinity = true;
+  o.re_resolve_interval = absl::ZeroDuration();
+  o.resolver = [&](const std::string& host, const std::string& port) {
+    std::lock_guard<std::mutex> lock(mu);
+    asked.push_back(absl::StrCat(host, " ", port));
+    return resolved;
+  };
+  auto client = MustCreate(o);
+  EXPECT_THAT(client->ReplicaOrder(id),
+              ::testing::UnorderedElementsAre(targets_[0], targets_[1]));
+  v1::SyncParametersRequest sync;
+  sync.set_pipeline_id(id);
+  ASSERT_TRUE(client->SyncParameters(sync).ok());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(asked.front(), "polysync-dlt.polysync.svc 50051");
+    resolved = {targets_[1], targets_[2]};  // a replica replaced
+  }
+  EXPECT_THAT(client->ReplicaOrder(id),
+              ::testing::UnorderedElementsAre(targets_[1], targets_[2]));
+  // The replaced one may go away: nothing notices.
+  LogCapture logs;
+  h_.ShutdownReplica(0);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(client->SyncParameters(sync).ok());
+  EXPECT_EQ(logs.Count("failing over"), 0);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    resolved.clear();  // resolution fails: the last set is kept
+  }
+  EXPECT_EQ(client->ReplicaOrder(id).size(), 2u);
+  ASSERT_TRUE(client->SyncParameters(sync).ok());
+}
+
 TEST(AffinityDnsTest, ResolvesTheNameIntoReplicas) {
   Harness h;
   const std::string id = h.CreatePipeline("orders");
