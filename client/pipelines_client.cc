@@ -1,0 +1,727 @@
+#include "client/pipelines_client.h"
+
+#include <arpa/inet.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/channel_arguments.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/log.h"
+#include "google/protobuf/util/message_differencer.h"
+
+namespace polysync::client {
+namespace {
+
+using ::polysync::log::Field;
+
+absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                     absl::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read the ", what, " file ", path));
+  }
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  return FromGrpcStatus(static_cast<int>(status.error_code()),
+                        status.error_message());
+}
+
+std::string NewRequestId() {
+  absl::BitGen gen;
+  return absl::StrFormat("pdlt-%016x", absl::Uniform<uint64_t>(gen));
+}
+
+int Millis(absl::Duration d) {
+  return static_cast<int>(
+      std::min<int64_t>(absl::ToInt64Milliseconds(d), 1 << 30));
+}
+
+absl::Time DeadlineAfter(absl::Duration budget) {
+  return budget == absl::InfiniteDuration() ? absl::InfiniteFuture()
+                                            : absl::Now() + budget;
+}
+
+// grpc.health.v1.HealthCheckRequest {string service = 1;}, hand-encoded so
+// the library needs no second copy of the generated health code.
+std::string EncodeHealthRequest(absl::string_view service) {
+  std::string out;
+  if (service.empty()) return out;
+  out.push_back(0x0A);
+  uint64_t n = service.size();
+  while (n >= 0x80) {
+    out.push_back(static_cast<char>((n & 0x7F) | 0x80));
+    n >>= 7;
+  }
+  out.push_back(static_cast<char>(n));
+  out.append(service.data(), service.size());
+  return out;
+}
+
+// HealthCheckResponse {ServingStatus status = 1;}: the status, 0 if absent.
+absl::StatusOr<int> DecodeHealthStatus(const std::string& bytes) {
+  size_t i = 0;
+  auto varint = [&](uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; i < bytes.size() && shift < 64; shift += 7) {
+      const uint8_t b = static_cast<uint8_t>(bytes[i++]);
+      *v |= static_cast<uint64_t>(b & 0x7F) << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+    return false;
+  };
+  int status = 0;
+  while (i < bytes.size()) {
+    uint64_t tag;
+    if (!varint(&tag)) break;
+    const int wire = static_cast<int>(tag & 7);
+    uint64_t value;
+    if (wire == 0) {
+      if (!varint(&value)) break;
+      if ((tag >> 3) == 1) status = static_cast<int>(value);
+    } else if (wire == 2) {
+      if (!varint(&value) || value > bytes.size() - i) break;
+      i += value;
+    } else {
+      break;
+    }
+  }
+  if (i != bytes.size()) {
+    return absl::InternalError("malformed health check response");
+  }
+  return status;
+}
+
+// "host:port" or "[v6]:port".
+bool SplitHostPort(const std::string& target, std::string* host,
+                   std::string* port) {
+  if (absl::StrContains(target, "://") || absl::StartsWith(target, "dns:")) {
+    return false;
+  }
+  const auto colon = target.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == target.size()) {
+    return false;
+  }
+  *host = target.substr(0, colon);
+  *port = target.substr(colon + 1);
+  if (host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  return true;
+}
+
+bool IsIpLiteral(const std::string& host) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// Every address of `host` (sorted, unique) as "ip:port" / "[ip]:port".
+std::vector<std::string> Resolve(const std::string& host,
+                                 const std::string& port) {
+  struct addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  struct addrinfo* result = nullptr;
+  std::vector<std::string> out;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &result) != 0) {
+    return out;
+  }
+  for (auto* a = result; a != nullptr; a = a->ai_next) {
+    char ip[INET6_ADDRSTRLEN] = {};
+    if (a->ai_family == AF_INET) {
+      auto* in = reinterpret_cast<struct sockaddr_in*>(a->ai_addr);
+      inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+      out.push_back(absl::StrCat(ip, ":", port));
+    } else if (a->ai_family == AF_INET6) {
+      auto* in6 = reinterpret_cast<struct sockaddr_in6*>(a->ai_addr);
+      inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+      out.push_back(absl::StrCat("[", ip, "]:", port));
+    }
+  }
+  freeaddrinfo(result);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// Rendezvous (highest random weight) score of a replica for a key: FNV-1a
+// then a 64-bit finalizer, so that every client process agrees.
+uint64_t RendezvousScore(absl::string_view key, absl::string_view address) {
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](absl::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+  };
+  mix(key);
+  mix(absl::string_view("\0", 1));
+  mix(address);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+// The pipeline id of a run id "{pipeline_id}:{update_id}".
+std::string PipelineOfRun(const std::string& run_id) {
+  return run_id.substr(0, run_id.find(':'));
+}
+
+}  // namespace
+
+constexpr char kRequestIdPayload[] = "type.polysync.dev/client.request_id";
+
+std::string RequestIdOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kRequestIdPayload);
+  return payload ? std::string(*payload) : "";
+}
+
+absl::Status FromGrpcStatus(int code, const std::string& message) {
+  if (code == 0) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(code), message);
+}
+
+absl::StatusOr<std::unique_ptr<PipelinesClient>> PipelinesClient::Create(
+    ClientOptions options) {
+  if (options.target.empty()) {
+    return absl::InvalidArgumentError("no server address (target) given");
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "a client certificate needs both a certificate and a key file");
+  }
+  if (options.retry.max_attempts < 1) options.retry.max_attempts = 1;
+
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (!options.tls_ca_file.empty() || !options.tls_cert_file.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    if (!options.tls_ca_file.empty()) {
+      auto ca = ReadFile(options.tls_ca_file, "TLS CA");
+      if (!ca.ok()) return ca.status();
+      ssl.pem_root_certs = *ca;
+    }
+    if (!options.tls_cert_file.empty()) {
+      auto cert = ReadFile(options.tls_cert_file, "TLS certificate");
+      if (!cert.ok()) return cert.status();
+      auto key = ReadFile(options.tls_key_file, "TLS key");
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = *cert;
+      ssl.pem_private_key = *key;
+    }
+    creds = grpc::SslCredentials(ssl);
+  } else {
+    creds = grpc::InsecureChannelCredentials();
+  }
+  if (!options.token_file.empty()) {
+    // Fail early on a missing file; it is read again on every call.
+    auto token = ReadFile(options.token_file, "token");
+    if (!token.ok()) return token.status();
+  }
+
+  std::unique_ptr<PipelinesClient> client(
+      new PipelinesClient(std::move(options)));
+  client->credentials_ = std::move(creds);
+  const ClientOptions& o = client->options_;
+  if (!o.replicas.empty()) {
+    for (const auto& address : o.replicas) {
+      client->replicas_.push_back(client->MakeReplica(address, ""));
+    }
+  } else if (o.pipeline_affinity) {
+    std::string host, port;
+    if (!SplitHostPort(o.target, &host, &port)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pipeline affinity needs a target of the form host:port, not \"",
+          o.target, "\""));
+    }
+    client->resolve_ = true;
+    client->host_ = host;
+    client->port_ = port;
+    client->MaybeResolve();
+  } else {
+    client->replicas_.push_back(client->MakeReplica(o.target, ""));
+  }
+  return client;
+}
+
+std::shared_ptr<PipelinesClient::Replica> PipelinesClient::MakeReplica(
+    const std::string& address, const std::string& tls_name) const {
+  const ClientOptions& o = options_;
+  auto make_channel = [&](absl::string_view role) {
+    grpc::ChannelArguments args;
+    if (o.keepalive_time > absl::ZeroDuration()) {
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, Millis(o.keepalive_time));
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Millis(o.keepalive_timeout));
+      args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    }
+    const int max_backoff = std::max(Millis(o.max_reconnect_backoff), 1);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_backoff);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::min(max_backoff, 1000));
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+                std::min(max_backoff, 1000));
+    // Its own connection: a long watch never shares one with unary calls.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetString("polysync.client.role", std::string(role));
+    args.SetUserAgentPrefix("polysync-dlt-client");
+    // A resolved address still presents the certificate of the name.
+    if (!tls_name.empty()) {
+      args.SetSslTargetNameOverride(tls_name);
+    }
+    return grpc::CreateCustomChannel(address, credentials_, args);
+  };
+  auto replica = std::make_shared<Replica>();
+  replica->address = address;
+  replica->unary_channel = make_channel("unary");
+  replica->watch_channel = make_channel("watch");
+  replica->unary = v1::DatabricksPipelines::NewStub(replica->unary_channel);
+  replica->watch = v1::DatabricksPipelines::NewStub(replica->watch_channel);
+  replica->generic =
+      std::make_unique<grpc::GenericStub>(replica->unary_channel);
+  return replica;
+}
+
+void PipelinesClient::MaybeResolve() {
+  if (!resolve_) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (absl::Now() - resolved_at_ < options_.re_resolve_interval) return;
+    resolved_at_ = absl::Now();
+  }
+  std::vector<std::string> addresses = options_.resolver
+                                           ? options_.resolver(host_, port_)
+                                           : Resolve(host_, port_);
+  if (addresses.empty()) {
+    log::Warn("client: cannot resolve the service's replicas",
+              {Field("target", options_.target)});
+    std::lock_guard<std::mutex> lock(mu_);
+    if (replicas_.empty()) {
+      // Nothing known yet: let gRPC resolve (and report) the target itself.
+      replicas_.push_back(MakeReplica(options_.target, ""));
+    }
+    return;
+  }
+  const bool name_is_ip = IsIpLiteral(host_);
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<Replica>> next;
+  for (const auto& address : addresses) {
+    std::shared_ptr<Replica> found;
+    for (const auto& r : replicas_) {
+      if (r->address == address) found = r;
+    }
+    next.push_back(found ? found
+                         : MakeReplica(address, name_is_ip ? "" : host_));
+  }
+  if (next.size() != replicas_.size()) {
+    log::Info("client: replicas resolved",
+              {Field("target", options_.target),
+               Field("replicas", static_cast<int64_t>(next.size()))});
+  }
+  replicas_ = std::move(next);
+}
+
+std::vector<std::shared_ptr<PipelinesClient::Replica>> PipelinesClient::Ranked(
+    absl::string_view key, const std::vector<std::string>& tried) {
+  MaybeResolve();
+  const absl::Time now = absl::Now();
+  struct Ranked {
+    bool tried, unavailable;
+    uint64_t score;
+    std::shared_ptr<Replica> replica;
+  };
+  std::vector<Ranked> ranked;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& r : replicas_) {
+      auto it = unavailable_until_.find(r->address);
+      ranked.push_back(
+          {std::find(tried.begin(), tried.end(), r->address) != tried.end(),
+           it != unavailable_until_.end() && it->second > now,
+           RendezvousScore(key, r->address), r});
+    }
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
+    if (a.tried != b.tried) return !a.tried;
+    if (a.unavailable != b.unavailable) return !a.unavailable;
+    if (a.score != b.score) return a.score > b.score;
+    return a.replica->address < b.replica->address;
+  });
+  std::vector<std::shared_ptr<Replica>> out;
+  for (auto& r : ranked) out.push_back(std::move(r.replica));
+  return out;
+}
+
+void PipelinesClient::MarkUnavailable(const std::string& address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (replicas_.size() < 2) return;  // nowhere else to go
+  unavailable_until_[address] = absl::Now() + options_.replica_cooldown;
+}
+
+std::vector<std::string> PipelinesClient::ReplicaOrder(
+    absl::string_view pipeline_id) {
+  std::vector<std::string> out;
+  for (const auto& r : Ranked(pipeline_id, {})) out.push_back(r->address);
+  return out;
+}
+
+PipelinesClient::PipelinesClient(ClientOptions options)
+    : options_(std::move(options)) {}
+
+PipelinesClient::~PipelinesClient() = default;
+
+absl::Status PipelinesClient::Prepare(grpc::ClientContext& context,
+                                      absl::Time deadline,
+                                      const std::string& request_id) const {
+  if (deadline != absl::InfiniteFuture()) {
+    context.set_deadline(absl::ToChronoTime(deadline));
+  }
+  context.AddMetadata("x-request-id", request_id);
+  if (!options_.token_file.empty()) {
+    auto token = ReadFile(options_.token_file, "token");
+    if (!token.ok()) return token.status();
+    const std::string trimmed(absl::StripAsciiWhitespace(*token));
+    if (trimmed.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the token file ", options_.token_file, " is empty"));
+    }
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", trimmed));
+  }
+  return absl::OkStatus();
+}
+
+absl::Duration PipelinesClient::Backoff(int attempt) const {
+  absl::Duration backoff = options_.retry.initial_backoff;
+  for (int i = 1; i < attempt && backoff < options_.retry.max_backoff; ++i) {
+    backoff *= 2;
+  }
+  backoff = std::min(backoff, options_.retry.max_backoff);
+  absl::BitGen gen;
+  return backoff * absl::Uniform(gen, 0.5, 1.0);
+}
+
+absl::Status PipelinesClient::Call(absl::string_view method,
+                                   absl::string_view key, bool retry,
+                                   absl::Duration budget,
+                                   const Attempt& attempt) {
+  const absl::Time deadline = DeadlineAfter(budget);
+  // One id for every attempt: the service's log lines of all attempts match.
+  const std::string request_id = NewRequestId();
+  std::vector<std::string> tried;
+  int backoffs = 0;
+  for (int n = 1;; ++n) {
+    std::vector<std::shared_ptr<Replica>> ranked = Ranked(key, tried);
+    if (ranked.empty()) {
+      return absl::UnavailableError("no replica of the service is known");
+    }
+    std::shared_ptr<Replica> replica = ranked.front();
+    grpc::ClientContext context;
+    absl::Status prepared = Prepare(context, deadline, request_id);
+    if (!prepared.ok()) return prepared;
+    absl::Status status = attempt(context, *replica);
+    if (absl::IsUnavailable(status)) MarkUnavailable(replica->address);
+    if (status.ok() || !retry || !absl::IsUnavailable(status) ||
+        n >= options_.retry.max_attempts) {
+      if (!status.ok()) {
+        status.SetPayload(kRequestIdPayload, absl::Cord(request_id));
+        log::Debug("client call failed",
+                   {Field("method", method), Field("request_id", request_id),
+                    Field("replica", replica->address), Field("attempts", n),
+                    Field("error", status.ToString())});
+      }
+      return status;
+    }
+    if (std::find(tried.begin(), tried.end(), replica->address) ==
+        tried.end()) {
+      tried.push_back(replica->address);
+    }
+    // Another replica not tried yet: fail over at once.
+    const auto next = Ranked(key, tried);
+    if (!next.empty() && std::find(tried.begin(), tried.end(),
+                                   next.front()->address) == tried.end()) {
+      log::Info(
+          "client call unavailable; failing over",
+          {Field("method", method), Field("request_id", request_id),
+           Field("from", replica->address), Field("to", next.front()->address),
+           Field("error", status.message())});
+      continue;
+    }
+    tried.clear();
+    const absl::Duration wait = Backoff(++backoffs);
+    if (absl::Now() + wait >= deadline) return status;
+    log::Info("client call unavailable; retrying",
+              {Field("method", method), Field("request_id", request_id),
+               Field("attempt", n), Field("error", status.message()),
+               Field("backoff_ms", absl::ToInt64Milliseconds(wait))});
+    absl::SleepFor(wait);
+  }
+}
+
+template <typename Req>
+Req PipelinesClient::WithWorkspace(const Req& request) const {
+  Req copy = request;
+  if (copy.workspace().empty()) copy.set_workspace(options_.workspace);
+  return copy;
+}
+
+absl::StatusOr<v1::ListWorkspacesResponse> PipelinesClient::ListWorkspaces() {
+  v1::ListWorkspacesResponse response;
+  absl::Status status = Call(
+      "ListWorkspaces", "", true, options_.default_deadline,
+      [&](grpc::ClientContext& context, Replica& replica) {
+        response.Clear();
+        return FromGrpc(replica.unary->ListWorkspaces(&context, {}, &response));
+      });
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<int> PipelinesClient::ImportPipelines(
+    const v1::ImportPipelinesRequest& request, const BatchCallback& on_batch) {
+  const v1::ImportPipelinesRequest req = WithWorkspace(request);
+  // One pipeline: its replica. Several or all: any replica.
+  const std::string import_key =
+      req.pipeline_ids_size() == 1 ? req.pipeline_ids(0) : "";
+  int batches = 0;
+  absl::Status status = Call(
+      "ImportPipelines", import_key, true, options_.import_deadline,
+      [&](grpc::ClientContext& context, Replica& replica) {
+        auto reader = replica.unary->ImportPipelines(&context, req);
+        v1::ImportPipelinesResponse batch;
+        while (reader->Read(&batch)) {
+          ++batches;
+          on_batch(batch);
+        }
+        absl::Status s = FromGrpc(reader->Finish());
+        // Batches already delivered cannot be taken back: no retry then.
+        if (batches > 0 && absl::IsUnavailable(s)) {
+          return absl::Status(absl::StatusCode::kAborted,
+                              absl::StrCat(s.message(), " (after ", batches,
+                                           " batches; import again)"));
+        }
+        return s;
+      });
+  if (!status.ok()) return status;
+  return batches;
+}
+
+absl::StatusOr<v1::SyncParametersResponse> PipelinesClient::SyncParameters(
+    const v1::SyncParametersRequest& request) {
+  const v1::SyncParametersRequest req = WithWorkspace(request);
+  v1::SyncParametersResponse response;
+  absl::Status status =
+      Call("SyncParameters", req.pipeline_id(), true, options_.default_deadline,
+           [&](grpc::ClientContext& context, Replica& replica) {
+             response.Clear();
+             return FromGrpc(
+                 replica.unary->SyncParameters(&context, req, &response));
+           });
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::StartUpdateResponse> PipelinesClient::StartUpdate(
+    const v1::StartUpdateRequest& request) {
+  const v1::StartUpdateRequest req = WithWorkspace(request);
+  v1::StartUpdateResponse response;
+  absl::Status status = Call(
+      "StartUpdate", req.pipeline_id(), !req.idempotency_key().empty(),
+      options_.default_deadline,
+      [&](grpc::ClientContext& context, Replica& replica) {
+        response.Clear();
+        return FromGrpc(replica.unary->StartUpdate(&context, req, &response));
+      });
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::UpdateStatus> PipelinesClient::GetUpdateStatus(
+    const v1::GetUpdateStatusRequest& request) {
+  const v1::GetUpdateStatusRequest req = WithWorkspace(request);
+  v1::UpdateStatus response;
+  absl::Status status =
+      Call("GetUpdateStatus", PipelineOfRun(req.run_id()), true,
+           options_.default_deadline,
+           [&](grpc::ClientContext& context, Replica& replica) {
+             response.Clear();
+             return FromGrpc(
+                 replica.unary->GetUpdateStatus(&context, req, &response));
+           });
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::UpdateStatus> PipelinesClient::GetUpdateStatus(
+    absl::string_view run_id) {
+  v1::GetUpdateStatusRequest request;
+  request.set_run_id(std::string(run_id));
+  return GetUpdateStatus(request);
+}
+
+absl::StatusOr<v1::StopUpdateResponse> PipelinesClient::StopUpdate(
+    const v1::StopUpdateRequest& request) {
+  const v1::StopUpdateRequest req = WithWorkspace(request);
+  v1::StopUpdateResponse response;
+  absl::Status status = Call(
+      "StopUpdate", PipelineOfRun(req.run_id()), true,
+      options_.default_deadline,
+      [&](grpc::ClientContext& context, Replica& replica) {
+        response.Clear();
+        return FromGrpc(replica.unary->StopUpdate(&context, req, &response));
+      });
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::UpdateStatus> PipelinesClient::WatchUpdate(
+    const v1::WatchUpdateRequest& request, const StatusCallback& on_status) {
+  const v1::WatchUpdateRequest req = WithWorkspace(request);
+  v1::UpdateStatus last;
+  bool any = false;
+  absl::Status status =
+      Call("WatchUpdate", PipelineOfRun(req.run_id()), false,
+           options_.watch_deadline,
+           [&](grpc::ClientContext& context, Replica& replica) {
+             auto reader = replica.watch->WatchUpdate(&context, req);
+             v1::UpdateStatus s;
+             while (reader->Read(&s)) {
+               any = true;
+               last = s;
+               on_status(s);
+             }
+             return FromGrpc(reader->Finish());
+           });
+  if (!status.ok()) return status;
+  if (!any || !last.terminal()) {
+    return absl::UnavailableError(
+        "the watch ended before the update finished; resume the watch");
+  }
+  return last;
+}
+
+absl::StatusOr<v1::UpdateStatus> PipelinesClient::WaitForUpdate(
+    const v1::WatchUpdateRequest& request, const StatusCallback& on_status,
+    absl::Duration timeout) {
+  if (timeout <= absl::ZeroDuration()) timeout = options_.watch_deadline;
+  const absl::Time deadline = DeadlineAfter(timeout);
+  const v1::WatchUpdateRequest req = WithWorkspace(request);
+  const std::string request_id = NewRequestId();
+  const std::string key = PipelineOfRun(req.run_id());
+  v1::UpdateStatus last;
+  bool any = false;
+  int failures = 0;
+  for (;;) {
+    std::vector<std::shared_ptr<Replica>> ranked = Ranked(key, {});
+    if (ranked.empty()) {
+      return absl::UnavailableError("no replica of the service is known");
+    }
+    std::shared_ptr<Replica> replica = ranked.front();
+    grpc::ClientContext context;
+    absl::Status prepared = Prepare(context, deadline, request_id);
+    if (!prepared.ok()) return prepared;
+    auto reader = replica->watch->WatchUpdate(&context, req);
+    v1::UpdateStatus s;
+    while (reader->Read(&s)) {
+      failures = 0;  // progress: the next interruption starts a fresh backoff
+      if (any && google::protobuf::util::MessageDifferencer::Equals(s, last)) {
+        continue;
+      }
+      any = true;
+      last = s;
+      if (on_status) on_status(s);
+    }
+    absl::Status status = FromGrpc(reader->Finish());
+    if (status.ok() && any && last.terminal()) return last;
+    if (status.ok()) {
+      // Ended without a terminal status: treat like an interruption.
+      status = absl::UnavailableError("the watch ended early");
+    }
+    if (!absl::IsUnavailable(status)) {
+      status.SetPayload(kRequestIdPayload, absl::Cord(request_id));
+      return status;
+    }
+    MarkUnavailable(replica->address);
+    // Another replica takes over at once; the same one after a backoff.
+    const auto next = Ranked(key, {replica->address});
+    const bool failover =
+        !next.empty() && next.front()->address != replica->address;
+    const absl::Duration wait =
+        failover ? absl::ZeroDuration() : Backoff(++failures);
+    if (absl::Now() + wait >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the update did not finish in time (last error: ", status.message(),
+          ")"));
+    }
+    log::Info(
+        "watch interrupted; resuming",
+        {Field("run_id", req.run_id()), Field("request_id", request_id),
+         Field("replica", replica->address), Field("error", status.message()),
+         Field("backoff_ms", absl::ToInt64Milliseconds(wait))});
+    absl::SleepFor(wait);
+  }
+}
+
+absl::StatusOr<v1::UpdateStatus> PipelinesClient::WaitForUpdate(
+    absl::string_view run_id, const StatusCallback& on_status,
+    absl::Duration timeout) {
+  v1::WatchUpdateRequest request;
+  request.set_run_id(std::string(run_id));
+  return WaitForUpdate(request, on_status, timeout);
+}
+
+absl::StatusOr<bool> PipelinesClient::CheckHealth(absl::string_view service) {
+  const std::string encoded = EncodeHealthRequest(service);
+  int serving = 0;
+  absl::Status status =
+      Call("Health.Check", "", true, options_.default_deadline,
+           [&](grpc::ClientContext& context, Replica& replica) {
+             grpc::Slice slice(encoded);
+             grpc::ByteBuffer request(&slice, 1);
+             grpc::ByteBuffer response;
+             std::promise<grpc::Status> done;
+             replica.generic->UnaryCall(
+                 &context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
+                 &request, &response,
+                 [&done](grpc::Status s) { done.set_value(std::move(s)); });
+             absl::Status s = FromGrpc(done.get_future().get());
+             if (!s.ok()) return s;
+             std::vector<grpc::Slice> slices;
+             if (!response.Dump(&slices).ok()) {
+               return absl::InternalError("unreadable health check response");
+             }
+             std::string bytes;
+             for (const auto& piece : slices) {
+               bytes.append(reinterpret_cast<const char*>(piece.begin()),
+                            piece.size());
+             }
+             auto decoded = DecodeHealthStatus(bytes);
+             if (!decoded.ok()) return decoded.status();
+             serving = *decoded;
+             return absl::OkStatus();
+           });
+  if (!status.ok()) return status;
+  return serving == 1;  // SERVING
+}
+
+}  // namespace polysync::client

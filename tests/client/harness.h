@@ -1,0 +1,188 @@
+// Test-only: a simulated workspace, a backend and a server on a loopback port,
+// in-process, for the client library's and the CLI's tests.
+//
+//   Harness h;                        // or Harness h(R"(, "tls": {...})");
+//   std::string id = h.CreatePipeline("orders");
+//   ClientOptions o; o.target = h.target();
+//   h.StartTicking();                 // updates progress on the manual clock
+//   h.Restart();                      // drains, then serves on the same port
+#ifndef POLYSYNC_TESTS_CLIENT_HARNESS_H_
+#define POLYSYNC_TESTS_CLIENT_HARNESS_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "adapters/databricks/simulator/simulator.h"
+#include "server/backend.h"
+#include "server/config.h"
+#include "server/server.h"
+
+namespace polysync::client::testing {
+
+namespace sim = ::polysync::databricks::sim;
+
+class Harness {
+ public:
+  // `extra`: more top-level keys of the server configuration, starting with
+  // a comma. `port`: 0 for any.
+  explicit Harness(const std::string& extra = "", int port = 0)
+      : extra_(extra) {
+    clock_ = std::make_shared<sim::ManualClock>();
+    sim::SimulatorOptions sim_options;
+    sim_options.clock = clock_;
+    sim_options.seed_default_pipelines = false;
+    auto simulator = sim::Simulator::Start(sim_options);
+    if (!simulator.ok()) std::abort();
+    sim_ = *std::move(simulator);
+    setenv("CLIENT_SIM_TOKEN", sim_->access_token().c_str(), 1);
+    StartServer(port);
+  }
+  ~Harness() {
+    StopTicking();
+    for (auto& r : replicas_) {
+      r.server.reset();
+      r.backend.reset();
+    }
+    server_.reset();
+    backend_.reset();
+    sim_.reset();
+  }
+
+  // More replicas: their own backend and server over the same simulator
+  // (as a fleet shares one workspace). Returns the replica's index (1, 2...;
+  // 0 is the first server).
+  int AddReplica() {
+    Replica r;
+    std::swap(r.backend, backend_);
+    std::swap(r.server, server_);
+    std::swap(r.port, port_);
+    StartServer(0);
+    std::swap(r.backend, backend_);
+    std::swap(r.server, server_);
+    std::swap(r.port, port_);
+    replicas_.push_back(std::move(r));
+    return static_cast<int>(replicas_.size());
+  }
+  std::string replica_target(int i) const {
+    return i == 0 ? target()
+                  : absl::StrCat("127.0.0.1:", replicas_[i - 1].port);
+  }
+  void ShutdownReplica(int i) {
+    if (i == 0) {
+      Shutdown();
+      return;
+    }
+    Replica& r = replicas_[i - 1];
+    if (r.server) r.server->Shutdown(absl::Milliseconds(200));
+    r.server.reset();
+  }
+
+  std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
+  int port() const { return port_; }
+
+  std::string CreatePipeline(const std::string& name,
+                             sim::Behavior behavior = sim::Behavior::kSucceed) {
+    auto id = sim_->CreatePipeline(
+        {{"name", name},
+         {"continuous", false},
+         {"configuration", {{"spark.sql.shuffle.partitions", "4"}}}},
+        behavior);
+    return id.ok() ? *id : "";
+  }
+
+  // Drains the server (open watches end UNAVAILABLE), then serves again on
+  // the same port with a fresh backend over the same simulator.
+  void Restart(absl::Duration down_for = absl::ZeroDuration()) {
+    server_->Shutdown(absl::Milliseconds(200));
+    server_.reset();
+    backend_.reset();
+    absl::SleepFor(down_for);
+    StartServer(port_);
+  }
+  // Readiness turns NOT_SERVING (the first step of a drain).
+  void BeginDrain() { server_->BeginDrain(); }
+  void Shutdown() {
+    if (server_) server_->Shutdown(absl::Milliseconds(200));
+    server_.reset();
+  }
+
+  // Moves the simulator's clock forward in the background.
+  void StartTicking(absl::Duration step = absl::Seconds(5)) {
+    ticking_ = true;
+    ticker_ = std::thread([this, step] {
+      while (ticking_) {
+        sim_->AdvanceClock(step).IgnoreError();
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+    });
+  }
+  void StopTicking() {
+    ticking_ = false;
+    if (ticker_.joinable()) ticker_.join();
+  }
+
+  sim::Simulator& sim() { return *sim_; }
+
+ private:
+  void StartServer(int port) {
+    auto config = server::ParseConfig(
+        absl::StrCat(R"({"listen": "127.0.0.1:)", port,
+                     R"(", "workspaces": [{"name": "test", "host": ")",
+                     sim_->base_url(), R"(",
+            "personal_access_token": {"token": {"env": "CLIENT_SIM_TOKEN"}}}])",
+                     extra_, "}"),
+        "client-test");
+    if (!config.ok()) {
+      fprintf(stderr, "harness: %s\n", config.status().ToString().c_str());
+      std::abort();
+    }
+    server::BackendOptions options;
+    options.config = *config;
+    options.job_type.status.cache_ttl = absl::ZeroDuration();
+    options.job_type.status.now = [clock = clock_] { return clock->Now(); };
+    options.job_type.watch.initial_interval = absl::Milliseconds(5);
+    options.job_type.watch.max_interval = absl::Milliseconds(20);
+    options.job_type.runs.restart_poll = absl::Milliseconds(10);
+    options.client.backoff.initial_delay = absl::Milliseconds(1);
+    options.client.backoff.max_delay = absl::Milliseconds(5);
+    options.client.limiter.requests_per_second = 5000;
+    options.client.limiter.max_concurrency = 64;
+    auto backend = server::Backend::Create(options);
+    if (!backend.ok()) std::abort();
+    backend_ = *std::move(backend);
+    auto server = server::Server::Start({*config, true, &backend_->job_type()});
+    if (!server.ok()) {
+      fprintf(stderr, "harness: %s\n", server.status().ToString().c_str());
+      std::abort();
+    }
+    server_ = *std::move(server);
+    port_ = server_->bound_port();
+  }
+
+  struct Replica {
+    std::unique_ptr<server::Backend> backend;
+    std::unique_ptr<server::Server> server;
+    int port = 0;
+  };
+
+  std::string extra_;
+  std::vector<Replica> replicas_;
+  std::shared_ptr<sim::ManualClock> clock_;
+  std::unique_ptr<sim::Simulator> sim_;
+  std::unique_ptr<server::Backend> backend_;
+  std::unique_ptr<server::Server> server_;
+  int port_ = 0;
+  std::atomic<bool> ticking_{false};
+  std::thread ticker_;
+};
+
+}  // namespace polysync::client::testing
+
+#endif  // POLYSYNC_TESTS_CLIENT_HARNESS_H_
