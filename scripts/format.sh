@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-git ls-files -- '*.cc' '*.h' | xargs -r clang-format -i
-git ls-files -- 'WORKSPACE' '*BUILD' '*.bzl' | grep -v '^bazel/local_repos/.*/WORKSPACE$' |
+git ls-files --cached --others --exclude-standard -- '*.cc' '*.h' | xargs -r clang-format -i
+git ls-files --cached --others --exclude-standard -- 'WORKSPACE' '*BUILD' '*.bzl' | grep -v '^bazel/local_repos/.*/WORKSPACE$' |
   xargs -r .cache/tools/node_modules/.bin/buildifier -lint=off
