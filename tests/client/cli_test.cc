@@ -23,14 +23,14 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
-#include "tests/client/harness.h"
+#include "tests/testing/service_harness.h"
 
 extern char** environ;
 
 namespace polysync::client {
 namespace {
 
-using testing::Harness;
+using ::polysync::testing::Harness;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using Json = nlohmann::json;

@@ -14,12 +14,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "tests/client/harness.h"
+#include "tests/testing/service_harness.h"
 
 namespace polysync::client {
 namespace {
 
-using testing::Harness;
+using ::polysync::testing::Harness;
 using ::testing::HasSubstr;
 
 std::string Runfile(const std::string& path) {

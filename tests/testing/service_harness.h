@@ -1,13 +1,13 @@
 // Test-only: a simulated workspace, a backend and a server on a loopback port,
-// in-process, for the client library's and the CLI's tests.
+// in-process, for end-to-end tests (the client library, the CLI, faults).
 //
 //   Harness h;                        // or Harness h(R"(, "tls": {...})");
 //   std::string id = h.CreatePipeline("orders");
 //   ClientOptions o; o.target = h.target();
 //   h.StartTicking();                 // updates progress on the manual clock
 //   h.Restart();                      // drains, then serves on the same port
-#ifndef POLYSYNC_TESTS_CLIENT_HARNESS_H_
-#define POLYSYNC_TESTS_CLIENT_HARNESS_H_
+#ifndef POLYSYNC_TESTS_TESTING_SERVICE_HARNESS_H_
+#define POLYSYNC_TESTS_TESTING_SERVICE_HARNESS_H_
 
 #include <atomic>
 #include <memory>
@@ -24,7 +24,7 @@
 #include "server/config.h"
 #include "server/server.h"
 
-namespace polysync::client::testing {
+namespace polysync::testing {
 
 namespace sim = ::polysync::databricks::sim;
 
@@ -183,6 +183,6 @@ class Harness {
   std::thread ticker_;
 };
 
-}  // namespace polysync::client::testing
+}  // namespace polysync::testing
 
-#endif  // POLYSYNC_TESTS_CLIENT_HARNESS_H_
+#endif  // POLYSYNC_TESTS_TESTING_SERVICE_HARNESS_H_
