@@ -4,10 +4,10 @@
 //
 //   bazel run -c opt //tests/soak:soak -- --duration=10m --clients=8
 //
-// The server is a separate process (`--server` or the one in the runfiles);
-// faults are injected into its simulated workspace through the simulator's
-// admin endpoint (`--fault_rate` of every upstream request: 503s, resets,
-// 429s and latency).
+// The simulated workspace and the server run as two separate processes (from
+// the runfiles), so the server's RSS is the service's own; faults are
+// injected through the simulator's admin endpoint (`--fault_rate` of every
+// upstream request: 503s, resets, 429s and latency).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -39,8 +39,9 @@ ABSL_FLAG(
     double, fault_rate, 0.05,
     "Fraction of upstream requests that fail (503, reset, 429, latency).");
 ABSL_FLAG(int, pipelines, 200, "Generated pipelines in the workspace.");
-ABSL_FLAG(std::string, server, "",
-          "The polysync-dlt binary (default: the one in the runfiles).");
+ABSL_FLAG(std::string, runfiles, "",
+          "Where the server and simulator binaries are (default: this "
+          "binary's runfiles).");
 ABSL_FLAG(double, max_rss_growth, 0.10,
           "Fail (exit 1) when RSS grew more than this fraction.");
 
@@ -62,75 +63,107 @@ int64_t RssKb(pid_t pid) {
   return -1;
 }
 
-// Reads the server's stderr until it has logged its port and the simulator's
-// URL.
-bool ReadStartup(FILE* err, int* port, std::string* sim_url) {
+// Reads the server's stderr until it has logged its port.
+bool ReadStartup(FILE* err, int* port) {
   char buf[4096];
   while (fgets(buf, sizeof buf, err) != nullptr) {
-    std::string line(buf);
-    auto grab = [&](const std::string& key) -> std::string {
-      auto at = line.find("\"" + key + "\":");
-      if (at == std::string::npos) return "";
-      at += key.size() + 3;
-      if (line[at] == '"') {
-        auto end = line.find('"', at + 1);
-        return line.substr(at + 1, end - at - 1);
-      }
-      auto end = line.find_first_of(",}", at);
-      return line.substr(at, end - at);
-    };
-    if (line.find("\"msg\":\"databricks simulator listening\"") !=
-        std::string::npos) {
-      *sim_url = grab("url");
+    const std::string line(buf);
+    if (line.find("\"msg\":\"gRPC server listening\"") == std::string::npos) {
+      continue;
     }
-    if (line.find("\"msg\":\"gRPC server listening\"") != std::string::npos) {
-      absl::SimpleAtoi(grab("port"), port);
-    }
-    if (*port > 0 && !sim_url->empty()) return true;
+    const auto at = line.find("\"port\":");
+    if (at == std::string::npos) continue;
+    return absl::SimpleAtoi(
+               line.substr(at + 7, line.find_first_of(",}", at) - at - 7),
+               port) &&
+           *port > 0;
   }
   return false;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  std::string binary = absl::GetFlag(FLAGS_server);
-  if (binary.empty()) {
-    const char* dir = std::getenv("RUNFILES_DIR");
-    if (dir == nullptr) dir = std::getenv("TEST_SRCDIR");
-    binary = dir != nullptr
-                 ? absl::StrCat(dir, "/polysync_dlt/server/polysync-dlt")
-                 : absl::StrCat(argv[0],
-                                ".runfiles/polysync_dlt/server/"
-                                "polysync-dlt");
-  }
-  int pipe_fds[2];
-  if (pipe(pipe_fds) != 0) return 2;
-  const std::string pipelines =
-      absl::StrCat("--simulated_pipelines=", absl::GetFlag(FLAGS_pipelines));
+// Starts `argv` with stdout or stderr (`which`: 1 or 2) on a pipe.
+pid_t Spawn(const std::vector<std::string>& argv, int which, FILE** out) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
   pid_t pid = fork();
   if (pid == 0) {
-    dup2(pipe_fds[1], 2);
-    close(pipe_fds[0]);
-    execl(binary.c_str(), binary.c_str(), "--simulated_workspace",
-          "--listen=127.0.0.1:0", "--drain_delay=0s", "--shutdown_grace=5s",
-          "--log_level=info", pipelines.c_str(), static_cast<char*>(nullptr));
+    dup2(fds[1], which);
+    close(fds[0]);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
     _exit(127);
   }
-  close(pipe_fds[1]);
-  FILE* err = fdopen(pipe_fds[0], "r");
-  int port = 0;
+  close(fds[1]);
+  *out = fdopen(fds[0], "r");
+  return pid;
+}
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  std::string runfiles = absl::GetFlag(FLAGS_runfiles);
+  if (runfiles.empty()) {
+    const char* dir = std::getenv("RUNFILES_DIR");
+    if (dir == nullptr) dir = std::getenv("TEST_SRCDIR");
+    runfiles = dir != nullptr ? absl::StrCat(dir, "/polysync_dlt")
+                              : absl::StrCat(argv[0], ".runfiles/polysync_dlt");
+  }
+  // The simulated workspace, on its own.
+  const std::string token = "dapi-soak-0123456789abcdef";
+  FILE* sim_out = nullptr;
+  pid_t sim_pid = Spawn(
+      {runfiles + "/adapters/databricks/simulator/databricks-simulator",
+       "--port=0", "--log_level=warn", "--token=" + token,
+       absl::StrCat("--generate_pipelines=", absl::GetFlag(FLAGS_pipelines))},
+      1, &sim_out);
+  char line[1024];
   std::string sim_url;
-  if (!ReadStartup(err, &port, &sim_url)) {
-    std::fprintf(stderr, "soak: the server did not start (%s)\n",
-                 binary.c_str());
+  if (sim_pid > 0 && fgets(line, sizeof line, sim_out) != nullptr) {
+    std::string l(line);
+    if (l.rfind("listening on ", 0) == 0) {
+      sim_url = l.substr(13, l.find_first_of("\r\n") - 13);
+    }
+  }
+  if (sim_url.empty()) {
+    std::fprintf(stderr, "soak: the simulator did not start\n");
     return 2;
   }
-  // Keep draining the server's stderr so it never blocks.
+  // The server, configured for it.
+  char config_path[] = "/tmp/soak-config-XXXXXX";
+  const int config_fd = mkstemp(config_path);
+  const std::string config = absl::StrCat(
+      R"({"workspaces": [{"name": "soak", "host": ")", sim_url,
+      R"(", "personal_access_token": {"token": {"env": "SOAK_TOKEN"}}}]})");
+  if (config_fd < 0 || write(config_fd, config.data(), config.size()) !=
+                           static_cast<ssize_t>(config.size())) {
+    return 2;
+  }
+  close(config_fd);
+  setenv("SOAK_TOKEN", token.c_str(), 1);
+  FILE* err = nullptr;
+  pid_t pid =
+      Spawn({runfiles + "/server/polysync-dlt",
+             std::string("--config=") + config_path, "--listen=127.0.0.1:0",
+             "--drain_delay=0s", "--shutdown_grace=5s", "--log_level=info"},
+            2, &err);
+  int port = 0;
+  std::string ignored;
+  if (pid <= 0 || !ReadStartup(err, &port)) {
+    std::fprintf(stderr, "soak: the server did not start\n");
+    return 2;
+  }
+  // Keep draining both outputs so neither process ever blocks.
   std::thread drain([err] {
     char buf[4096];
     while (fgets(buf, sizeof buf, err) != nullptr) {
+    }
+  });
+  std::thread drain_sim([sim_out] {
+    char buf[4096];
+    while (fgets(buf, sizeof buf, sim_out) != nullptr) {
     }
   });
 
@@ -240,6 +273,10 @@ int main(int argc, char** argv) {
   int wait_status = 0;
   waitpid(pid, &wait_status, 0);
   drain.join();
+  kill(sim_pid, SIGTERM);
+  waitpid(sim_pid, nullptr, 0);
+  drain_sim.join();
+  unlink(config_path);
   const bool clean_exit =
       WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
   const double growth =
