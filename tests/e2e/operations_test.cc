@@ -484,6 +484,8 @@ TEST(MetricsTest, CountersMatchTheCallsMade) {
           R"(polysync_upstream_limit{workspace="prod",kind="concurrency"} 16)"));
   EXPECT_THAT(after,
               HasSubstr(R"(polysync_rpc_in_flight{method="StartUpdate"} 0)"));
+  // No secret ever becomes a label or a value.
+  EXPECT_THAT(after, ::testing::Not(HasSubstr(harness.sim_->access_token())));
   EXPECT_THAT(after, HasSubstr("polysync_upstream_request_seconds_bucket"));
 }
 
