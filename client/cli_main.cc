@@ -322,18 +322,36 @@ bool LooksLikeConnectFailure(absl::string_view message) {
   return false;
 }
 
+// True when an UNAVAILABLE came from the service itself (it answered, but
+// Databricks could not be reached or a start's outcome is unknown): such
+// messages name the pipeline, the workspace or Databricks; the client's own
+// connection failures do not.
+bool AnsweredByTheService(absl::string_view message) {
+  for (const char* s : {"pipeline ", "Databricks", "workspace", "update "}) {
+    if (absl::StrContains(message, s)) return true;
+  }
+  return false;
+}
+
 // Prints one clear line for a failed call and exits with its code. Errors of
 // the service end with the request id its log lines carry.
 [[noreturn]] void DieOnError(const absl::Status& status,
                              const std::string& target) {
   std::string msg = OneLine(status.message());
   const std::string request_id = RequestIdOf(status);
-  if (!request_id.empty() && status.code() != absl::StatusCode::kUnavailable &&
-      status.code() != absl::StatusCode::kDeadlineExceeded) {
+  const bool from_service = AnsweredByTheService(msg);
+  if (!request_id.empty() &&
+      (from_service ||
+       (status.code() != absl::StatusCode::kUnavailable &&
+        status.code() != absl::StatusCode::kDeadlineExceeded))) {
     absl::StrAppend(&msg, " [request id ", request_id, "]");
   }
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
+      if (from_service) {
+        Die(kExitServiceError,
+            absl::StrCat("the service could not complete the request: ", msg));
+      }
       if (LooksLikeConnectFailure(msg) || msg.empty()) {
         Die(kExitUnreachable, absl::StrCat("cannot reach the service at ",
                                            target, " (is it running?)"));
@@ -791,6 +809,14 @@ int Watch(Context& ctx) {
     }
     cv.notify_all();
     ticker.join();
+  }
+  if (!last.ok() &&
+      last.status().code() == absl::StatusCode::kDeadlineExceeded) {
+    // The watch ran out of time: the update has not finished.
+    std::cerr << "pdlt: the update did not finish within the watch's time "
+                 "(--timeout gives more)"
+              << std::endl;
+    return kExitNotFinished;
   }
   if (!last.ok()) ctx.Fail(last.status());
   if (!ctx.json && !last->failure_messages().empty()) {

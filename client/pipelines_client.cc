@@ -546,7 +546,12 @@ absl::StatusOr<v1::StartUpdateResponse> PipelinesClient::StartUpdate(
   const v1::StartUpdateRequest req = WithWorkspace(request);
   v1::StartUpdateResponse response;
   absl::Status status = Call(
-      "StartUpdate", req.pipeline_id(), !req.idempotency_key().empty(),
+      // Retried only with a key (the service then replays or refuses), and
+      // never for a restart: a retry after an unknown outcome would stop
+      // the update the first attempt may have started.
+      "StartUpdate", req.pipeline_id(),
+      !req.idempotency_key().empty() &&
+          req.if_running() != v1::IF_RUNNING_RESTART,
       options_.default_deadline,
       [&](grpc::ClientContext& context, Replica& replica) {
         response.Clear();

@@ -9,7 +9,9 @@
 // retries calls that are safe to repeat when the service answers UNAVAILABLE
 // (exponential backoff with jitter). StartUpdate is retried only when the
 // request carries an idempotency key, because the service then answers a
-// repeat with the first call's result instead of starting a second update.
+// repeat with the first call's result instead of starting a second update,
+// and never with IF_RUNNING_RESTART (a retry after an unknown outcome would
+// stop the update the first attempt may have started).
 //
 //   polysync::client::ClientOptions options;
 //   options.target = "polysync-dlt.polysync.svc:50051";

@@ -13,14 +13,28 @@
 namespace polysync::server {
 namespace {
 
-// Compares without an early exit, so timing does not reveal a prefix.
-bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+// Compares without an early exit on content, so timing does not reveal a
+// prefix (it reveals only the length of what was sent).
+bool ConstantTimeEquals(absl::string_view sent, absl::string_view expected) {
+  unsigned char diff = sent.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < sent.size(); ++i) {
+    const char e = expected.empty() ? 0 : expected[i % expected.size()];
+    diff |= static_cast<unsigned char>(sent[i] ^ e);
   }
   return diff == 0;
+}
+
+// At most 64 printable bytes of a caller-supplied value, for messages.
+std::string Shown(absl::string_view value) {
+  std::string out;
+  for (char c : value.substr(0, 64)) {
+    out.push_back(static_cast<unsigned char>(c) < 0x20 ||
+                          static_cast<unsigned char>(c) == 0x7f
+                      ? '?'
+                      : c);
+  }
+  if (value.size() > 64) out += "...";
+  return out;
 }
 
 bool Contains(const std::vector<std::string>& list, absl::string_view value) {
@@ -90,12 +104,16 @@ std::string Authorizer::Identity(const grpc::ServerContextBase& context) const {
     absl::string_view value(it->second.data(), it->second.size());
     if (absl::ConsumePrefix(&value, "Bearer ") ||
         absl::ConsumePrefix(&value, "bearer ")) {
+      // Every token is compared, so timing does not reveal which matched.
+      std::string match;
       for (const auto& t : tokens_) {
         auto expected = t.source.Read();
-        if (expected.ok() && ConstantTimeEquals(value, *expected)) {
-          return absl::StrCat("token:", t.name);
+        if (expected.ok() && ConstantTimeEquals(value, *expected) &&
+            match.empty()) {
+          match = absl::StrCat("token:", t.name);
         }
       }
+      if (!match.empty()) return match;
     }
     return "";
   }
@@ -129,7 +147,7 @@ absl::StatusOr<std::string> Authorizer::Check(
   }
   return absl::PermissionDeniedError(
       absl::StrCat(identity, " may not ", ActionName(action),
-                   " in workspace \"", workspace, "\""));
+                   " in workspace \"", Shown(workspace), "\""));
 }
 
 }  // namespace polysync::server

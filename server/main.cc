@@ -151,9 +151,16 @@ int main(int argc, char** argv) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   const absl::Duration grace = polysync::server::ShutdownGrace(config);
+  const absl::Duration delay = polysync::server::DrainDelay(config);
+  // Readiness flips at once; calls are still served while Kubernetes
+  // removes the pod from the endpoints, then the grace period starts.
+  (*server)->BeginDrain();
   polysync::log::Info(
-      "draining", {polysync::log::Field("signal", signal_number),
-                   polysync::log::Field("grace", absl::FormatDuration(grace))});
+      "draining",
+      {polysync::log::Field("signal", signal_number),
+       polysync::log::Field("drain_delay", absl::FormatDuration(delay)),
+       polysync::log::Field("grace", absl::FormatDuration(grace))});
+  absl::SleepFor(delay);
   (*server)->Shutdown(grace);
   (*server)->Wait();
   server->reset();

@@ -32,20 +32,24 @@ set -e
 grep -q -- '--simulated_workspace' "$tmp/none.log" || { echo "no hint"; cat "$tmp/none.log"; exit 1; }
 
 # SIGTERM drains and exits 0.
-"$bin" --listen=127.0.0.1:0 --shutdown_grace=2s --drain_delay=0s --simulated_workspace 2>"$tmp/run.log" &
+"$bin" --listen=127.0.0.1:0 --shutdown_grace=2s --drain_delay=1s --simulated_workspace 2>"$tmp/run.log" &
 pid=$!
 for _ in $(seq 50); do
   grep -q '"msg":"serving"' "$tmp/run.log" && break
   sleep 0.1
 done
 grep -q '"msg":"serving"' "$tmp/run.log" || { echo "server did not start"; cat "$tmp/run.log"; exit 1; }
+start=$(date +%s%N)
 kill -TERM "$pid"
 set +e
 wait "$pid"
 rc=$?
 set -e
 [ "$rc" -eq 0 ] || { echo "SIGTERM exit code $rc, want 0"; cat "$tmp/run.log"; exit 1; }
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$elapsed_ms" -ge 1000 ] || { echo "exited after ${elapsed_ms} ms, before the 1 s drain delay"; exit 1; }
 grep -q '"msg":"draining"' "$tmp/run.log" || { echo "no drain line"; exit 1; }
+grep -q '"drain_delay":"1s"' "$tmp/run.log" || { echo "the drain delay was not applied"; cat "$tmp/run.log"; exit 1; }
 grep -q 'SIMULATED' "$tmp/run.log" || { echo "simulated mode not announced"; exit 1; }
 grep -q '"msg":"stopped"' "$tmp/run.log" || { echo "no stopped line"; exit 1; }
 # Every line is one JSON object.

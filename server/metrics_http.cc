@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 
@@ -44,6 +45,11 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
         absl::StrCat("metrics_listen: cannot listen on ", listen));
   }
   endpoint->thread_ = std::thread([&http] { http.listen_after_bind(); });
+  // stop() is a no-op until the server runs: wait for it, so that the
+  // destructor can always stop and join.
+  for (int i = 0; i < 5000 && !http.is_running(); ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   log::Info(
       "metrics endpoint listening",
       {log::Field("listen", listen), log::Field("port", endpoint->port_)});

@@ -76,6 +76,11 @@ void Record(const char* method, const grpc::Status& status, absl::Time start) {
       absl::ToDoubleSeconds(absl::Now() - start));
 }
 
+// At most 256 bytes of a caller-supplied value, for log lines.
+std::string Bounded(const std::string& value) {
+  return value.size() <= 256 ? value : value.substr(0, 256) + "...";
+}
+
 // The caller's x-request-id, or a new one.
 std::string CorrelationId(const grpc::CallbackServerContext* context) {
   const auto& metadata = context->client_metadata();
@@ -104,6 +109,7 @@ api::CallContext ContextOf(grpc::CallbackServerContext* context) {
     ctx.deadline = absl::FromChrono(deadline);
   }
   ctx.correlation_id = CorrelationId(context);
+  ctx.cancelled = [context] { return context->IsCancelled(); };
   context->AddInitialMetadata("x-request-id", ctx.correlation_id);
   return ctx;
 }
@@ -377,11 +383,12 @@ grpc::ServerUnaryReactor* PipelinesService::StartUpdate(
     v1::StartUpdateResponse* response) {
   auto who = Authorize(context, Action::kStart, request->workspace());
   if (!who.ok()) {
-    log::Info("audit", {log::Field("action", "StartUpdate"),
-                        log::Field("caller", Caller(context)),
-                        log::Field("workspace", request->workspace()),
-                        log::Field("pipeline_id", request->pipeline_id()),
-                        log::Field("outcome", who.status().ToString())});
+    log::Info("audit",
+              {log::Field("action", "StartUpdate"),
+               log::Field("caller", Caller(context)),
+               log::Field("workspace", Bounded(request->workspace())),
+               log::Field("pipeline_id", Bounded(request->pipeline_id())),
+               log::Field("outcome", who.status().ToString())});
     return Refuse("StartUpdate", context, who.status());
   }
   return Unary(
@@ -390,8 +397,8 @@ grpc::ServerUnaryReactor* PipelinesService::StartUpdate(
         job_type_.StartUpdate(*request, std::move(ctx), done);
       },
       Audit<v1::StartUpdateResponse>(
-          [caller = *who, workspace = request->workspace(),
-           pipeline = request->pipeline_id()](
+          [caller = *who, workspace = Bounded(request->workspace()),
+           pipeline = Bounded(request->pipeline_id())](
               const absl::StatusOr<v1::StartUpdateResponse>& r,
               const std::string& correlation_id) {
             log::Info("audit",
@@ -426,8 +433,8 @@ grpc::ServerUnaryReactor* PipelinesService::StopUpdate(
   if (!who.ok()) {
     log::Info("audit", {log::Field("action", "StopUpdate"),
                         log::Field("caller", Caller(context)),
-                        log::Field("workspace", request->workspace()),
-                        log::Field("run_id", request->run_id()),
+                        log::Field("workspace", Bounded(request->workspace())),
+                        log::Field("run_id", Bounded(request->run_id())),
                         log::Field("outcome", who.status().ToString())});
     return Refuse("StopUpdate", context, who.status());
   }
@@ -437,8 +444,8 @@ grpc::ServerUnaryReactor* PipelinesService::StopUpdate(
         job_type_.StopUpdate(*request, std::move(ctx), done);
       },
       Audit<v1::StopUpdateResponse>(
-          [caller = *who, workspace = request->workspace(),
-           run_id = request->run_id()](
+          [caller = *who, workspace = Bounded(request->workspace()),
+           run_id = Bounded(request->run_id())](
               const absl::StatusOr<v1::StopUpdateResponse>& r,
               const std::string& correlation_id) {
             log::Info("audit",

@@ -301,7 +301,8 @@ TEST_F(AuthorizationTest, GrantedCallerStartsAndIsAudited) {
   ASSERT_EQ(audits.size(), 2u);
   EXPECT_THAT(audits[0], HasSubstr("\"caller\":\"token:polysync-backend\""));
   EXPECT_THAT(audits[0], HasSubstr("\"outcome\":\"OK\""));
-  EXPECT_THAT(audits[0], HasSubstr(r.run_id().empty() ? "run_id" : "run_id"));
+  ASSERT_FALSE(r.run_id().empty());
+  EXPECT_THAT(audits[0], HasSubstr(absl::StrCat("\"run_id\":\"", r.run_id())));
   EXPECT_THAT(audits[0], HasSubstr("\"workspace\""));
   EXPECT_THAT(audits[1], HasSubstr("\"caller\":\"token:dashboard\""));
   EXPECT_THAT(audits[1], HasSubstr("PERMISSION_DENIED"));

@@ -271,6 +271,7 @@ TEST_P(FaultMatrixTest, AnswersAsPromisedWithinBudgetAndKeepsServing) {
   }
   const double retries_before = RetriesSoFar();
   const int64_t starts_before = sim_->UpdatesCreated(pipeline_id_);
+  const int64_t hits_before = sim_->RequestCount(EndpointFor(cell.rpc));
   Inject(cell);
   const bool past_deadline = cell.kind == FaultKind::kStall && cell.status < 0;
   grpc::Status status =
@@ -278,6 +279,9 @@ TEST_P(FaultMatrixTest, AnswersAsPromisedWithinBudgetAndKeepsServing) {
                     : Call(cell.rpc, run_id);
   EXPECT_EQ(status.error_code(), Expected(cell))
       << CellName(cell) << ": " << status.error_message();
+  // The fault was on the path: the endpoint was called.
+  EXPECT_GT(sim_->RequestCount(EndpointFor(cell.rpc)), hits_before)
+      << CellName(cell);
   // Each upstream call retries at most kMaxAttempts - 1 times; one RPC makes
   // a handful of them.
   EXPECT_LE(RetriesSoFar() - retries_before, 6 * (kMaxAttempts - 1));

@@ -270,6 +270,15 @@ class Call : public std::enable_shared_from_this<Call> {
                          self->maybe_processed_);
             return;
           }
+          if (self->spec_.idempotency == Idempotency::kNonIdempotent &&
+              self->ctx_.cancelled && self->ctx_.cancelled()) {
+            self->Release(LimiterOutcome::kOther);
+            self->Finish(
+                absl::CancelledError(absl::StrCat(
+                    self->spec_.endpoint, ": the caller went away; not sent")),
+                self->maybe_processed_);
+            return;
+          }
           self->Send(*std::move(headers));
         });
   }

@@ -58,6 +58,11 @@ struct CallContext {
   absl::Time deadline = absl::InfiniteFuture();
   // Sent as X-Request-Id for correlation (empty: none).
   std::string correlation_id;
+  // True once the caller went away (e.g. the gRPC call was cancelled when
+  // the server's grace period ran out). Consulted only just before a
+  // non-idempotent request (start, stop) is sent, which is then not sent:
+  // a caller that saw its call cancelled must not find an update started.
+  std::function<bool()> cancelled;
 };
 
 // The result of StartUpdate.

@@ -84,6 +84,7 @@ absl::StatusOr<uint64_t> Watches::Watch(api::Workspace& workspace,
       poll->run = run;
       poll->ctx = ctx;
       poll->ctx.deadline = absl::InfiniteFuture();  // each read: default
+      poll->ctx.cancelled = nullptr;  // outlives the watcher that began it
       poll->interval = options_.initial_interval;
       poll->generation = id;  // unique and non-zero: ids are never reused
       start = true;
