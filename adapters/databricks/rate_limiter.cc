@@ -26,7 +26,8 @@ AdaptiveLimiter::AdaptiveLimiter(const LimiterOptions& options, absl::Time now)
       rate_(options_.requests_per_second),
       concurrency_(options_.max_concurrency),
       tokens_(std::max(1.0, options_.requests_per_second)),
-      last_refill_(now) {}
+      last_refill_(now),
+      last_increase_(now) {}
 
 void AdaptiveLimiter::RefillLocked(absl::Time now) {
   if (now > last_refill_) {
@@ -72,9 +73,16 @@ void AdaptiveLimiter::Release(LimiterOutcome outcome, absl::Time now) {
       concurrency_ = std::floor(concurrency_);
       tokens_ = std::min(tokens_, std::max(1.0, rate_));
       return;
-    case LimiterOutcome::kSuccess:
-      if (++successes_ < options_.successes_per_increase) return;
+    case LimiterOutcome::kSuccess: {
+      const bool by_count = ++successes_ >= options_.successes_per_increase;
+      // At low throughput successes come slowly, so a quiet interval
+      // (no throttle, no increase) counts too: a limiter halved by sparse
+      // 429s never stays collapsed.
+      const bool by_time = now - last_increase_ >= options_.recovery_interval &&
+                           now - last_decrease_ >= options_.recovery_interval;
+      if (!by_count && !by_time) return;
       successes_ = 0;
+      last_increase_ = now;
       RefillLocked(now);
       rate_ = std::min(options_.requests_per_second,
                        rate_ * options_.increase_factor);
@@ -83,6 +91,7 @@ void AdaptiveLimiter::Release(LimiterOutcome outcome, absl::Time now) {
                            std::max(concurrency_ * options_.increase_factor,
                                     concurrency_ + 0.5));
       return;
+    }
     case LimiterOutcome::kOther:
       return;
   }

@@ -38,6 +38,9 @@ struct LimiterOptions {
   // by `increase_factor` (never above their configured values).
   int successes_per_increase = 10;
   double increase_factor = 1.1;
+  // Also grow after this long without a throttle or an increase (at low
+  // throughput the successes above come too slowly to recover).
+  absl::Duration recovery_interval = absl::Seconds(3);
   // At most one halving per cooldown, so a burst of 429s answering requests
   // that were already in flight halves once, not once per response.
   absl::Duration decrease_cooldown = absl::Seconds(1);
@@ -85,6 +88,7 @@ class AdaptiveLimiter {
   double tokens_;       // in [0, max(1, rate_)]
   absl::Time last_refill_;
   absl::Time last_decrease_ = absl::InfinitePast();
+  absl::Time last_increase_;
   int in_flight_ = 0;
   int successes_ = 0;
 };
