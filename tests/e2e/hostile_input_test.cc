@@ -9,8 +9,7 @@
 #include "adapters/databricks/simulator/simulator.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 #include "server/backend.h"
-#include "server/config.h"
-#include "server/server.h"
+#include "tests/testing/service_harness.h"
 
 namespace polysync {
 namespace {
@@ -19,49 +18,24 @@ namespace v1 = ::polysync::databricks::v1;
 namespace sim = ::polysync::databricks::sim;
 using ::testing::HasSubstr;
 
-const char* const kApiEndpoints[] = {
-    "pipelines.list", "pipelines.get", "pipelines.stop", "updates.start",
-    "updates.list",   "updates.get",   "requests.get",   "events.list"};
-
 class HostileInputTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    sim::SimulatorOptions sim_options;
-    sim_options.clock = std::make_shared<sim::ManualClock>();
-    sim_options.seed_default_pipelines = false;
-    sim_ = *sim::Simulator::Start(sim_options);
-    setenv("HOSTILE_TOKEN", sim_->access_token().c_str(), 1);
-    auto config = server::ParseConfig(
-        absl::StrCat(R"({"listen": "127.0.0.1:0", "workspaces": [{
-            "name": "w", "host": ")",
-                     sim_->base_url(), R"(",
-            "personal_access_token": {"token": {"env": "HOSTILE_TOKEN"}}}]})"),
-        "hostile");
-    ASSERT_TRUE(config.ok());
-    server::BackendOptions options;
-    options.config = *config;
-    options.job_type.watch.max_watchers = 3;
-    backend_ = *server::Backend::Create(options);
-    server_ = *server::Server::Start({*config, true, &backend_->job_type()});
+    polysync::testing::HarnessOptions options;
+    options.configure_backend = [](server::BackendOptions& o) {
+      o.job_type.watch.max_watchers = 3;
+    };
+    h_ = std::make_unique<polysync::testing::Harness>(std::move(options));
+    sim_ = &h_->sim();
     channel_ =
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->bound_port()),
-                            grpc::InsecureChannelCredentials());
+        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials());
     stub_ = v1::DatabricksPipelines::NewStub(channel_);
     pipeline_id_ = *sim_->CreatePipeline(
         {{"name", "Ventes \"spéciales\" 'Q4' — Zürich 東京 ✓"}});
     baseline_ = Upstream();
   }
 
-  void TearDown() override {
-    server_.reset();
-    backend_.reset();
-  }
-
-  int64_t Upstream() {
-    int64_t total = 0;
-    for (const char* e : kApiEndpoints) total += sim_->RequestCount(e);
-    return total;
-  }
+  int64_t Upstream() { return h_->UpstreamRequests(); }
 
   grpc::StatusCode StartCode(const v1::StartUpdateRequest& request) {
     grpc::ClientContext context;
@@ -85,9 +59,8 @@ class HostileInputTest : public ::testing::Test {
     return stub_->SyncParameters(&context, request, &response).error_code();
   }
 
-  std::unique_ptr<sim::Simulator> sim_;
-  std::unique_ptr<server::Backend> backend_;
-  std::unique_ptr<server::Server> server_;
+  std::unique_ptr<polysync::testing::Harness> h_;
+  sim::Simulator* sim_ = nullptr;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::DatabricksPipelines::Stub> stub_;
   std::string pipeline_id_;

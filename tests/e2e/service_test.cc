@@ -14,8 +14,7 @@
 #include "adapters/databricks/simulator/simulator.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 #include "server/backend.h"
-#include "server/config.h"
-#include "server/server.h"
+#include "tests/testing/service_harness.h"
 
 namespace polysync {
 namespace {
@@ -25,55 +24,24 @@ namespace sim = ::polysync::databricks::sim;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// Every upstream endpoint the service may call.
-const char* const kApiEndpoints[] = {
-    "pipelines.list", "pipelines.get", "pipelines.stop", "updates.start",
-    "updates.list",   "updates.get",   "requests.get",   "events.list"};
-
 class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    clock_ = std::make_shared<sim::ManualClock>();
-    sim::SimulatorOptions sim_options;
-    sim_options.clock = clock_;
-    sim_options.seed_default_pipelines = false;
-    ConfigureSimulator(sim_options);
-    auto simulator = sim::Simulator::Start(sim_options);
-    ASSERT_TRUE(simulator.ok()) << simulator.status();
-    sim_ = *std::move(simulator);
-    setenv("E2E_SIM_TOKEN", sim_->access_token().c_str(), 1);
-
-    auto config = server::ParseConfig(
-        absl::StrCat(R"({"listen": "127.0.0.1:0", "workspaces": [{
-            "name": "test", "host": ")",
-                     sim_->base_url(), R"(",
-            "personal_access_token": {"token": {"env": "E2E_SIM_TOKEN"}}}]})"),
-        "e2e");
-    ASSERT_TRUE(config.ok()) << config.status();
-    server::BackendOptions options;
-    options.config = *config;
-    options.job_type.status.cache_ttl = absl::ZeroDuration();  // manual clock
-    // Hints compare the update's times with "now": the simulator's now.
-    options.job_type.status.now = [clock = clock_] { return clock->Now(); };
-    options.job_type.watch.initial_interval = absl::Milliseconds(5);
-    options.job_type.watch.max_interval = absl::Milliseconds(20);
-    options.job_type.runs.restart_poll = absl::Milliseconds(10);
-    options.client.backoff.initial_delay = absl::Milliseconds(1);
-    options.client.backoff.max_delay = absl::Milliseconds(5);
-    // The default 30 requests/s protects real workspaces; the simulator
-    // needs no protection and the tests have no time to spare.
-    options.client.limiter.requests_per_second = 5000;
-    options.client.limiter.max_concurrency = 64;
-    ConfigureBackend(options);
-    auto backend = server::Backend::Create(options);
-    ASSERT_TRUE(backend.ok()) << backend.status();
-    backend_ = *std::move(backend);
-    auto server = server::Server::Start({*config, true, &backend_->job_type()});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
+    // The shared harness: the simulator on a manual clock, a backend tuned
+    // for tests (no status cache, fast watches and backoff, no request
+    // limit to speak of), a server on a free port.
+    polysync::testing::HarnessOptions options;
+    options.configure_simulator = [this](sim::SimulatorOptions& o) {
+      ConfigureSimulator(o);
+    };
+    options.configure_backend = [this](server::BackendOptions& o) {
+      ConfigureBackend(o);
+    };
+    h_ = std::make_unique<polysync::testing::Harness>(std::move(options));
+    sim_ = &h_->sim();
+    backend_ = &h_->backend();
     stub_ = v1::DatabricksPipelines::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->bound_port()),
-                            grpc::InsecureChannelCredentials()));
+        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
   }
 
   virtual void ConfigureSimulator(sim::SimulatorOptions&) {}
@@ -81,9 +49,8 @@ class ServiceTest : public ::testing::Test {
 
   void TearDown() override {
     StopTicking();
-    server_.reset();
-    backend_.reset();
-    sim_.reset();
+    stub_.reset();
+    h_.reset();
   }
 
   std::string CreatePipeline(const std::string& name,
@@ -167,16 +134,11 @@ class ServiceTest : public ::testing::Test {
     if (ticker_.joinable()) ticker_.join();
   }
 
-  int64_t UpstreamRequests() {
-    int64_t total = 0;
-    for (const char* e : kApiEndpoints) total += sim_->RequestCount(e);
-    return total;
-  }
+  int64_t UpstreamRequests() { return h_->UpstreamRequests(); }
 
-  std::shared_ptr<sim::ManualClock> clock_;
-  std::unique_ptr<sim::Simulator> sim_;
-  std::unique_ptr<server::Backend> backend_;
-  std::unique_ptr<server::Server> server_;
+  std::unique_ptr<polysync::testing::Harness> h_;
+  sim::Simulator* sim_ = nullptr;
+  server::Backend* backend_ = nullptr;
   std::unique_ptr<v1::DatabricksPipelines::Stub> stub_;
   std::atomic<bool> ticking_{false};
   std::thread ticker_;

@@ -15,8 +15,7 @@
 #include "common/metrics.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 #include "server/backend.h"
-#include "server/config.h"
-#include "server/server.h"
+#include "tests/testing/service_harness.h"
 
 namespace polysync {
 namespace {
@@ -134,38 +133,20 @@ double RetriesSoFar() {
 class FaultMatrixTest : public ::testing::TestWithParam<Cell> {
  protected:
   void SetUp() override {
-    clock_ = std::make_shared<sim::ManualClock>();
-    sim::SimulatorOptions sim_options;
-    sim_options.clock = clock_;
-    sim_options.seed_default_pipelines = false;
-    sim_ = *sim::Simulator::Start(sim_options);
-    setenv("MATRIX_TOKEN", sim_->access_token().c_str(), 1);
-    auto config = server::ParseConfig(
-        absl::StrCat(R"({"listen": "127.0.0.1:0", "workspaces": [{
-            "name": "w", "host": ")",
-                     sim_->base_url(), R"(",
-            "personal_access_token": {"token": {"env": "MATRIX_TOKEN"}}}]})"),
-        "matrix");
-    ASSERT_TRUE(config.ok()) << config.status();
-    server::BackendOptions options;
-    options.config = *config;
-    options.job_type.status.cache_ttl = absl::ZeroDuration();
-    options.job_type.watch.initial_interval = absl::Milliseconds(5);
-    options.job_type.watch.max_interval = absl::Milliseconds(20);
-    options.client.backoff.initial_delay = absl::Milliseconds(1);
-    options.client.backoff.max_delay = absl::Milliseconds(5);
-    options.client.backoff.max_attempts = kMaxAttempts;
-    backend_ = *server::Backend::Create(options);
-    server_ = *server::Server::Start({*config, true, &backend_->job_type()});
+    polysync::testing::HarnessOptions options;
+    options.configure_backend = [](server::BackendOptions& o) {
+      o.client.backoff.max_attempts = kMaxAttempts;
+    };
+    h_ = std::make_unique<polysync::testing::Harness>(std::move(options));
+    sim_ = &h_->sim();
     stub_ = v1::DatabricksPipelines::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->bound_port()),
-                            grpc::InsecureChannelCredentials()));
+        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
     pipeline_id_ = *sim_->CreatePipeline({{"name", "orders"}});
   }
 
   void TearDown() override {
-    server_.reset();
-    backend_.reset();
+    stub_.reset();
+    h_.reset();
   }
 
   void Inject(const Cell& c) {
@@ -254,10 +235,8 @@ class FaultMatrixTest : public ::testing::TestWithParam<Cell> {
   }
 
   static constexpr int kMaxAttempts = 4;
-  std::shared_ptr<sim::ManualClock> clock_;
-  std::unique_ptr<sim::Simulator> sim_;
-  std::unique_ptr<server::Backend> backend_;
-  std::unique_ptr<server::Server> server_;
+  std::unique_ptr<polysync::testing::Harness> h_;
+  sim::Simulator* sim_ = nullptr;
   std::unique_ptr<v1::DatabricksPipelines::Stub> stub_;
   std::string pipeline_id_;
 };

@@ -10,6 +10,7 @@
 #define POLYSYNC_TESTS_TESTING_SERVICE_HARNESS_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -28,16 +29,32 @@ namespace polysync::testing {
 
 namespace sim = ::polysync::databricks::sim;
 
+struct HarnessOptions {
+  // More top-level keys of the server configuration, starting with a comma.
+  std::string extra;
+  // The server's port; 0 for any.
+  int port = 0;
+  // Changes to the simulator's and the backend's test defaults.
+  std::function<void(sim::SimulatorOptions&)> configure_simulator;
+  std::function<void(server::BackendOptions&)> configure_backend;
+};
+
 class Harness {
  public:
   // `extra`: more top-level keys of the server configuration, starting with
   // a comma. `port`: 0 for any.
   explicit Harness(const std::string& extra = "", int port = 0)
-      : extra_(extra) {
+      : Harness(HarnessOptions{extra, port, nullptr, nullptr}) {}
+
+  explicit Harness(HarnessOptions options)
+      : extra_(options.extra),
+        configure_backend_(std::move(options.configure_backend)) {
     clock_ = std::make_shared<sim::ManualClock>();
     sim::SimulatorOptions sim_options;
     sim_options.clock = clock_;
     sim_options.seed_default_pipelines = false;
+    if (options.configure_simulator) options.configure_simulator(sim_options);
+    const int port = options.port;
     auto simulator = sim::Simulator::Start(sim_options);
     if (!simulator.ok()) std::abort();
     sim_ = *std::move(simulator);
@@ -129,6 +146,21 @@ class Harness {
   }
 
   sim::Simulator& sim() { return *sim_; }
+  sim::ManualClock& clock() { return *clock_; }
+  server::Server& server() { return *server_; }
+  server::Backend& backend() { return *backend_; }
+
+  // Requests the simulator received on the Pipelines API (not the token
+  // endpoints), for "nothing was sent" assertions.
+  int64_t UpstreamRequests() const {
+    int64_t total = 0;
+    for (const char* e :
+         {"pipelines.list", "pipelines.get", "pipelines.stop", "updates.start",
+          "updates.list", "updates.get", "requests.get", "events.list"}) {
+      total += sim_->RequestCount(e);
+    }
+    return total;
+  }
 
  private:
   void StartServer(int port) {
@@ -154,6 +186,7 @@ class Harness {
     options.client.backoff.max_delay = absl::Milliseconds(5);
     options.client.limiter.requests_per_second = 5000;
     options.client.limiter.max_concurrency = 64;
+    if (configure_backend_) configure_backend_(options);
     auto backend = server::Backend::Create(options);
     if (!backend.ok()) std::abort();
     backend_ = *std::move(backend);
@@ -173,6 +206,7 @@ class Harness {
   };
 
   std::string extra_;
+  std::function<void(server::BackendOptions&)> configure_backend_;
   std::vector<Replica> replicas_;
   std::shared_ptr<sim::ManualClock> clock_;
   std::unique_ptr<sim::Simulator> sim_;
