@@ -485,16 +485,26 @@ Req PipelinesClient::WithWorkspace(const Req& request) const {
   return copy;
 }
 
-absl::StatusOr<v1::ListWorkspacesResponse> PipelinesClient::ListWorkspaces() {
-  v1::ListWorkspacesResponse response;
+template <typename Req, typename Resp>
+absl::StatusOr<Resp> PipelinesClient::Unary(
+    absl::string_view method, absl::string_view key, bool retry,
+    const Req& request,
+    grpc::Status (v1::DatabricksPipelines::Stub::*rpc)(grpc::ClientContext*,
+                                                       const Req&, Resp*)) {
+  Resp response;
   absl::Status status = Call(
-      "ListWorkspaces", "", true, options_.default_deadline,
+      method, key, retry, options_.default_deadline,
       [&](grpc::ClientContext& context, Replica& replica) {
         response.Clear();
-        return FromGrpc(replica.unary->ListWorkspaces(&context, {}, &response));
+        return FromGrpc(((*replica.unary).*rpc)(&context, request, &response));
       });
   if (!status.ok()) return status;
   return response;
+}
+
+absl::StatusOr<v1::ListWorkspacesResponse> PipelinesClient::ListWorkspaces() {
+  return Unary("ListWorkspaces", "", true, v1::ListWorkspacesRequest(),
+               &v1::DatabricksPipelines::Stub::ListWorkspaces);
 }
 
 absl::StatusOr<int> PipelinesClient::ImportPipelines(
@@ -529,52 +539,27 @@ absl::StatusOr<int> PipelinesClient::ImportPipelines(
 absl::StatusOr<v1::SyncParametersResponse> PipelinesClient::SyncParameters(
     const v1::SyncParametersRequest& request) {
   const v1::SyncParametersRequest req = WithWorkspace(request);
-  v1::SyncParametersResponse response;
-  absl::Status status =
-      Call("SyncParameters", req.pipeline_id(), true, options_.default_deadline,
-           [&](grpc::ClientContext& context, Replica& replica) {
-             response.Clear();
-             return FromGrpc(
-                 replica.unary->SyncParameters(&context, req, &response));
-           });
-  if (!status.ok()) return status;
-  return response;
+  return Unary("SyncParameters", req.pipeline_id(), true, req,
+               &v1::DatabricksPipelines::Stub::SyncParameters);
 }
 
 absl::StatusOr<v1::StartUpdateResponse> PipelinesClient::StartUpdate(
     const v1::StartUpdateRequest& request) {
   const v1::StartUpdateRequest req = WithWorkspace(request);
-  v1::StartUpdateResponse response;
-  absl::Status status = Call(
-      // Retried only with a key (the service then replays or refuses), and
-      // never for a restart: a retry after an unknown outcome would stop
-      // the update the first attempt may have started.
-      "StartUpdate", req.pipeline_id(),
-      !req.idempotency_key().empty() &&
-          req.if_running() != v1::IF_RUNNING_RESTART,
-      options_.default_deadline,
-      [&](grpc::ClientContext& context, Replica& replica) {
-        response.Clear();
-        return FromGrpc(replica.unary->StartUpdate(&context, req, &response));
-      });
-  if (!status.ok()) return status;
-  return response;
+  // Retried only with a key (the service then replays or refuses), and
+  // never for a restart: a retry after an unknown outcome would stop the
+  // update the first attempt may have started.
+  const bool retry = !req.idempotency_key().empty() &&
+                     req.if_running() != v1::IF_RUNNING_RESTART;
+  return Unary("StartUpdate", req.pipeline_id(), retry, req,
+               &v1::DatabricksPipelines::Stub::StartUpdate);
 }
 
 absl::StatusOr<v1::UpdateStatus> PipelinesClient::GetUpdateStatus(
     const v1::GetUpdateStatusRequest& request) {
   const v1::GetUpdateStatusRequest req = WithWorkspace(request);
-  v1::UpdateStatus response;
-  absl::Status status =
-      Call("GetUpdateStatus", PipelineOfRun(req.run_id()), true,
-           options_.default_deadline,
-           [&](grpc::ClientContext& context, Replica& replica) {
-             response.Clear();
-             return FromGrpc(
-                 replica.unary->GetUpdateStatus(&context, req, &response));
-           });
-  if (!status.ok()) return status;
-  return response;
+  return Unary("GetUpdateStatus", PipelineOfRun(req.run_id()), true, req,
+               &v1::DatabricksPipelines::Stub::GetUpdateStatus);
 }
 
 absl::StatusOr<v1::UpdateStatus> PipelinesClient::GetUpdateStatus(
@@ -587,16 +572,8 @@ absl::StatusOr<v1::UpdateStatus> PipelinesClient::GetUpdateStatus(
 absl::StatusOr<v1::StopUpdateResponse> PipelinesClient::StopUpdate(
     const v1::StopUpdateRequest& request) {
   const v1::StopUpdateRequest req = WithWorkspace(request);
-  v1::StopUpdateResponse response;
-  absl::Status status = Call(
-      "StopUpdate", PipelineOfRun(req.run_id()), true,
-      options_.default_deadline,
-      [&](grpc::ClientContext& context, Replica& replica) {
-        response.Clear();
-        return FromGrpc(replica.unary->StopUpdate(&context, req, &response));
-      });
-  if (!status.ok()) return status;
-  return response;
+  return Unary("StopUpdate", PipelineOfRun(req.run_id()), true, req,
+               &v1::DatabricksPipelines::Stub::StopUpdate);
 }
 
 absl::StatusOr<v1::UpdateStatus> PipelinesClient::WatchUpdate(

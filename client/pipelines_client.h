@@ -232,6 +232,13 @@ class PipelinesClient {
   absl::Duration Backoff(int attempt) const;
   template <typename Req>
   Req WithWorkspace(const Req& request) const;
+  // One unary RPC through Call(): `key` picks the replica, `retry` whether
+  // UNAVAILABLE is retried.
+  template <typename Req, typename Resp>
+  absl::StatusOr<Resp> Unary(absl::string_view method, absl::string_view key,
+                             bool retry, const Req& request,
+                             grpc::Status (v1::DatabricksPipelines::Stub::*rpc)(
+                                 grpc::ClientContext*, const Req&, Resp*));
 
   ClientOptions options_;
   std::shared_ptr<grpc::ChannelCredentials> credentials_;
