@@ -20,6 +20,11 @@ Backend::~Backend() {
 absl::StatusOr<std::unique_ptr<Backend>> Backend::Create(
     BackendOptions options) {
   std::unique_ptr<Backend> backend(new Backend);
+  if (options.config.has_status_cache_ttl()) {
+    options.job_type.status.cache_ttl =
+        absl::Seconds(options.config.status_cache_ttl().seconds()) +
+        absl::Nanoseconds(options.config.status_cache_ttl().nanos());
+  }
   auth::ProfileSources sources;
   sources.databrickscfg_path = options.databrickscfg_path;
   sources.default_workspace = options.default_workspace;

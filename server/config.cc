@@ -75,6 +75,21 @@ absl::Status CheckProfile(const WorkspaceProfile& p) {
                      ".host: plain http:// is only allowed for loopback "
                      "hosts; use https://"));
   }
+  // NaN fails both comparisons, so it is refused too.
+  if (!(p.limits().requests_per_second() >= 0 &&
+        p.limits().requests_per_second() <= 1e6)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where,
+                     ".limits.requests_per_second: must be between 0 "
+                     "(default) and 1000000"));
+  }
+  if (p.limits().max_concurrent_requests() < 0 ||
+      p.limits().max_concurrent_requests() > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where,
+                     ".limits.max_concurrent_requests: must be between 0 "
+                     "(default) and 4096"));
+  }
   switch (p.auth_case()) {
     case WorkspaceProfile::kPersonalAccessToken:
       return CheckSecret(p.personal_access_token().token(),
@@ -173,6 +188,10 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   }
   if (config.drain_delay().seconds() < 0 || config.drain_delay().nanos() < 0) {
     return absl::InvalidArgumentError("drain_delay: must not be negative");
+  }
+  if (config.status_cache_ttl().seconds() < 0 ||
+      config.status_cache_ttl().nanos() < 0) {
+    return absl::InvalidArgumentError("status_cache_ttl: must not be negative");
   }
   std::set<std::string> names;
   for (const auto& profile : config.workspaces()) {

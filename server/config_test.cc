@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace polysync::server {
 namespace {
 
@@ -120,6 +122,36 @@ TEST(ConfigTest, DuplicateProfilesAndMissingDefaultAreRefused) {
   auto missing =
       ParseConfig(R"json({"default_workspace": "nope"})json", "x.json");
   EXPECT_THAT(missing.status().message(), HasSubstr("nope"));
+}
+
+TEST(ConfigTest, WorkspaceLimitsAndStatusCacheAreReadAndChecked) {
+  auto config = ParseConfig(R"json({"status_cache_ttl": "0s",
+      "workspaces": [{"name": "w", "host": "https://adb-1.2.azuredatabricks.net",
+        "limits": {"requests_per_second": 250.5, "max_concurrent_requests": 64},
+        "personal_access_token": {"token": {"env": "T"}}}]})json",
+                            "x.json");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->has_status_cache_ttl());
+  EXPECT_EQ(config->workspaces(0).limits().requests_per_second(), 250.5);
+  EXPECT_EQ(config->workspaces(0).limits().max_concurrent_requests(), 64);
+
+  for (const char* limits :
+       {R"("requests_per_second": -1)", R"("requests_per_second": "NaN")",
+        R"("requests_per_second": 2e6)", R"("max_concurrent_requests": -3)",
+        R"("max_concurrent_requests": 5000)"}) {
+    auto bad = ParseConfig(absl::StrCat(R"json({"workspaces": [{"name": "w",
+          "host": "https://adb-1.2.azuredatabricks.net", "limits": {)json",
+                                        limits, R"json(},
+          "personal_access_token": {"token": {"env": "T"}}}]})json"),
+                           "x.json");
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument)
+        << limits;
+    EXPECT_THAT(bad.status().message(), HasSubstr("workspaces[\"w\"].limits."))
+        << limits;
+  }
+  auto negative =
+      ParseConfig(R"json({"status_cache_ttl": "-1s"})json", "x.json");
+  EXPECT_THAT(negative.status().message(), HasSubstr("status_cache_ttl"));
 }
 
 TEST(ConfigTest, BadLogLevelIsRefused) {

@@ -76,6 +76,8 @@ class AdaptiveLimiter {
   // Current values, for metrics and tests.
   double requests_per_second() const;
   int concurrency_limit() const;
+  // The configured ceiling of the concurrency cap.
+  int max_concurrency() const { return options_.max_concurrency; }
   int in_flight() const;
 
  private:

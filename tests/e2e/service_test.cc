@@ -31,6 +31,8 @@ class ServiceTest : public ::testing::Test {
     // for tests (no status cache, fast watches and backoff, no request
     // limit to speak of), a server on a free port.
     polysync::testing::HarnessOptions options;
+    options.extra = ExtraConfig();
+    options.workspace_extra = WorkspaceConfig();
     options.configure_simulator = [this](sim::SimulatorOptions& o) {
       ConfigureSimulator(o);
     };
@@ -44,6 +46,9 @@ class ServiceTest : public ::testing::Test {
         grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
   }
 
+  // More configuration keys: top-level, and of the workspace profile.
+  virtual std::string ExtraConfig() { return ""; }
+  virtual std::string WorkspaceConfig() { return ""; }
   virtual void ConfigureSimulator(sim::SimulatorOptions&) {}
   virtual void ConfigureBackend(server::BackendOptions&) {}
 
@@ -191,6 +196,56 @@ TEST_F(ServiceTest, ImportsAThousandPipelinesWithExactParameters) {
   }
   EXPECT_EQ(sim_->RequestCount("pipelines.get"), 1000);
   EXPECT_EQ(sim_->RequestCount("pipelines.list"), 10);
+}
+
+class LimitedWorkspaceServiceTest : public ServiceTest {
+ protected:
+  std::string WorkspaceConfig() override {
+    return R"(, "limits": {"max_concurrent_requests": 8,
+                           "requests_per_second": 100000})";
+  }
+  std::string ExtraConfig() override {
+    return R"(, "status_cache_ttl": "30s")";
+  }
+};
+
+// The workspace's configured limit is what the simulator sees, and an import
+// uses all of it: 7 detail fetches while the next page is listed.
+TEST_F(LimitedWorkspaceServiceTest, ImportFillsTheWorkspaceLimitExactly) {
+  sim_->GeneratePipelines(250);
+  sim::FaultRule slow;
+  slow.endpoint = "*";
+  slow.kind = sim::FaultKind::kLatency;
+  slow.latency = absl::Milliseconds(50);
+  slow.count = -1;
+  sim_->InjectFault(slow);
+  sim_->ResetRequestCounts();
+  grpc::ClientContext context;
+  Deadline(context, 60);
+  auto reader = stub_->ImportPipelines(&context, {});
+  v1::ImportPipelinesResponse batch;
+  std::set<std::string> ids;
+  while (reader->Read(&batch)) {
+    for (const auto& job : batch.jobs()) ids.insert(job.external_id());
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(ids.size(), 250u);
+  EXPECT_EQ(sim_->RequestCount("pipelines.list"), 3);
+  EXPECT_EQ(sim_->PeakConcurrentRequests(), 8);
+}
+
+// status_cache_ttl from the configuration file: a second read within it is
+// answered without asking Databricks.
+TEST_F(LimitedWorkspaceServiceTest, StatusCacheTtlFromTheConfigurationFile) {
+  const std::string id = CreatePipeline("orders");
+  v1::StartUpdateResponse started = MustStart(id);
+  const int64_t before = sim_->RequestCount("updates.get");
+  EXPECT_EQ(Status(started.run_id()).dlt_state(), "QUEUED");
+  EXPECT_EQ(Status(started.run_id()).dlt_state(), "QUEUED");
+  EXPECT_EQ(sim_->RequestCount("updates.get") - before, 1);
+  Advance(absl::Seconds(31));
+  EXPECT_NE(Status(started.run_id()).dlt_state(), "QUEUED");
+  EXPECT_EQ(sim_->RequestCount("updates.get") - before, 2);
 }
 
 TEST_F(ServiceTest, ImportFiltersByExactNameSubstringAndIds) {

@@ -34,6 +34,8 @@ struct HarnessOptions {
   std::string extra;
   // The server's port; 0 for any.
   int port = 0;
+  // More keys of the workspace profile "test", starting with a comma.
+  std::string workspace_extra;
   // Changes to the simulator's and the backend's test defaults.
   std::function<void(sim::SimulatorOptions&)> configure_simulator;
   std::function<void(server::BackendOptions&)> configure_backend;
@@ -44,10 +46,11 @@ class Harness {
   // `extra`: more top-level keys of the server configuration, starting with
   // a comma. `port`: 0 for any.
   explicit Harness(const std::string& extra = "", int port = 0)
-      : Harness(HarnessOptions{extra, port, nullptr, nullptr}) {}
+      : Harness(HarnessOptions{extra, port, "", nullptr, nullptr}) {}
 
   explicit Harness(HarnessOptions options)
       : extra_(options.extra),
+        workspace_extra_(options.workspace_extra),
         configure_backend_(std::move(options.configure_backend)) {
     clock_ = std::make_shared<sim::ManualClock>();
     sim::SimulatorOptions sim_options;
@@ -168,8 +171,8 @@ class Harness {
         absl::StrCat(R"({"listen": "127.0.0.1:)", port,
                      R"(", "workspaces": [{"name": "test", "host": ")",
                      sim_->base_url(), R"(",
-            "personal_access_token": {"token": {"env": "CLIENT_SIM_TOKEN"}}}])",
-                     extra_, "}"),
+            "personal_access_token": {"token": {"env": "CLIENT_SIM_TOKEN"}})",
+                     workspace_extra_, "}]", extra_, "}"),
         "client-test");
     if (!config.ok()) {
       fprintf(stderr, "harness: %s\n", config.status().ToString().c_str());
@@ -206,6 +209,7 @@ class Harness {
   };
 
   std::string extra_;
+  std::string workspace_extra_;
   std::function<void(server::BackendOptions&)> configure_backend_;
   std::vector<Replica> replicas_;
   std::shared_ptr<sim::ManualClock> clock_;

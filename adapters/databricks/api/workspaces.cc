@@ -20,6 +20,12 @@ metrics::CounterFamily& TokenRefreshes() {
 ClientOptions ForProfile(ClientOptions options, const auth::Profile& p) {
   options.workspace_name = p.name;
   options.ca_bundle_file = p.ca_bundle_file;
+  if (p.requests_per_second > 0) {
+    options.limiter.requests_per_second = p.requests_per_second;
+  }
+  if (p.max_concurrent_requests > 0) {
+    options.limiter.max_concurrency = p.max_concurrent_requests;
+  }
   return options;
 }
 

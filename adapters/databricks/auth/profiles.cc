@@ -33,6 +33,8 @@ Profile FromConfig(const v1::WorkspaceProfile& w, const EnvLookup& env) {
   p.name = w.name();
   p.host = TrimHost(w.host());
   p.ca_bundle_file = w.ca_bundle_file();
+  p.requests_per_second = w.limits().requests_per_second();
+  p.max_concurrent_requests = w.limits().max_concurrent_requests();
   p.origin = "config";
   switch (w.auth_case()) {
     case v1::WorkspaceProfile::kPersonalAccessToken:

@@ -53,6 +53,9 @@ struct Profile {
   // Workspace URL without a trailing slash.
   std::string host;
   std::string ca_bundle_file;
+  // Request limits (0: the server's defaults).
+  double requests_per_second = 0;
+  int max_concurrent_requests = 0;
   AuthKind auth = AuthKind::kPersonalAccessToken;
 
   // kPersonalAccessToken and kSimulated.

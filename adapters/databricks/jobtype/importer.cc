@@ -1,5 +1,6 @@
 #include "adapters/databricks/jobtype/importer.h"
 
+#include <algorithm>
 #include <deque>
 #include <mutex>
 #include <set>
@@ -23,6 +24,10 @@ class ImportImpl final : public Import,
         request_(std::move(request)),
         ctx_(std::move(ctx)),
         options_(std::move(options)),
+        max_details_(
+            options_.max_concurrent_details > 0
+                ? options_.max_concurrent_details
+                : std::max(1, ws_.client().limiter().max_concurrency() - 1)),
         on_batch_(std::move(on_batch)),
         on_done_(std::move(on_done)) {}
 
@@ -99,7 +104,7 @@ class ImportImpl final : public Import,
     bool finish = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      while (!queue_.empty() && in_flight_ < options_.max_concurrent_details) {
+      while (!queue_.empty() && in_flight_ < max_details_) {
         to_fetch.push_back(std::move(queue_.front()));
         queue_.pop_front();
         ++in_flight_;
@@ -174,6 +179,7 @@ class ImportImpl final : public Import,
   const v1::ImportPipelinesRequest request_;
   const api::CallContext ctx_;
   const ImportOptions options_;
+  const int max_details_;
   OnBatch on_batch_;
   OnDone on_done_;
 

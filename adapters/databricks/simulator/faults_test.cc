@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "adapters/databricks/simulator/simulator.h"
 #include "adapters/databricks/simulator/test_client.h"
@@ -339,6 +341,26 @@ TEST_F(FaultsTest, AdminEndpointSetsListsAndClearsRules) {
       admin->Post("/_sim/clock/advance", R"({"seconds": 3600})");
   EXPECT_EQ(advanced.status, 200);
   EXPECT_EQ(client_->Get(path_).json()["state"], "IDLE");
+}
+
+TEST_F(FaultsTest, PeakConcurrencyCountsRequestsHeldByLatency) {
+  FaultRule slow = Rule("pipelines.get", FaultKind::kLatency, -1);
+  slow.latency = absl::Milliseconds(600);
+  sim_->InjectFault(slow);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 5; ++i) {
+    callers.emplace_back(
+        [this] { EXPECT_EQ(NewClient()->Get(path_).status, 200); });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(sim_->PeakConcurrentRequests(), 5);
+  auto admin = NewClient();
+  EXPECT_EQ(admin->Get("/_sim/stats").json()["peak_concurrent_requests"], 5);
+  EXPECT_EQ(admin->Delete("/_sim/stats").status, 200);
+  // Reset: counters at zero, the peak at what is in flight (the GET below).
+  HttpResult stats = admin->Get("/_sim/stats");
+  EXPECT_EQ(stats.json()["requests"].size(), 0u);
+  EXPECT_EQ(stats.json()["peak_concurrent_requests"], 1);
 }
 
 TEST_F(FaultsTest, RulesParseFromJson) {

@@ -1,6 +1,7 @@
 #include "adapters/databricks/simulator/http_server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -53,6 +54,20 @@ std::chrono::nanoseconds ToChrono(absl::Duration d) {
   return std::chrono::nanoseconds(absl::ToInt64Nanoseconds(d));
 }
 
+// Requests between "fully read" and "answer starts" (the injected latency
+// included), and the most there ever were at once.
+struct InFlight {
+  std::atomic<int> now{0};
+  std::atomic<int> peak{0};
+  void Enter() {
+    const int n = now.fetch_add(1) + 1;
+    int p = peak.load();
+    while (n > p && !peak.compare_exchange_weak(p, n)) {
+    }
+  }
+  void Leave() { now.fetch_sub(1); }
+};
+
 // One connection. `Stream` is beast::tcp_stream or
 // beast::ssl_stream<beast::tcp_stream>. Operations are strictly sequential
 // (read, handle, maybe wait, write), so no two run at once on the stream.
@@ -60,11 +75,13 @@ template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   template <class... Args>
-  Session(const HttpHandler& handler, uint64_t body_limit, Args&&... args)
+  Session(const HttpHandler& handler, uint64_t body_limit, InFlight& in_flight,
+          Args&&... args)
       : stream_(std::forward<Args>(args)...),
         timer_(stream_.get_executor()),
         handler_(handler),
-        body_limit_(body_limit) {}
+        body_limit_(body_limit),
+        in_flight_(in_flight) {}
 
   void Run() {
     if constexpr (kTls) {
@@ -134,6 +151,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     req.body = std::move(msg.body());
     keep_alive_ = msg.keep_alive();
+    in_flight_.Enter();
     try {
       response_ = handler_(req);
     } catch (const std::exception& e) {
@@ -158,6 +176,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void Respond() {
+    in_flight_.Leave();
     switch (response_.action) {
       case WireAction::kNormal:
         out_ = Head(response_, response_.body.size(), keep_alive_);
@@ -281,6 +300,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   net::steady_timer timer_;
   const HttpHandler& handler_;
   const uint64_t body_limit_;
+  InFlight& in_flight_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpResponse response_;
@@ -365,38 +385,40 @@ class HttpServer::Impl {
 
   int port() const { return port_; }
   bool tls() const { return tls_; }
+  int PeakInFlight() const { return in_flight_.peak.load(); }
+  void ResetPeakInFlight() { in_flight_.peak.store(in_flight_.now.load()); }
 
  private:
   void Accept() {
-    acceptor_.async_accept(
-        net::make_strand(ioc_), [this](const error_code& ec, tcp::socket s) {
-          if (ec) {
-            if (ec == net::error::operation_aborted || !acceptor_.is_open()) {
-              return;
-            }
-            polysync::log::Warn("accept failed",
-                                {polysync::log::Field("error", ec.message())});
-            // E.g. out of file descriptors: back off instead of spinning.
-            accept_backoff_.expires_after(std::chrono::milliseconds(50));
-            accept_backoff_.async_wait([this](const error_code& e) {
-              if (!e) Accept();
-            });
-            return;
-          } else {
-            error_code ignored;
-            s.set_option(tcp::no_delay(true), ignored);
-            if (tls_) {
-              std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-                  handler_, options_.body_limit, std::move(s), ssl_ctx_)
-                  ->Run();
-            } else {
-              std::make_shared<Session<beast::tcp_stream>>(
-                  handler_, options_.body_limit, std::move(s))
-                  ->Run();
-            }
-          }
-          Accept();
+    acceptor_.async_accept(net::make_strand(ioc_), [this](const error_code& ec,
+                                                          tcp::socket s) {
+      if (ec) {
+        if (ec == net::error::operation_aborted || !acceptor_.is_open()) {
+          return;
+        }
+        polysync::log::Warn("accept failed",
+                            {polysync::log::Field("error", ec.message())});
+        // E.g. out of file descriptors: back off instead of spinning.
+        accept_backoff_.expires_after(std::chrono::milliseconds(50));
+        accept_backoff_.async_wait([this](const error_code& e) {
+          if (!e) Accept();
         });
+        return;
+      } else {
+        error_code ignored;
+        s.set_option(tcp::no_delay(true), ignored);
+        if (tls_) {
+          std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+              handler_, options_.body_limit, in_flight_, std::move(s), ssl_ctx_)
+              ->Run();
+        } else {
+          std::make_shared<Session<beast::tcp_stream>>(
+              handler_, options_.body_limit, in_flight_, std::move(s))
+              ->Run();
+        }
+      }
+      Accept();
+    });
   }
 
   const HttpServerOptions options_;
@@ -408,6 +430,7 @@ class HttpServer::Impl {
   bool tls_ = false;
   int port_ = 0;
   bool stopped_ = false;
+  InFlight in_flight_;
   std::vector<std::thread> threads_;
 };
 
@@ -424,6 +447,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
 
 int HttpServer::port() const { return impl_->port(); }
 bool HttpServer::tls() const { return impl_->tls(); }
+int HttpServer::PeakInFlight() const { return impl_->PeakInFlight(); }
+void HttpServer::ResetPeakInFlight() { impl_->ResetPeakInFlight(); }
 void HttpServer::Shutdown() {
   if (impl_) impl_->Shutdown();
 }

@@ -45,6 +45,10 @@ class HttpServer {
 
   int port() const;
   bool tls() const;
+  // The most requests ever being handled at once (read, not yet answered:
+  // injected latency included), since start or the last reset.
+  int PeakInFlight() const;
+  void ResetPeakInFlight();
   // Stops accepting, drops every connection and joins the io threads.
   // Idempotent.
   void Shutdown();

@@ -317,8 +317,15 @@ void Simulator::Count(const std::string& endpoint) {
 }
 
 void Simulator::ResetRequestCounts() {
-  std::lock_guard<std::mutex> lock(mu_);
-  request_counts_.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    request_counts_.clear();
+  }
+  if (server_) server_->ResetPeakInFlight();
+}
+
+int Simulator::PeakConcurrentRequests() const {
+  return server_ ? server_->PeakInFlight() : 0;
 }
 
 int64_t Simulator::RequestCount(const std::string& endpoint) const {
@@ -489,7 +496,13 @@ HttpResponse Simulator::HandleAdmin(const HttpRequest& req,
                       {"updates_created", UpdatesCreated()},
                       {"pipelines", PipelineCount()},
                       {"tokens_issued", tokens_.TokensIssued()},
+                      {"peak_concurrent_requests", PeakConcurrentRequests()},
                       {"now", FormatRfc3339Millis(clock_->Now())}});
+    return resp;
+  }
+  if (path == "/_sim/stats" && req.method == "DELETE") {
+    ResetRequestCounts();
+    resp.body = "{}";
     return resp;
   }
   if (path == "/_sim/faults") {

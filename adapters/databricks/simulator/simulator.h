@@ -151,8 +151,12 @@ class Simulator {
   // Requests received for an endpoint name of faults.h (`kEndpoints`),
   // faulted ones included; "*" is the total (admin requests excluded).
   int64_t RequestCount(const std::string& endpoint) const;
-  // Sets every request counter back to zero (UpdatesCreated() is not reset).
+  // Sets every request counter back to zero (UpdatesCreated() is not reset),
+  // and the peak below to the requests in flight now.
   void ResetRequestCounts();
+  // The most HTTP requests (admin ones included) ever being handled at once,
+  // injected latency included: what a client's concurrency really was.
+  int PeakConcurrentRequests() const;
   int64_t UpdatesCreated() const;
   int64_t UpdatesCreated(const std::string& pipeline_id) const;
 
