@@ -1,6 +1,11 @@
 #include "server/metrics_http.h"
 
 #include <httplib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <mutex>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
@@ -10,6 +15,44 @@
 #include "common/metrics.h"
 
 namespace polysync::server {
+namespace {
+
+// The process's own figures, as Prometheus' client libraries name them:
+// CPU time from getrusage(RUSAGE_SELF), memory from /proc/self/statm and
+// ru_maxrss. Updated on each scrape.
+void UpdateProcessMetrics() {
+  static auto& cpu = metrics::Registry::Default().Counter(
+      "process_cpu_seconds_total",
+      "User and system CPU time of the process (getrusage).");
+  static auto& rss = metrics::Registry::Default().Gauge(
+      "process_resident_memory_bytes", "Resident memory of the process.");
+  static auto& max_rss = metrics::Registry::Default().Gauge(
+      "process_max_resident_memory_bytes",
+      "Peak resident memory of the process (getrusage ru_maxrss).");
+  static std::mutex mu;
+  static double reported_cpu = 0;
+  struct rusage usage {};
+  if (getrusage(RUSAGE_SELF, &usage) == 0) {
+    const double seconds = usage.ru_utime.tv_sec +
+                           usage.ru_utime.tv_usec / 1e6 +
+                           usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+    std::lock_guard<std::mutex> lock(mu);
+    if (seconds > reported_cpu) {
+      cpu.With({}).Increment(seconds - reported_cpu);
+      reported_cpu = seconds;
+    }
+    max_rss.With({}).Set(static_cast<double>(usage.ru_maxrss) * 1024);
+  }
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    long pages = 0, resident = 0;
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) == 2) {
+      rss.With({}).Set(static_cast<double>(resident) * sysconf(_SC_PAGESIZE));
+    }
+    std::fclose(f);
+  }
+}
+
+}  // namespace
 
 MetricsEndpoint::MetricsEndpoint()
     : http_(std::make_unique<httplib::Server>()) {}
@@ -35,6 +78,7 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
   httplib::Server& http = *endpoint->http_;
   http.set_tcp_nodelay(true);
   http.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    UpdateProcessMetrics();
     res.set_content(metrics::Registry::Default().RenderPrometheus(),
                     "text/plain; version=0.0.4; charset=utf-8");
   });

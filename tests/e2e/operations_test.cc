@@ -447,10 +447,11 @@ TEST(MetricsTest, CountersMatchTheCallsMade) {
     return result.response.body;
   };
   // The registry is process-wide: compare before and after.
+  // The sample line (not the "# HELP series ..." line).
   auto value = [](const std::string& text, const std::string& series) {
-    auto at = text.find(series + " ");
+    auto at = text.find("\n" + series + " ");
     if (at == std::string::npos) return 0.0;
-    return std::stod(text.substr(at + series.size() + 1));
+    return std::stod(text.substr(at + series.size() + 2));
   };
   const std::string list_ok =
       R"(polysync_rpc_calls_total{method="ListWorkspaces",code="OK"})";
@@ -488,6 +489,14 @@ TEST(MetricsTest, CountersMatchTheCallsMade) {
   // No secret ever becomes a label or a value.
   EXPECT_THAT(after, ::testing::Not(HasSubstr(harness.sim_->access_token())));
   EXPECT_THAT(after, HasSubstr("polysync_upstream_request_seconds_bucket"));
+  // The process's own CPU time and memory, as Prometheus names them.
+  EXPECT_THAT(after, HasSubstr("# TYPE process_cpu_seconds_total counter"));
+  EXPECT_GT(value(after, "process_cpu_seconds_total"), 0);
+  EXPECT_GE(value(after, "process_cpu_seconds_total"),
+            value(before, "process_cpu_seconds_total"));
+  EXPECT_GT(value(after, "process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GE(value(after, "process_max_resident_memory_bytes"),
+            value(after, "process_resident_memory_bytes"));
 }
 
 TEST(DrainTest, ReadinessFlipsFirstThenUnaryFinishesAndWatchesEndUnavailable) {
