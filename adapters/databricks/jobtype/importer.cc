@@ -24,10 +24,10 @@ class ImportImpl final : public Import,
         request_(std::move(request)),
         ctx_(std::move(ctx)),
         options_(std::move(options)),
-        max_details_(
-            options_.max_concurrent_details > 0
-                ? options_.max_concurrent_details
-                : std::max(1, ws_.client().limiter().max_concurrency() - 1)),
+        max_details_(options_.max_concurrent_details > 0
+                         ? options_.max_concurrent_details
+                         : ws_.client().limiter().max_concurrency()),
+        reserve_for_listing_(options_.max_concurrent_details > 0 ? 0 : 1),
         on_batch_(std::move(on_batch)),
         on_done_(std::move(on_done)) {}
 
@@ -104,7 +104,10 @@ class ImportImpl final : public Import,
     bool finish = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      while (!queue_.empty() && in_flight_ < max_details_) {
+      // While pages are still listed, one request slot stays theirs.
+      const int limit = std::max(
+          1, max_details_ - (listing_done_ ? 0 : reserve_for_listing_));
+      while (!queue_.empty() && in_flight_ < limit) {
         to_fetch.push_back(std::move(queue_.front()));
         queue_.pop_front();
         ++in_flight_;
@@ -180,6 +183,7 @@ class ImportImpl final : public Import,
   const api::CallContext ctx_;
   const ImportOptions options_;
   const int max_details_;
+  const int reserve_for_listing_;
   OnBatch on_batch_;
   OnDone on_done_;
 

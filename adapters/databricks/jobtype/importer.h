@@ -3,9 +3,10 @@
 // Lists the pipelines page by page and, while later pages are still being
 // listed, fetches each matching pipeline's details with at most
 // `max_concurrent_details` requests in flight: by default all but one of the
-// workspace's concurrent requests, so the next page is never queued behind
-// details (the import then takes about max(pages, N / concurrency) request
-// times instead of their sum). Jobs are delivered in batches of `batch_size`. A
+// workspace's concurrent requests while pages are being listed (so the next
+// page is never queued behind details), then all of them. The import then
+// takes about max(pages, N / concurrency) request times instead of their
+// sum. Jobs are delivered in batches of `batch_size`. A
 // pipeline whose details cannot be read becomes a PipelineError in a batch;
 // the rest still import. If listing fails (after the client's retries), the
 // batches already built are delivered and the import ends with that error.
@@ -30,7 +31,7 @@ namespace polysync::databricks::jobtype {
 
 struct ImportOptions {
   std::vector<std::string> configuration_prefixes = {"spark.", "custom."};
-  // 0: the workspace limiter's max_concurrency minus one (at least 1).
+  // 0: the workspace limiter's max_concurrency, minus one while listing.
   int max_concurrent_details = 0;
   int batch_size = 100;
   int page_size = 100;

@@ -1,0 +1,263 @@
+#include "tests/bench/bench_util.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "adapters/databricks/http/curl_transport.h"
+
+namespace polysync::bench {
+namespace http = ::polysync::databricks::http;
+
+std::string RunfilesDir(const char* argv0, const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* dir = std::getenv("RUNFILES_DIR");
+  if (dir == nullptr) dir = std::getenv("TEST_SRCDIR");
+  return dir != nullptr ? absl::StrCat(dir, "/polysync_dlt")
+                        : absl::StrCat(argv0, ".runfiles/polysync_dlt");
+}
+
+absl::StatusOr<std::unique_ptr<Child>> Child::Spawn(
+    const std::vector<std::string>& argv, int which) {
+  int fds[2];
+  if (pipe(fds) != 0) return absl::InternalError("pipe failed");
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    dup2(fds[1], which);
+    close(fds[0]);
+    close(fds[1]);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  std::unique_ptr<Child> child(new Child);
+  child->pid_ = pid;
+  child->out_ = fdopen(fds[0], "r");
+  return child;
+}
+
+Child::~Child() {
+  Stop();
+  if (drain_.joinable()) drain_.join();
+  if (out_ != nullptr) fclose(out_);
+}
+
+bool Child::ReadLine(std::string* line) {
+  char buf[8192];
+  if (fgets(buf, sizeof buf, out_) == nullptr) return false;
+  *line = buf;
+  while (!line->empty() && (line->back() == '\n' || line->back() == '\r')) {
+    line->pop_back();
+  }
+  return true;
+}
+
+void Child::DrainInBackground() {
+  drain_ = std::thread([f = out_] {
+    char buf[8192];
+    while (fgets(buf, sizeof buf, f) != nullptr) {
+    }
+  });
+}
+
+int Child::Stop() {
+  if (stopped_ || pid_ <= 0) return exit_status_;
+  stopped_ = true;
+  kill(pid_, SIGTERM);
+  waitpid(pid_, &exit_status_, 0);
+  return exit_status_;
+}
+
+absl::StatusOr<SimProcess> StartSimulator(
+    const std::string& runfiles, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {
+      runfiles + "/adapters/databricks/simulator/databricks-simulator",
+      "--port=0", "--log_level=warn", absl::StrCat("--token=", kToken)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto child = Child::Spawn(argv, 1);
+  if (!child.ok()) return child.status();
+  SimProcess sim;
+  sim.child = *std::move(child);
+  std::string line;
+  if (!sim.child->ReadLine(&line) || line.rfind("listening on ", 0) != 0) {
+    return absl::UnavailableError("the simulator did not start");
+  }
+  sim.url = line.substr(13);
+  sim.child->DrainInBackground();
+  return sim;
+}
+
+ServerProcess::ServerProcess(ServerProcess&& other) noexcept
+    : child(std::move(other.child)),
+      port(other.port),
+      metrics_port(other.metrics_port),
+      config_path(std::exchange(other.config_path, "")),
+      spawned(other.spawned) {}
+
+ServerProcess::~ServerProcess() {
+  child.reset();
+  if (!config_path.empty()) unlink(config_path.c_str());
+}
+
+namespace {
+
+// The integer after `"key":` in a JSON log line.
+bool IntField(const std::string& line, const std::string& key, int* out) {
+  const std::string needle = absl::StrCat("\"", key, "\":");
+  const auto at = line.find(needle);
+  if (at == std::string::npos) return false;
+  const auto start = at + needle.size();
+  return absl::SimpleAtoi(
+      line.substr(start, line.find_first_of(",}", start) - start), out);
+}
+
+}  // namespace
+
+absl::StatusOr<ServerProcess> StartServer(
+    const std::string& runfiles, const std::string& config,
+    const std::vector<std::string>& args) {
+  ServerProcess server;
+  char path[] = "/tmp/bench-config-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0 || write(fd, config.data(), config.size()) !=
+                    static_cast<ssize_t>(config.size())) {
+    return absl::InternalError("cannot write the configuration file");
+  }
+  close(fd);
+  server.config_path = path;
+  setenv("BENCH_TOKEN", kToken, 1);
+  std::vector<std::string> argv = {runfiles + "/server/polysync-dlt",
+                                   absl::StrCat("--config=", path),
+                                   "--listen=127.0.0.1:0",
+                                   "--metrics_listen=127.0.0.1:0",
+                                   "--drain_delay=0s",
+                                   "--shutdown_grace=2s"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  server.spawned = absl::Now();
+  auto child = Child::Spawn(argv, 2);
+  if (!child.ok()) return child.status();
+  server.child = *std::move(child);
+  std::string line;
+  while (server.port == 0 || server.metrics_port == 0) {
+    if (!server.child->ReadLine(&line)) {
+      return absl::UnavailableError("the server did not start");
+    }
+    if (line.find("\"msg\":\"gRPC server listening\"") != std::string::npos) {
+      IntField(line, "port", &server.port);
+    } else if (line.find("\"msg\":\"metrics endpoint listening\"") !=
+               std::string::npos) {
+      IntField(line, "port", &server.metrics_port);
+    }
+  }
+  server.child->DrainInBackground();
+  return server;
+}
+
+std::string ServerConfig(const std::string& url,
+                         const std::vector<Profile>& profiles,
+                         const std::string& extra) {
+  std::vector<std::string> json;
+  for (const auto& p : profiles) {
+    json.push_back(absl::StrCat(
+        R"({"name": ")", p.name, R"(", "host": ")", url,
+        R"(", "personal_access_token": {"token": {"env": "BENCH_TOKEN"}},)",
+        R"( "limits": {"requests_per_second": )", p.requests_per_second,
+        R"(, "max_concurrent_requests": )", p.max_concurrent_requests, "}}"));
+  }
+  return absl::StrCat(R"({"log_level": "info", "default_workspace": ")",
+                      profiles.front().name, R"(", "workspaces": [)",
+                      absl::StrJoin(json, ", "), "]", extra, "}");
+}
+
+int64_t ProcStatusKb(pid_t pid, const std::string& field) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  const std::string prefix = field + ":";
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) {
+      int64_t kb = -1;
+      std::istringstream(line.substr(prefix.size())) >> kb;
+      return kb;
+    }
+  }
+  return -1;
+}
+
+namespace {
+http::Transport& SharedTransport() {
+  static auto* transport = http::MakeCurlTransport({}).release();
+  return *transport;
+}
+}  // namespace
+
+std::string HttpGet(const std::string& url) {
+  http::Request r;
+  r.url = url;
+  auto result = http::SendAndWait(SharedTransport(), r);
+  if (!result.status.ok() || result.response.status != 200) return "";
+  return result.response.body;
+}
+
+int HttpSend(const std::string& method, const std::string& url) {
+  http::Request r;
+  r.method = method;
+  r.url = url;
+  auto result = http::SendAndWait(SharedTransport(), r);
+  return result.status.ok() ? result.response.status : 0;
+}
+
+std::string Scrape(const ServerProcess& server) {
+  return HttpGet(
+      absl::StrCat("http://127.0.0.1:", server.metrics_port, "/metrics"));
+}
+
+double MetricValue(const std::string& text, const std::string& series) {
+  const std::string needle = absl::StrCat("\n", series, " ");
+  const auto at = text.find(needle);
+  if (at == std::string::npos) return 0;
+  double v = 0;
+  const auto start = at + needle.size();
+  if (!absl::SimpleAtod(text.substr(start, text.find('\n', start) - start),
+                        &v)) {
+    return 0;
+  }
+  return v;
+}
+
+Percentiles Summarize(std::vector<double> ms) {
+  Percentiles p;
+  p.count = ms.size();
+  if (ms.empty()) return p;
+  std::sort(ms.begin(), ms.end());
+  auto at = [&](double q) {
+    const size_t i = static_cast<size_t>(q * (ms.size() - 1) + 0.5);
+    return ms[std::min(i, ms.size() - 1)];
+  };
+  p.p50 = at(0.50);
+  p.p90 = at(0.90);
+  p.p99 = at(0.99);
+  p.max = ms.back();
+  p.mean = std::accumulate(ms.begin(), ms.end(), 0.0) / ms.size();
+  return p;
+}
+
+const char* Verdict(bool met) { return met ? "MET" : "NOT MET"; }
+
+}  // namespace polysync::bench

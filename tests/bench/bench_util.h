@@ -1,0 +1,125 @@
+// Benchmark plumbing: the simulated workspace and the server as separate
+// processes (so each one's CPU and memory are its own), reading /proc and the
+// server's /metrics, and latency percentiles.
+//
+//   auto sim = StartSimulator(dirs, {"--generate_pipelines=2000"});
+//   auto server = StartServer(dirs, ServerConfigFor(sim->url, limits));
+//   ... drive 127.0.0.1:server->port ...
+//   double cpu = MetricValue(Scrape(*server), "process_cpu_seconds_total");
+#ifndef POLYSYNC_TESTS_BENCH_BENCH_UTIL_H_
+#define POLYSYNC_TESTS_BENCH_BENCH_UTIL_H_
+
+#include <sys/types.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace polysync::bench {
+
+// The simulator's accepted token in every benchmark.
+inline constexpr char kToken[] = "dapi-bench-0123456789abcdef0123";
+
+// Where the server and simulator binaries are: `flag` if set, else this
+// binary's runfiles (bazel run and bazel test both work).
+std::string RunfilesDir(const char* argv0, const std::string& flag);
+
+// A child process whose stdout or stderr is read on a pipe; the rest of its
+// output is drained by a thread so it never blocks. Killed (SIGTERM) and
+// reaped on destruction.
+class Child {
+ public:
+  // Starts `argv` (argv[0] a path); `which` (1 or 2) is the piped stream.
+  static absl::StatusOr<std::unique_ptr<Child>> Spawn(
+      const std::vector<std::string>& argv, int which);
+  ~Child();
+
+  pid_t pid() const { return pid_; }
+  // The next line of the piped stream (without the newline); false at EOF.
+  bool ReadLine(std::string* line);
+  // From now on, the piped stream is read and thrown away.
+  void DrainInBackground();
+  // SIGTERM, then waits; the exit status as waitpid gives it.
+  int Stop();
+
+ private:
+  Child() = default;
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+  std::thread drain_;
+  bool stopped_ = false;
+  int exit_status_ = 0;
+};
+
+struct SimProcess {
+  std::unique_ptr<Child> child;
+  std::string url;  // http://127.0.0.1:PORT
+};
+
+// The simulator binary with `--port=0 --token=kToken --log_level=warn`, the
+// given arguments appended.
+absl::StatusOr<SimProcess> StartSimulator(const std::string& runfiles,
+                                          const std::vector<std::string>& args);
+
+struct ServerProcess {
+  std::unique_ptr<Child> child;
+  int port = 0;
+  int metrics_port = 0;
+  std::string config_path;
+  absl::Time spawned;
+  ServerProcess() = default;
+  ServerProcess(ServerProcess&& other) noexcept;
+  ~ServerProcess();
+};
+
+// The server binary with `config` (JSON) written to a file, listening on
+// loopback port 0 with metrics on another, `--drain_delay=0s`; the token in
+// the environment variable BENCH_TOKEN. Returns once both ports are logged.
+absl::StatusOr<ServerProcess> StartServer(
+    const std::string& runfiles, const std::string& config,
+    const std::vector<std::string>& args = {});
+
+// A workspace profile on the simulator, with its request limits (0: the
+// server's defaults).
+struct Profile {
+  std::string name;
+  double requests_per_second = 100000;
+  int max_concurrent_requests = 64;
+};
+
+// A server configuration with these profiles (all on `url`; the first is the
+// default) and more top-level keys (`extra`, starting with a comma).
+std::string ServerConfig(const std::string& url,
+                         const std::vector<Profile>& profiles,
+                         const std::string& extra = "");
+
+// /proc/PID/status fields in KiB ("VmRSS", "VmHWM"); -1 when unreadable.
+int64_t ProcStatusKb(pid_t pid, const std::string& field);
+
+// One HTTP GET (blocking), the body; empty on failure.
+std::string HttpGet(const std::string& url);
+// One HTTP request with a method (DELETE /_sim/stats...).
+int HttpSend(const std::string& method, const std::string& url);
+// The server's /metrics text.
+std::string Scrape(const ServerProcess& server);
+// The value of a sample line `series value` in Prometheus text; 0 if absent.
+double MetricValue(const std::string& text, const std::string& series);
+
+// Latency figures in milliseconds.
+struct Percentiles {
+  double p50 = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
+  size_t count = 0;
+};
+Percentiles Summarize(std::vector<double> ms);
+
+// "MET" or "NOT MET".
+const char* Verdict(bool met);
+
+}  // namespace polysync::bench
+
+#endif  // POLYSYNC_TESTS_BENCH_BENCH_UTIL_H_

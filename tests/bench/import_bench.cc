@@ -1,0 +1,371 @@
+// Import speed: ImportPipelines against a simulated workspace of N pipelines
+// with a fixed latency added to every request, next to two clients that call
+// the REST API directly, all in the same run against the same simulator:
+//   - sequential: list every page, then GET each pipeline, one at a time (the
+//     SDK examples' way);
+//   - list-then-fetch: list every page, then GET the pipelines with C threads.
+// The lower bound with C concurrent requests, P pages of 100 and r per
+// request is max(P*r, ceil(N/C)*r) + r (details overlap the listing).
+//
+//   bazel run -c opt //tests/bench:import_bench
+//
+// The workspace limits are raised for the benchmark (requests_per_second
+// 100000, max_concurrent_requests C): the defaults (30/s, 16) are meant for
+// a real workspace. Also reports the server's time and peak RSS for
+// --large_pipelines (12,000, the Azure maximum per workspace).
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "adapters/databricks/http/curl_transport.h"
+#include "nlohmann/json.hpp"
+#include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "tests/bench/bench_util.h"
+
+ABSL_FLAG(int, pipelines, 2000, "Pipelines in the workspace (N).");
+ABSL_FLAG(int, latency_ms, 20, "Latency added to every request (r).");
+ABSL_FLAG(std::vector<std::string>, concurrency,
+          std::vector<std::string>({"16", "64"}),
+          "Concurrent requests (C) to measure; the targets apply to the "
+          "last.");
+ABSL_FLAG(int, repetitions, 3, "Timed imports per C (the median counts).");
+ABSL_FLAG(bool, sequential, true, "Also time the sequential client.");
+ABSL_FLAG(int, large_pipelines, 12000,
+          "Then import this many with the last C on a fresh server and report "
+          "its time and peak RSS (0: skip).");
+ABSL_FLAG(std::string, runfiles, "", "Where the binaries are.");
+
+namespace v1 = ::polysync::databricks::v1;
+namespace http = ::polysync::databricks::http;
+namespace bench = ::polysync::bench;
+using nlohmann::json;
+
+namespace {
+
+constexpr int kPageSize = 100;  // the API's maximum, as the server uses
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+std::string Runs(const std::vector<double>& v) {
+  std::vector<std::string> parts;
+  for (double s : v) parts.push_back(absl::StrFormat("%.3f", s));
+  return absl::StrJoin(parts, " ");
+}
+
+struct ImportResult {
+  double seconds = 0;
+  int jobs = 0;
+  int errors = 0;
+  bool ok = false;
+};
+
+ImportResult ImportOnce(v1::DatabricksPipelines::Stub& stub,
+                        const std::string& workspace) {
+  ImportResult r;
+  v1::ImportPipelinesRequest request;
+  request.set_workspace(workspace);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::minutes(10));
+  const absl::Time start = absl::Now();
+  auto reader = stub.ImportPipelines(&context, request);
+  v1::ImportPipelinesResponse batch;
+  while (reader->Read(&batch)) {
+    r.jobs += batch.jobs_size();
+    r.errors += batch.errors_size();
+  }
+  r.ok = reader->Finish().ok();
+  r.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return r;
+}
+
+// The direct REST clients.
+class DirectClient {
+ public:
+  explicit DirectClient(std::string url)
+      : url_(std::move(url)), transport_(http::MakeCurlTransport({})) {}
+
+  // Every pipeline id, page by page; false on any error.
+  bool ListAll(std::vector<std::string>* ids) {
+    std::string token;
+    do {
+      std::string path =
+          absl::StrCat("/api/2.0/pipelines?max_results=", kPageSize);
+      if (!token.empty()) absl::StrAppend(&path, "&page_token=", token);
+      auto page = Get(path);
+      if (!page.has_value()) return false;
+      for (const auto& s : page->value("statuses", json::array())) {
+        ids->push_back(s.at("pipeline_id").get<std::string>());
+      }
+      token = page->value("next_page_token", "");
+    } while (!token.empty());
+    return true;
+  }
+
+  bool GetPipeline(const std::string& id) {
+    auto p = Get("/api/2.0/pipelines/" + id);
+    return p.has_value() && p->contains("spec");
+  }
+
+ private:
+  std::optional<json> Get(const std::string& path) {
+    http::Request r;
+    r.url = url_ + path;
+    r.headers.push_back(
+        {"Authorization", absl::StrCat("Bearer ", bench::kToken)});
+    auto result = http::SendAndWait(*transport_, r);
+    if (!result.status.ok() || result.response.status != 200) {
+      return std::nullopt;
+    }
+    json body = json::parse(result.response.body, nullptr, false);
+    if (body.is_discarded()) return std::nullopt;
+    return body;
+  }
+
+  const std::string url_;
+  std::unique_ptr<http::Transport> transport_;
+};
+
+// Sequential: the list, then each GET in turn. Seconds, or -1 on error.
+double Sequential(DirectClient& client, int n) {
+  const absl::Time start = absl::Now();
+  std::vector<std::string> ids;
+  if (!client.ListAll(&ids) || static_cast<int>(ids.size()) != n) return -1;
+  for (const auto& id : ids) {
+    if (!client.GetPipeline(id)) return -1;
+  }
+  return absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+// The list, then the GETs on `threads` threads.
+double ListThenFetch(DirectClient& client, int n, int threads) {
+  const absl::Time start = absl::Now();
+  std::vector<std::string> ids;
+  if (!client.ListAll(&ids) || static_cast<int>(ids.size()) != n) return -1;
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (size_t i = next++; i < ids.size(); i = next++) {
+        if (!client.GetPipeline(ids[i])) failed = true;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  if (failed) return -1;
+  return absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+struct SimStats {
+  int64_t lists = 0, gets = 0, peak = 0;
+};
+
+SimStats ReadStats(const std::string& url) {
+  SimStats s;
+  json stats = json::parse(bench::HttpGet(url + "/_sim/stats"), nullptr, false);
+  if (stats.is_discarded()) return s;
+  s.lists = stats["requests"].value("pipelines.list", int64_t{0});
+  s.gets = stats["requests"].value("pipelines.get", int64_t{0});
+  s.peak = stats.value("peak_concurrent_requests", int64_t{0});
+  return s;
+}
+
+void ResetStats(const std::string& url) {
+  bench::HttpSend("DELETE", url + "/_sim/stats");
+}
+
+double Bound(int n, int c, double r) {
+  const int pages = (n + kPageSize - 1) / kPageSize;
+  const int rounds = (n + c - 1) / c;
+  return std::max(pages * r, rounds * r) + r;
+}
+
+std::string LatencyFault(int ms) {
+  return absl::StrCat(
+      R"(--faults=[{"endpoint": "*", "kind": "latency", "latency_ms": )", ms,
+      R"(, "count": -1}])");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const std::string runfiles =
+      bench::RunfilesDir(argv[0], absl::GetFlag(FLAGS_runfiles));
+  const int n = absl::GetFlag(FLAGS_pipelines);
+  const int latency_ms = absl::GetFlag(FLAGS_latency_ms);
+  const double r = latency_ms / 1000.0;
+  std::vector<int> cs;
+  for (const auto& c : absl::GetFlag(FLAGS_concurrency)) {
+    int v = 0;
+    if (!absl::SimpleAtoi(c, &v) || v < 2) {
+      std::fprintf(stderr, "import_bench: bad --concurrency %s\n", c.c_str());
+      return 64;
+    }
+    cs.push_back(v);
+  }
+  const int reps = std::max(1, absl::GetFlag(FLAGS_repetitions));
+  bool correct = true;
+
+  auto sim = bench::StartSimulator(
+      runfiles, {"--seed=false", absl::StrCat("--generate_pipelines=", n),
+                 LatencyFault(latency_ms)});
+  if (!sim.ok()) {
+    std::fprintf(stderr, "import_bench: %s\n", sim.status().ToString().c_str());
+    return 2;
+  }
+  // One profile per C on the same simulator: "c16" allows 16 requests at
+  // once, "c64" 64.
+  std::vector<std::string> names;
+  std::vector<bench::Profile> profiles;
+  for (int c : cs) {
+    names.push_back(absl::StrCat("c", c));
+    profiles.push_back({names.back(), 100000, c});
+  }
+  auto server =
+      bench::StartServer(runfiles, bench::ServerConfig(sim->url, profiles));
+  if (!server.ok()) {
+    std::fprintf(stderr, "import_bench: %s\n",
+                 server.status().ToString().c_str());
+    return 2;
+  }
+  auto stub = v1::DatabricksPipelines::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port),
+                          grpc::InsecureChannelCredentials()));
+  DirectClient direct(sim->url);
+  const int pages = (n + kPageSize - 1) / kPageSize;
+  std::printf(
+      "import: N=%d pipelines, P=%d pages of %d, r=%d ms added to "
+      "every request, median of %d runs after a warm-up\n",
+      n, pages, kPageSize, latency_ms, reps);
+
+  double ours_last = 0, ltf_last = 0;
+  std::vector<double> ratios;
+  for (size_t i = 0; i < cs.size(); ++i) {
+    const int c = cs[i];
+    ImportOnce(*stub, names[i]);  // warm-up: connections, allocations
+    std::vector<double> ours;
+    SimStats stats;
+    for (int k = 0; k < reps; ++k) {
+      ResetStats(sim->url);
+      ImportResult result = ImportOnce(*stub, names[i]);
+      if (!result.ok || result.jobs != n || result.errors != 0) {
+        std::printf("C=%d polysync-dlt: WRONG RESULT ok=%d jobs=%d errors=%d\n",
+                    c, result.ok, result.jobs, result.errors);
+        correct = false;
+      }
+      ours.push_back(result.seconds);
+      stats = ReadStats(sim->url);
+    }
+    std::vector<double> ltf;
+    SimStats ltf_stats;
+    for (int k = 0; k < reps; ++k) {
+      ResetStats(sim->url);
+      const double s = ListThenFetch(direct, n, c);
+      if (s < 0) {
+        std::printf("C=%d list-then-fetch: FAILED\n", c);
+        correct = false;
+      }
+      ltf.push_back(s);
+      ltf_stats = ReadStats(sim->url);
+    }
+    const double bound = Bound(n, c, r);
+    const double t = Median(ours), l = Median(ltf);
+    std::printf(
+        "C=%-3d polysync-dlt ImportPipelines: %.3f s (runs %s) bound %.3f s "
+        "ratio %.2f; upstream: %lld lists, %lld gets, peak %lld concurrent\n",
+        c, t, Runs(ours).c_str(), bound, t / bound,
+        static_cast<long long>(stats.lists), static_cast<long long>(stats.gets),
+        static_cast<long long>(stats.peak));
+    std::printf(
+        "C=%-3d list-then-fetch, %d threads: %.3f s (runs %s); peak %lld "
+        "concurrent; polysync-dlt is %.2fx faster\n",
+        c, c, l, Runs(ltf).c_str(), static_cast<long long>(ltf_stats.peak),
+        l / t);
+    ours_last = t;
+    ltf_last = l;
+    ratios.push_back(t / bound);
+  }
+
+  double seq = -1;
+  if (absl::GetFlag(FLAGS_sequential)) {
+    ResetStats(sim->url);
+    seq = Sequential(direct, n);
+    if (seq < 0) {
+      std::printf("sequential: FAILED\n");
+      correct = false;
+    } else {
+      std::printf(
+          "sequential list-then-get: %.3f s (%d requests, %.2f ms each); "
+          "polysync-dlt at C=%d is %.1fx faster\n",
+          seq, pages + n, 1000 * seq / (pages + n), cs.back(), seq / ours_last);
+    }
+  }
+
+  // Targets (at the last C).
+  for (size_t i = 0; i < cs.size(); ++i) {
+    std::printf("target: within 1.3x of the bound at C=%d: %.2fx %s\n", cs[i],
+                ratios[i], bench::Verdict(ratios[i] <= 1.3));
+  }
+  const int c = cs.back();
+  if (seq > 0) {
+    std::printf("target: >= 30x faster than sequential at C=%d: %.1fx %s\n", c,
+                seq / ours_last, bench::Verdict(seq / ours_last >= 30));
+  }
+  std::printf(
+      "target: >= 1.25x faster than list-then-fetch at C=%d: %.2fx %s\n", c,
+      ltf_last / ours_last, bench::Verdict(ltf_last / ours_last >= 1.25));
+  server->child->Stop();
+  sim->child->Stop();
+
+  const int large = absl::GetFlag(FLAGS_large_pipelines);
+  if (large > 0) {
+    auto big_sim = bench::StartSimulator(
+        runfiles, {"--seed=false", absl::StrCat("--generate_pipelines=", large),
+                   LatencyFault(latency_ms)});
+    if (!big_sim.ok()) return 2;
+    auto big = bench::StartServer(
+        runfiles, bench::ServerConfig(big_sim->url, {{"large", 100000, c}}));
+    if (!big.ok()) return 2;
+    const int64_t idle_kb = bench::ProcStatusKb(big->child->pid(), "VmRSS");
+    auto big_stub = v1::DatabricksPipelines::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", big->port),
+                            grpc::InsecureChannelCredentials()));
+    ImportResult result = ImportOnce(*big_stub, "large");
+    if (!result.ok || result.jobs != large || result.errors != 0) {
+      std::printf("N=%d: WRONG RESULT ok=%d jobs=%d errors=%d\n", large,
+                  result.ok, result.jobs, result.errors);
+      correct = false;
+    }
+    const int64_t peak_kb = bench::ProcStatusKb(big->child->pid(), "VmHWM");
+    const double bound = Bound(large, c, r);
+    std::printf(
+        "N=%d at C=%d (fresh server): %.3f s, bound %.3f s, ratio %.2f; "
+        "server RSS %.1f MiB before, peak %.1f MiB\n",
+        large, c, result.seconds, bound, result.seconds / bound,
+        idle_kb / 1024.0, peak_kb / 1024.0);
+    std::printf("target: N=%d peak RSS < 200 MiB: %.1f MiB %s\n", large,
+                peak_kb / 1024.0, bench::Verdict(peak_kb < 200 * 1024));
+  }
+  std::printf("import_bench: %s\n", correct ? "ok" : "WRONG RESULTS");
+  return correct ? 0 : 1;
+}
