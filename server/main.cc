@@ -11,6 +11,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/log.h"
@@ -76,6 +77,10 @@ int main(int argc, char** argv) {
       "type.\nUsage: polysync-dlt [--config=FILE] [--listen=HOST:PORT] "
       "[--simulated_workspace] [--databrickscfg=FILE] [--log_level=LEVEL]");
   absl::ParseCommandLine(argc, argv);
+  // Debian's Abseil is built with absl::Mutex deadlock detection on (a debug
+  // aid that costs a graph update on every lock, gRPC's included); a release
+  // server does not pay for it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Block the signals in every thread; the main thread waits for them.
   sigset_t signals;

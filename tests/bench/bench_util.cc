@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "adapters/databricks/http/curl_transport.h"
+#include "nlohmann/json.hpp"
 
 namespace polysync::bench {
 namespace http = ::polysync::databricks::http;
@@ -210,6 +211,9 @@ http::Transport& SharedTransport() {
 std::string HttpGet(const std::string& url) {
   http::Request r;
   r.url = url;
+  // Uncompressed: cpp-httplib would otherwise spend the server's CPU on
+  // brotli inside the measured interval.
+  r.headers.push_back({"Accept-Encoding", "identity"});
   auto result = http::SendAndWait(SharedTransport(), r);
   if (!result.status.ok() || result.response.status != 200) return "";
   return result.response.body;
@@ -221,6 +225,26 @@ int HttpSend(const std::string& method, const std::string& url) {
   r.url = url;
   auto result = http::SendAndWait(SharedTransport(), r);
   return result.status.ok() ? result.response.status : 0;
+}
+
+std::vector<std::string> ListPipelineIds(const std::string& url) {
+  std::vector<std::string> ids;
+  std::string token;
+  do {
+    http::Request r;
+    r.url = absl::StrCat(url, "/api/2.0/pipelines?max_results=100");
+    if (!token.empty()) absl::StrAppend(&r.url, "&page_token=", token);
+    r.headers.push_back({"Authorization", absl::StrCat("Bearer ", kToken)});
+    auto result = http::SendAndWait(SharedTransport(), r);
+    if (!result.status.ok() || result.response.status != 200) return {};
+    auto page = nlohmann::json::parse(result.response.body, nullptr, false);
+    if (page.is_discarded()) return {};
+    for (const auto& s : page.value("statuses", nlohmann::json::array())) {
+      ids.push_back(s.value("pipeline_id", ""));
+    }
+    token = page.value("next_page_token", "");
+  } while (!token.empty());
+  return ids;
 }
 
 std::string Scrape(const ServerProcess& server) {

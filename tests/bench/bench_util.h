@@ -105,6 +105,8 @@ int64_t ProcStatusKb(pid_t pid, const std::string& field);
 std::string HttpGet(const std::string& url);
 // One HTTP request with a method (DELETE /_sim/stats...).
 int HttpSend(const std::string& method, const std::string& url);
+// Every pipeline id in the simulated workspace at `url` (pages of 100).
+std::vector<std::string> ListPipelineIds(const std::string& url);
 // The server's /metrics text.
 std::string Scrape(const ServerProcess& server);
 // The value of a sample line `series value` in Prometheus text; 0 if absent.
