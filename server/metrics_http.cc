@@ -29,26 +29,28 @@ void UpdateProcessMetrics() {
   static auto& max_rss = metrics::Registry::Default().Gauge(
       "process_max_resident_memory_bytes",
       "Peak resident memory of the process (getrusage ru_maxrss).");
+  // One scrape at a time, and the current size first: the peak read after
+  // it cannot be below it.
   static std::mutex mu;
   static double reported_cpu = 0;
-  struct rusage usage {};
-  if (getrusage(RUSAGE_SELF, &usage) == 0) {
-    const double seconds = usage.ru_utime.tv_sec +
-                           usage.ru_utime.tv_usec / 1e6 +
-                           usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
-    std::lock_guard<std::mutex> lock(mu);
-    if (seconds > reported_cpu) {
-      cpu.With({}).Increment(seconds - reported_cpu);
-      reported_cpu = seconds;
-    }
-    max_rss.With({}).Set(static_cast<double>(usage.ru_maxrss) * 1024);
-  }
+  std::lock_guard<std::mutex> lock(mu);
   if (FILE* f = std::fopen("/proc/self/statm", "r")) {
     long pages = 0, resident = 0;
     if (std::fscanf(f, "%ld %ld", &pages, &resident) == 2) {
       rss.With({}).Set(static_cast<double>(resident) * sysconf(_SC_PAGESIZE));
     }
     std::fclose(f);
+  }
+  struct rusage usage {};
+  if (getrusage(RUSAGE_SELF, &usage) == 0) {
+    const double seconds = usage.ru_utime.tv_sec +
+                           usage.ru_utime.tv_usec / 1e6 +
+                           usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+    if (seconds > reported_cpu) {
+      cpu.With({}).Increment(seconds - reported_cpu);
+      reported_cpu = seconds;
+    }
+    max_rss.With({}).Set(static_cast<double>(usage.ru_maxrss) * 1024);
   }
 }
 
