@@ -190,7 +190,7 @@ class CurlTransport final : public Transport {
                TransportFailure::kNotSent, {}, now);
       return;
     }
-    curl_multi_wakeup(multi_);
+    WakeUnlessOnLoop();
   }
 
   void RunAfter(absl::Duration delay, std::function<void()> fn) override {
@@ -207,10 +207,20 @@ class CurlTransport final : public Transport {
       fn();  // the loop has exited (shutdown): run it here, now
       return;
     }
-    curl_multi_wakeup(multi_);
+    WakeUnlessOnLoop();
   }
 
  private:
+  // A Send or RunAfter from the loop's own thread (a callback sending the
+  // next request) needs no wake-up: the loop looks at the queues again
+  // before it waits. That saves two system calls and a loop turn per request
+  // of an import.
+  void WakeUnlessOnLoop() {
+    if (std::this_thread::get_id() != loop_.get_id()) {
+      curl_multi_wakeup(multi_);
+    }
+  }
+
   struct Timer {
     absl::Time when;
     uint64_t id;
@@ -365,13 +375,25 @@ class CurlTransport final : public Transport {
       }
 
       int wait_ms = 1000;
+      {
+        // Callbacks above may have queued requests or timers without a
+        // wake-up (WakeUnlessOnLoop): look again.
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!timers_.empty()) next_timer = timers_.top().when;
+        if (!incoming_.empty()) wait_ms = 0;
+      }
       if (next_timer != absl::InfiniteFuture()) {
-        wait_ms = static_cast<int>(std::clamp<int64_t>(
-            absl::ToInt64Milliseconds(next_timer - absl::Now()) + 1, 0, 1000));
+        // Rounded up, so the loop never wakes just before a timer is due.
+        const absl::Duration until = next_timer - absl::Now();
+        const int64_t ms = until <= absl::ZeroDuration()
+                               ? 0
+                               : absl::ToInt64Milliseconds(
+                                     absl::Ceil(until, absl::Milliseconds(1)));
+        wait_ms = std::min<int>(wait_ms, std::min<int64_t>(ms, 1000));
       }
       if (!incoming.empty() || !due.empty()) {
         // Something new was started: let curl make progress right away.
-        wait_ms = std::min(wait_ms, 0);
+        wait_ms = 0;
       }
       curl_multi_poll(multi_, nullptr, 0, wait_ms, nullptr);
     }
