@@ -455,6 +455,52 @@ ApiResult Workspace::ListPipelines(absl::Time now, const QueryParams& params) {
 
   std::lock_guard<std::mutex> lock(mu_);
   TickLocked(now);
+  // One page: its pipelines, and whether more follow.
+  auto page_result = [&](const std::vector<const Pipeline*>& page, bool more) {
+    ApiResult r;
+    json statuses = json::array();
+    for (const Pipeline* p : page) statuses.push_back(StatusJson(*p));
+    if (!statuses.empty()) r.body["statuses"] = std::move(statuses);
+    if (more && !page.empty()) {
+      const Pipeline* last = page.back();
+      r.body["next_page_token"] =
+          EncodePageToken({{"f", filter},
+                           {"o", order},
+                           {"k", by_name ? last->name : last->id},
+                           {"i", last->id}});
+    }
+    return r;
+  };
+  if (!by_name && filter.empty()) {
+    // By id, unfiltered (what every SDK lists): walk the id-ordered map from
+    // the cursor, so a page costs its own size, not the workspace's (12,000
+    // pipelines would otherwise make every page tens of milliseconds).
+    std::vector<const Pipeline*> page;
+    bool more = false;
+    if (!desc) {
+      for (auto it = after_id.empty() ? pipelines_.begin()
+                                      : pipelines_.upper_bound(after_id);
+           it != pipelines_.end(); ++it) {
+        if (static_cast<int>(page.size()) == max_results) {
+          more = true;
+          break;
+        }
+        page.push_back(&it->second);
+      }
+    } else {
+      auto it = after_id.empty() ? pipelines_.end()
+                                 : pipelines_.lower_bound(after_id);
+      while (it != pipelines_.begin()) {
+        --it;
+        if (static_cast<int>(page.size()) == max_results) {
+          more = true;
+          break;
+        }
+        page.push_back(&it->second);
+      }
+    }
+    return page_result(page, more);
+  }
   std::vector<const Pipeline*> matches;
   for (const auto& [id, p] : pipelines_) {
     if (!filter.empty()) {
@@ -478,8 +524,10 @@ ApiResult Workspace::ListPipelines(absl::Time now, const QueryParams& params) {
     }
     matches.push_back(&p);
   }
+  // Keys by reference: sorting copies no strings.
+  using Key = std::pair<const std::string&, const std::string&>;
   auto key = [by_name](const Pipeline* p) {
-    return std::make_pair(by_name ? p->name : p->id, p->id);
+    return Key(by_name ? p->name : p->id, p->id);
   };
   std::sort(matches.begin(), matches.end(),
             [&](const Pipeline* a, const Pipeline* b) {
@@ -487,26 +535,19 @@ ApiResult Workspace::ListPipelines(absl::Time now, const QueryParams& params) {
             });
   size_t start = 0;
   if (!after_id.empty()) {
-    auto cursor = std::make_pair(after_key, after_id);
-    start =
-        std::partition_point(matches.begin(), matches.end(),
-                             [&](const Pipeline* p) {
-                               return desc ? cursor < key(p) : key(p) <= cursor;
-                             }) -
-        matches.begin();
+    // Past the cursor (the previous page's last pipeline) in either order.
+    const Key cursor(after_key, after_id);
+    start = std::partition_point(matches.begin(), matches.end(),
+                                 [&](const Pipeline* p) {
+                                   return desc ? !(key(p) < cursor)
+                                               : !(cursor < key(p));
+                                 }) -
+            matches.begin();
   }
-  ApiResult r;
-  json statuses = json::array();
-  size_t end = std::min(matches.size(), start + max_results);
-  for (size_t i = start; i < end; ++i)
-    statuses.push_back(StatusJson(*matches[i]));
-  if (!statuses.empty()) r.body["statuses"] = std::move(statuses);
-  if (end < matches.size()) {
-    auto k = key(matches[end - 1]);
-    r.body["next_page_token"] = EncodePageToken(
-        {{"f", filter}, {"o", order}, {"k", k.first}, {"i", k.second}});
-  }
-  return r;
+  const size_t end = std::min(matches.size(), start + max_results);
+  return page_result(std::vector<const Pipeline*>(matches.begin() + start,
+                                                  matches.begin() + end),
+                     end < matches.size());
 }
 
 // --- updates -----------------------------------------------------------------
