@@ -19,6 +19,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -119,6 +120,9 @@ double Max(const std::vector<double>& v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Footprint: process start to SERVING and idle RSS of the server.\n  "
+      "bazel run -c opt //tests/bench:footprint_bench [-- flags]");
   absl::ParseCommandLine(argc, argv);
   const std::string runfiles =
       bench::RunfilesDir(argv[0], absl::GetFlag(FLAGS_runfiles));

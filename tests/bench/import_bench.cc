@@ -25,6 +25,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -40,8 +41,8 @@ ABSL_FLAG(int, pipelines, 2000, "Pipelines in the workspace (N).");
 ABSL_FLAG(int, latency_ms, 20, "Latency added to every request (r).");
 ABSL_FLAG(std::vector<std::string>, concurrency,
           std::vector<std::string>({"16", "64"}),
-          "Concurrent requests (C) to measure; the targets apply to the "
-          "last.");
+          "Concurrent requests (C) to measure; the bound applies to each, "
+          "the comparisons with the other clients to the last.");
 ABSL_FLAG(int, repetitions, 3, "Timed imports per C (the median counts).");
 ABSL_FLAG(bool, sequential, true, "Also time the sequential client.");
 ABSL_FLAG(int, large_pipelines, 12000,
@@ -207,6 +208,10 @@ std::string LatencyFault(int ms) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Import speed: ImportPipelines vs direct REST clients against a "
+      "simulated workspace with added latency.\n  bazel run -c opt "
+      "//tests/bench:import_bench [-- flags]");
   absl::ParseCommandLine(argc, argv);
   const std::string runfiles =
       bench::RunfilesDir(argv[0], absl::GetFlag(FLAGS_runfiles));

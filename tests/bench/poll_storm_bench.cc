@@ -19,6 +19,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -61,6 +62,10 @@ int64_t UpstreamRequests(const std::string& sim_url, json* by_endpoint) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Poll storm: watchers and pollers on running updates; upstream requests "
+      "per update per cache period.\n  bazel run -c opt "
+      "//tests/bench:poll_storm_bench [-- flags]");
   absl::ParseCommandLine(argc, argv);
   const std::string runfiles =
       bench::RunfilesDir(argv[0], absl::GetFlag(FLAGS_runfiles));

@@ -27,6 +27,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -195,6 +196,10 @@ bool Saturate(const bench::ServerProcess& server, const std::string& sim_url,
 }  // namespace
 
 int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Status overhead: GetUpdateStatus vs direct GETs at a fixed rate, server "
+      "CPU per call, saturation with h2load.\n  bazel run -c opt "
+      "//tests/bench:status_bench [-- flags]");
   absl::ParseCommandLine(argc, argv);
   const std::string runfiles =
       bench::RunfilesDir(argv[0], absl::GetFlag(FLAGS_runfiles));
