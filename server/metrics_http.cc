@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 
@@ -29,15 +30,15 @@ void UpdateProcessMetrics() {
   static auto& max_rss = metrics::Registry::Default().Gauge(
       "process_max_resident_memory_bytes",
       "Peak resident memory of the process (getrusage ru_maxrss).");
-  // One scrape at a time, and the current size first: the peak read after
-  // it cannot be below it.
   static std::mutex mu;
   static double reported_cpu = 0;
-  std::lock_guard<std::mutex> lock(mu);
+  std::lock_guard<std::mutex> lock(mu);  // one scrape at a time
+  double rss_bytes = 0;
   if (FILE* f = std::fopen("/proc/self/statm", "r")) {
     long pages = 0, resident = 0;
     if (std::fscanf(f, "%ld %ld", &pages, &resident) == 2) {
-      rss.With({}).Set(static_cast<double>(resident) * sysconf(_SC_PAGESIZE));
+      rss_bytes = static_cast<double>(resident) * sysconf(_SC_PAGESIZE);
+      rss.With({}).Set(rss_bytes);
     }
     std::fclose(f);
   }
@@ -50,7 +51,10 @@ void UpdateProcessMetrics() {
       cpu.With({}).Increment(seconds - reported_cpu);
       reported_cpu = seconds;
     }
-    max_rss.With({}).Set(static_cast<double>(usage.ru_maxrss) * 1024);
+    // The kernel's RSS counters are per-thread caches, so ru_maxrss can lag
+    // the statm figure slightly; a peak is never below the current size.
+    max_rss.With({}).Set(
+        std::max(static_cast<double>(usage.ru_maxrss) * 1024, rss_bytes));
   }
 }
 
