@@ -75,20 +75,22 @@ absl::Status CheckProfile(const WorkspaceProfile& p) {
                      ".host: plain http:// is only allowed for loopback "
                      "hosts; use https://"));
   }
-  // NaN fails both comparisons, so it is refused too.
-  if (!(p.limits().requests_per_second() >= 0 &&
-        p.limits().requests_per_second() <= 1e6)) {
+  // NaN fails every comparison, so it is refused too. Below 1 request a
+  // second a permit could wait longer than any call's deadline.
+  const double rps = p.limits().requests_per_second();
+  if (!(rps == 0 || (rps >= 1 && rps <= 1e6))) {
     return absl::InvalidArgumentError(
         absl::StrCat(where,
-                     ".limits.requests_per_second: must be between 0 "
-                     "(default) and 1000000"));
+                     ".limits.requests_per_second: must be 0 (the default) "
+                     "or between 1 and 1000000"));
   }
+  // The transport keeps 256 idle connections for reuse.
   if (p.limits().max_concurrent_requests() < 0 ||
-      p.limits().max_concurrent_requests() > 4096) {
+      p.limits().max_concurrent_requests() > 256) {
     return absl::InvalidArgumentError(
         absl::StrCat(where,
                      ".limits.max_concurrent_requests: must be between 0 "
-                     "(default) and 4096"));
+                     "(the default) and 256"));
   }
   switch (p.auth_case()) {
     case WorkspaceProfile::kPersonalAccessToken:
@@ -190,8 +192,10 @@ absl::Status ValidateConfig(const ServerConfig& config) {
     return absl::InvalidArgumentError("drain_delay: must not be negative");
   }
   if (config.status_cache_ttl().seconds() < 0 ||
-      config.status_cache_ttl().nanos() < 0) {
-    return absl::InvalidArgumentError("status_cache_ttl: must not be negative");
+      config.status_cache_ttl().nanos() < 0 ||
+      ToDuration(config.status_cache_ttl()) > absl::Minutes(1)) {
+    return absl::InvalidArgumentError(
+        "status_cache_ttl: must be between 0s and 60s");
   }
   std::set<std::string> names;
   for (const auto& profile : config.workspaces()) {

@@ -137,8 +137,9 @@ TEST(ConfigTest, WorkspaceLimitsAndStatusCacheAreReadAndChecked) {
 
   for (const char* limits :
        {R"("requests_per_second": -1)", R"("requests_per_second": "NaN")",
-        R"("requests_per_second": 2e6)", R"("max_concurrent_requests": -3)",
-        R"("max_concurrent_requests": 5000)"}) {
+        R"("requests_per_second": 2e6)", R"("requests_per_second": 0.001)",
+        R"("max_concurrent_requests": -3)",
+        R"("max_concurrent_requests": 257)"}) {
     auto bad = ParseConfig(absl::StrCat(R"json({"workspaces": [{"name": "w",
           "host": "https://adb-1.2.azuredatabricks.net", "limits": {)json",
                                         limits, R"json(},
@@ -152,6 +153,8 @@ TEST(ConfigTest, WorkspaceLimitsAndStatusCacheAreReadAndChecked) {
   auto negative =
       ParseConfig(R"json({"status_cache_ttl": "-1s"})json", "x.json");
   EXPECT_THAT(negative.status().message(), HasSubstr("status_cache_ttl"));
+  auto stale = ParseConfig(R"json({"status_cache_ttl": "61s"})json", "x.json");
+  EXPECT_THAT(stale.status().message(), HasSubstr("status_cache_ttl"));
 }
 
 TEST(ConfigTest, BadLogLevelIsRefused) {

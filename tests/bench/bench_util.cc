@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <numeric>
@@ -253,6 +254,7 @@ std::string Scrape(const ServerProcess& server) {
 }
 
 double MetricValue(const std::string& text, const std::string& series) {
+  if (text.empty()) return std::nan("");
   const std::string needle = absl::StrCat("\n", series, " ");
   const auto at = text.find(needle);
   if (at == std::string::npos) return 0;
@@ -263,6 +265,15 @@ double MetricValue(const std::string& text, const std::string& series) {
     return 0;
   }
   return v;
+}
+
+double ServerCpuSeconds(const ServerProcess& server) {
+  const std::string text = Scrape(server);
+  const std::string series = "process_cpu_seconds_total";
+  if (text.find(absl::StrCat("\n", series, " ")) == std::string::npos) {
+    return std::nan("");
+  }
+  return MetricValue(text, series);
 }
 
 Percentiles Summarize(std::vector<double> ms) {
@@ -283,5 +294,7 @@ Percentiles Summarize(std::vector<double> ms) {
 }
 
 const char* Verdict(bool met) { return met ? "MET" : "NOT MET"; }
+
+bool Measured(double value) { return std::isfinite(value) && value > 0; }
 
 }  // namespace polysync::bench

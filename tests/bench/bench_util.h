@@ -109,8 +109,13 @@ int HttpSend(const std::string& method, const std::string& url);
 std::vector<std::string> ListPipelineIds(const std::string& url);
 // The server's /metrics text.
 std::string Scrape(const ServerProcess& server);
-// The value of a sample line `series value` in Prometheus text; 0 if absent.
+// The value of a sample line `series value` in Prometheus text: 0 when the
+// series is absent (a counter nobody incremented yet), NaN when `text` is
+// empty (the scrape failed).
 double MetricValue(const std::string& text, const std::string& series);
+// The server's process_cpu_seconds_total (its getrusage); NaN when it cannot
+// be read.
+double ServerCpuSeconds(const ServerProcess& server);
 
 // Latency figures in milliseconds.
 struct Percentiles {
@@ -121,6 +126,8 @@ Percentiles Summarize(std::vector<double> ms);
 
 // "MET" or "NOT MET".
 const char* Verdict(bool met);
+// True for a measured figure that can be judged: finite and above zero.
+bool Measured(double value);
 
 }  // namespace polysync::bench
 

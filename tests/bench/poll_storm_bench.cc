@@ -10,6 +10,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -74,6 +75,10 @@ int main(int argc, char** argv) {
   const int n_pollers = absl::GetFlag(FLAGS_pollers);
   const absl::Duration duration = absl::GetFlag(FLAGS_duration);
   const absl::Duration ttl = absl::GetFlag(FLAGS_cache_ttl);
+  if (ttl <= absl::ZeroDuration()) {
+    std::fprintf(stderr, "poll_storm_bench: --cache_ttl must be positive\n");
+    return 64;
+  }
   bool correct = true;
 
   auto sim = bench::StartSimulator(
@@ -227,9 +232,15 @@ int main(int argc, char** argv) {
       "upstream requests per update per cache period: %.3f (%lld / (%d "
       "updates x %.1f periods))\n",
       per_update_period, static_cast<long long>(upstream), n_updates, periods);
-  std::printf("target: at most 1 per update per cache period: %.3f %s\n",
-              per_update_period, bench::Verdict(per_update_period <= 1.0));
-  if (poll_errors > 0 || watch_errors > 0 || upstream < 0) correct = false;
+  std::printf(
+      "target: at most 1 per update per cache period: %.3f %s\n",
+      per_update_period,
+      bench::Verdict(correct && poll_errors == 0 && watch_errors == 0 &&
+                     upstream >= 0 && std::isfinite(per_update_period) &&
+                     polls_done > 0 && per_update_period <= 1.0));
+  if (poll_errors > 0 || watch_errors > 0 || upstream < 0 || polls_done == 0) {
+    correct = false;
+  }
   std::printf("poll_storm_bench: %s\n", correct ? "ok" : "FAILED CALLS");
   return correct ? 0 : 1;
 }

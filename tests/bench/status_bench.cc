@@ -181,6 +181,11 @@ bool Saturate(const bench::ServerProcess& server, const std::string& sim_url,
                     bench::MetricValue(before, ok_series);
   const double cpu = bench::MetricValue(after, "process_cpu_seconds_total") -
                      bench::MetricValue(before, "process_cpu_seconds_total");
+  if (!bench::Measured(ok) || !bench::Measured(cpu)) {
+    std::printf("saturation (%s): the server's metrics could not be read\n",
+                label);
+    return false;
+  }
   std::printf(
       "saturation (%s): %.0f calls/s (h2load, %d connections x %d streams); "
       "grpc-status OK for %.0f of %d calls (server counters); server CPU "
@@ -294,13 +299,10 @@ int main(int argc, char** argv) {
     http_calls += OpenLoop(rate, phase, [&] { fire_http(http_rec); });
     http_rec.WaitFor(http_calls);
     client_http_cpu += SelfCpuSeconds() - self_before;
-    const double cpu_before =
-        bench::MetricValue(bench::Scrape(*server), "process_cpu_seconds_total");
+    const double cpu_before = bench::ServerCpuSeconds(*server);
     grpc_calls += OpenLoop(rate, phase, [&] { fire_grpc(grpc_rec); });
     grpc_rec.WaitFor(grpc_calls);
-    server_cpu += bench::MetricValue(bench::Scrape(*server),
-                                     "process_cpu_seconds_total") -
-                  cpu_before;
+    server_cpu += bench::ServerCpuSeconds(*server) - cpu_before;
   }
   // The floor: a call that never leaves the server (ListWorkspaces), at the
   // same rate: what gRPC itself costs here.
@@ -308,8 +310,7 @@ int main(int argc, char** argv) {
   int64_t floor_calls = 0;
   double floor_cpu = 0;
   {
-    const double cpu_before =
-        bench::MetricValue(bench::Scrape(*server), "process_cpu_seconds_total");
+    const double cpu_before = bench::ServerCpuSeconds(*server);
     floor_calls = OpenLoop(rate, phase, [&] {
       struct Call {
         grpc::ClientContext context;
@@ -327,25 +328,31 @@ int main(int argc, char** argv) {
           });
     });
     floor_rec.WaitFor(floor_calls);
-    floor_cpu = bench::MetricValue(bench::Scrape(*server),
-                                   "process_cpu_seconds_total") -
-                cpu_before;
+    floor_cpu = bench::ServerCpuSeconds(*server) - cpu_before;
   }
   const bench::Percentiles h = bench::Summarize(http_rec.ms());
   const bench::Percentiles g = bench::Summarize(grpc_rec.ms());
   PrintPath("direct HTTP GET", h, http_rec.failures());
   PrintPath("GetUpdateStatus", g, grpc_rec.failures());
-  if (http_rec.failures() + grpc_rec.failures() > 0) correct = false;
+  if (http_rec.failures() + grpc_rec.failures() + floor_rec.failures() > 0) {
+    correct = false;
+  }
   const double cpu_us = 1e6 * server_cpu / std::max<int64_t>(1, grpc_calls);
   std::printf("added by the service: p50 %+.3f ms, p99 %+.3f ms\n",
               g.p50 - h.p50, g.p99 - h.p99);
   std::printf("target: added p99 < 1 ms: %.3f ms %s\n", g.p99 - h.p99,
-              bench::Verdict(g.p99 - h.p99 < 1.0));
+              bench::Verdict(correct && g.count > 0 && h.count > 0 &&
+                             g.p99 - h.p99 < 1.0));
   std::printf(
       "target: server CPU per call < 100 us: %.1f us %s (getrusage: "
       "process_cpu_seconds_total over the gRPC phases, its upstream GET "
       "included)\n",
-      cpu_us, bench::Verdict(cpu_us < 100));
+      cpu_us,
+      bench::Verdict(correct && bench::Measured(cpu_us) && cpu_us < 100));
+  if (!bench::Measured(cpu_us)) {
+    std::printf("the server's CPU time could not be read\n");
+    correct = false;
+  }
   const bench::Percentiles f = bench::Summarize(floor_rec.ms());
   std::printf(
       "reference: this benchmark's own CPU per direct HTTP GET (libcurl, "

@@ -104,9 +104,16 @@ class ImportImpl final : public Import,
     bool finish = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      // While pages are still listed, one request slot stays theirs.
-      const int limit = std::max(
-          1, max_details_ - (listing_done_ ? 0 : reserve_for_listing_));
+      // While pages are still listed, one request slot stays theirs. The
+      // workspace's limit now (halved after a 429), not its ceiling: details
+      // queued in the limiter would be ahead of the next page.
+      const int slots =
+          reserve_for_listing_ == 0
+              ? max_details_
+              : std::min(max_details_,
+                         ws_.client().limiter().concurrency_limit());
+      const int limit =
+          std::max(1, slots - (listing_done_ ? 0 : reserve_for_listing_));
       while (!queue_.empty() && in_flight_ < limit) {
         to_fetch.push_back(std::move(queue_.front()));
         queue_.pop_front();

@@ -3,8 +3,9 @@
 // Lists the pipelines page by page and, while later pages are still being
 // listed, fetches each matching pipeline's details with at most
 // `max_concurrent_details` requests in flight: by default all but one of the
-// workspace's concurrent requests while pages are being listed (so the next
-// page is never queued behind details), then all of them. The import then
+// workspace's concurrent requests (its limiter's current limit) while pages
+// are being listed, so the next page is not queued behind this import's own
+// details, then all of them. The import then
 // takes about max(pages, N / concurrency) request times instead of their
 // sum. Jobs are delivered in batches of `batch_size`. A
 // pipeline whose details cannot be read becomes a PipelineError in a batch;
