@@ -85,7 +85,14 @@ const std::vector<FlagSpec>& GlobalFlags() {
        "PDLT_TLS_CERT"},
       {"tls-key", "FILE", "client certificate's private key (PEM)",
        "PDLT_TLS_KEY"},
-      {"token-file", "FILE", "file holding a bearer token", "PDLT_TOKEN_FILE"},
+      {"token-file", "FILE",
+       "file holding a bearer token (sent in clear text only to loopback, "
+       "unless --allow-plaintext-token)",
+       "PDLT_TOKEN_FILE"},
+      {"allow-plaintext-token", nullptr,
+       "send --token-file's token without TLS to a non-loopback server (when "
+       "something else, e.g. a service mesh, encrypts the traffic)",
+       "PDLT_ALLOW_PLAINTEXT_TOKEN"},
       {"output", "table|json", "output format (default table)", "PDLT_OUTPUT"},
       {"affinity", nullptr,
        "resolve --server into its replicas and send each pipeline's calls "
@@ -900,6 +907,8 @@ int Run(int argc, char** argv) {
   o.tls_cert_file = FlagOrEnv(parsed, "tls-cert");
   o.tls_key_file = FlagOrEnv(parsed, "tls-key");
   o.token_file = FlagOrEnv(parsed, "token-file");
+  const std::string plaintext = FlagOrEnv(parsed, "allow-plaintext-token");
+  o.allow_token_over_plaintext = plaintext == "true" || plaintext == "1";
   const std::string affinity = FlagOrEnv(parsed, "affinity");
   o.pipeline_affinity = affinity == "true" || affinity == "1";
   o.default_deadline = absl::Seconds(30);

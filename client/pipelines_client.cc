@@ -130,6 +130,28 @@ bool SplitHostPort(const std::string& target, std::string* host,
   return true;
 }
 
+// Whether a gRPC target stays on this machine: a Unix socket, or a loopback
+// host ("localhost", 127.0.0.0/8, ::1), with or without a dns:/ipv4:/ipv6:
+// scheme. Anything else may cross a network.
+bool IsLocalTarget(std::string target) {
+  if (absl::StartsWith(target, "unix:") ||
+      absl::StartsWith(target, "unix-abstract:")) {
+    return true;
+  }
+  for (absl::string_view scheme : {"dns:///", "dns:", "ipv4:", "ipv6:"}) {
+    if (absl::StartsWith(target, scheme)) {
+      target = target.substr(scheme.size());
+      break;
+    }
+  }
+  std::string host, port;
+  if (!SplitHostPort(target, &host, &port)) host = target;
+  if (absl::EqualsIgnoreCase(host, "localhost") || host == "::1") return true;
+  in_addr v4{};
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1 &&
+         (ntohl(v4.s_addr) >> 24) == 127;
+}
+
 bool IsIpLiteral(const std::string& host) {
   unsigned char buf[sizeof(struct in6_addr)];
   return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
@@ -240,6 +262,20 @@ absl::StatusOr<std::unique_ptr<PipelinesClient>> PipelinesClient::Create(
     // Fail early on a missing file; it is read again on every call.
     auto token = ReadFile(options.token_file, "token");
     if (!token.ok()) return token.status();
+    // A bearer token in clear text is anyone's who can read the network.
+    const bool tls =
+        !options.tls_ca_file.empty() || !options.tls_cert_file.empty();
+    std::vector<std::string> targets = options.replicas;
+    if (targets.empty()) targets.push_back(options.target);
+    for (const auto& t : targets) {
+      if (!tls && !options.allow_token_over_plaintext && !IsLocalTarget(t)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "refusing to send the bearer token in clear text to \"", t,
+            "\": configure TLS (a CA file), or allow it explicitly "
+            "(allow_token_over_plaintext; pdlt: --allow-plaintext-token) when "
+            "something else encrypts the traffic, e.g. a service mesh"));
+      }
+    }
   }
 
   std::unique_ptr<PipelinesClient> client(

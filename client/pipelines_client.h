@@ -92,8 +92,12 @@ struct ClientOptions {
   std::string tls_key_file;
   // Sent as `authorization: Bearer <contents>` (surrounding whitespace
   // removed); the file is read on every call, so a rotated token is used at
-  // once. Empty: no token.
+  // once. Empty: no token. Without TLS the token is only sent to a target on
+  // this machine (loopback or a Unix socket): Create() refuses any other
+  // unless `allow_token_over_plaintext` (e.g. a service mesh encrypts the
+  // traffic instead).
   std::string token_file;
+  bool allow_token_over_plaintext = false;
 
   RetryOptions retry;
 

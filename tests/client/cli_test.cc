@@ -218,6 +218,14 @@ TEST_F(CliTest, BadUsageIsOneLineAndExit64) {
   }
   EXPECT_THAT(Run({"status", "not-a-run-id"}).err,
               HasSubstr("invalid run id \"not-a-run-id\""));
+  // A bearer token is not sent in clear text off this machine.
+  Result plaintext =
+      Pdlt({"--server", "10.0.0.5:50051", "--token-file",
+            TmpFile("cli-plain-token", "tok-CCCC-0123456789"), "workspaces"},
+           {});
+  EXPECT_EQ(plaintext.code, 64) << plaintext;
+  EXPECT_THAT(plaintext.err, HasSubstr("clear text"));
+  EXPECT_THAT(plaintext.err, HasSubstr("--allow-plaintext-token"));
   // Nothing reached Databricks.
   EXPECT_EQ(h_->sim().UpdatesCreated(), 0);
 }

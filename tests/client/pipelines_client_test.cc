@@ -305,6 +305,37 @@ TEST(PipelinesClientTest, BearerTokenIsReReadOnEveryCall) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(PipelinesClientTest, TokenIsNeverSentInClearTextOffThisMachine) {
+  ClientOptions o;
+  o.token_file = TmpFile("plain-token", "tok-BBBB-0123456789");
+  for (const char* local : {"127.0.0.1:50051", "localhost:50051", "[::1]:50051",
+                            "dns:///localhost:50051", "unix:/run/pdlt.sock"}) {
+    o.target = local;
+    EXPECT_TRUE(PipelinesClient::Create(o).ok()) << local;
+  }
+  for (const char* remote : {"10.0.0.5:50051", "polysync-dlt.prod:50051",
+                             "dns:///polysync-dlt:50051", "[2001:db8::1]:443",
+                             "localhost.evil.example:50051"}) {
+    o.target = remote;
+    auto refused = PipelinesClient::Create(o);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition)
+        << remote;
+    EXPECT_THAT(refused.status().message(), HasSubstr("clear text")) << remote;
+    // The secret itself is never in the message.
+    EXPECT_THAT(refused.status().message(),
+                ::testing::Not(HasSubstr("tok-BBBB")));
+  }
+  o.target = "10.0.0.5:50051";
+  o.replicas = {"127.0.0.1:1", "10.0.0.6:50051"};
+  EXPECT_FALSE(PipelinesClient::Create(o).ok());  // every replica counts
+  o.replicas.clear();
+  o.allow_token_over_plaintext = true;
+  EXPECT_TRUE(PipelinesClient::Create(o).ok());
+  o.allow_token_over_plaintext = false;
+  o.tls_ca_file = TmpFile("plain-ca", "not checked until a call");
+  EXPECT_TRUE(PipelinesClient::Create(o).ok());
+}
+
 TEST(PipelinesClientTest, MutualTls) {
   Harness h(absl::StrCat(
       R"(, "tls": {"cert_file": ")", Runfile("tests/testdata/server.pem"),
