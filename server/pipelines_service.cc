@@ -490,12 +490,29 @@ grpc::ServerWriteReactor<v1::UpdateStatus>* PipelinesService::WatchUpdate(
 grpc::ServerUnaryReactor* PipelinesService::ListWorkspaces(
     grpc::CallbackServerContext* context, const v1::ListWorkspacesRequest*,
     v1::ListWorkspacesResponse* response) {
-  if (auto who = Authorize(context, Action::kRead, ""); !who.ok()) {
-    return Refuse("ListWorkspaces", context, who.status());
+  v1::ListWorkspacesResponse all = job_type_.ListWorkspaces();
+  if (authorizer_ != nullptr) {
+    // Only the workspaces the caller may read; refused when there is none.
+    absl::Status refused =
+        absl::PermissionDeniedError("no workspace may be read by this caller");
+    v1::ListWorkspacesResponse visible;
+    for (const auto& w : all.workspaces()) {
+      auto who = authorizer_->Check(*context, Action::kRead, w.name());
+      if (who.ok()) {
+        *visible.add_workspaces() = w;
+      } else if (who.status().code() == absl::StatusCode::kUnauthenticated) {
+        return Refuse("ListWorkspaces", context, who.status());
+      } else {
+        refused = who.status();
+      }
+    }
+    if (visible.workspaces_size() == 0) {
+      return Refuse("ListWorkspaces", context, refused);
+    }
+    all = std::move(visible);
   }
-  return Unary(
-      "ListWorkspaces", context, response,
-      [&](api::CallContext, auto done) { done(job_type_.ListWorkspaces()); });
+  return Unary("ListWorkspaces", context, response,
+               [&](api::CallContext, auto done) { done(std::move(all)); });
 }
 
 }  // namespace polysync::server

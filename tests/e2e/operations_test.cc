@@ -59,8 +59,11 @@ class Harness {
     sim_ = *sim::Simulator::Start(sim_options);
     setenv("OPS_SIM_TOKEN", sim_->access_token().c_str(), 1);
     auto config = server::ParseConfig(
-        absl::StrCat(R"({"listen": "127.0.0.1:0", "workspaces": [{
-            "name": "prod", "host": ")",
+        absl::StrCat(R"({"listen": "127.0.0.1:0", "default_workspace": "prod",
+            "workspaces": [{"name": "prod", "host": ")",
+                     sim_->base_url(), R"(",
+            "personal_access_token": {"token": {"env": "OPS_SIM_TOKEN"}}},
+            {"name": "staging", "host": ")",
                      sim_->base_url(), R"(",
             "personal_access_token": {"token": {"env": "OPS_SIM_TOKEN"}}}])",
                      extra, "}"),
@@ -143,13 +146,17 @@ class AuthorizationTest : public ::testing::Test {
                          {"name": "polysync-backend", "token": {"file": ")",
         operator_token_, R"("}},
                          {"name": "elsewhere", "token": {"file": ")",
-        TmpFile("elsewhere-token", "elsewhere-token-0123456789"), R"("}}],
+        TmpFile("elsewhere-token", "elsewhere-token-0123456789"), R"("}},
+                         {"name": "archivist", "token": {"file": ")",
+        TmpFile("archivist-token", "archivist-token-0123456789"), R"("}}],
               "grants": [{"identity": "token:dashboard", "workspaces": ["*"],
                           "actions": ["read"]},
                          {"identity": "token:polysync-backend",
                           "workspaces": ["prod"], "actions": ["*"]},
                          {"identity": "token:elsewhere",
-                          "workspaces": ["staging"], "actions": ["*"]}]})"));
+                          "workspaces": ["staging"], "actions": ["*"]},
+                         {"identity": "token:archivist",
+                          "workspaces": ["archive"], "actions": ["*"]}]})"));
   }
 
   std::unique_ptr<Harness> harness_;
@@ -223,10 +230,13 @@ TEST_F(AuthorizationTest, EveryRpcRefusesAnIdentityWithoutTheRight) {
   };
   std::vector<grpc::Status> results;
   {
+    // Listing shows only the workspaces the caller may read.
     grpc::ClientContext c;
     with(c);
     v1::ListWorkspacesResponse r;
-    results.push_back(stub->ListWorkspaces(&c, {}, &r));
+    ASSERT_TRUE(stub->ListWorkspaces(&c, {}, &r).ok());
+    ASSERT_EQ(r.workspaces_size(), 1);
+    EXPECT_EQ(r.workspaces(0).name(), "staging");
   }
   {
     grpc::ClientContext c;
@@ -280,13 +290,37 @@ TEST_F(AuthorizationTest, EveryRpcRefusesAnIdentityWithoutTheRight) {
     }
     results.push_back(reader->Finish());
   }
-  ASSERT_EQ(results.size(), 7u);
+  ASSERT_EQ(results.size(), 6u);
   for (const auto& s : results) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED)
         << s.error_message();
   }
   EXPECT_EQ(harness_->sim_->RequestCount("*"), before);
   EXPECT_EQ(harness_->sim_->UpdatesCreated(), 0);
+}
+
+TEST_F(AuthorizationTest, ListWorkspacesShowsOnlyWhatTheCallerMayRead) {
+  auto stub = harness_->Stub();
+  auto list = [&](const std::string& token, v1::ListWorkspacesResponse* r) {
+    grpc::ClientContext c;
+    if (!token.empty()) c.AddMetadata("authorization", "Bearer " + token);
+    return stub->ListWorkspaces(&c, {}, r);
+  };
+  auto names = [](const v1::ListWorkspacesResponse& r) {
+    std::vector<std::string> out;
+    for (const auto& w : r.workspaces()) out.push_back(w.name());
+    return out;
+  };
+  v1::ListWorkspacesResponse r;
+  ASSERT_TRUE(list("reader-token-0123456789", &r).ok());
+  EXPECT_THAT(names(r), ::testing::ElementsAre("prod", "staging"));
+  r.Clear();
+  ASSERT_TRUE(list("operator-token-0123456789", &r).ok());
+  EXPECT_THAT(names(r), ::testing::ElementsAre("prod"));
+  // Granted only a workspace this server does not have: nothing to show.
+  EXPECT_EQ(list("archivist-token-0123456789", &r).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(list("", &r).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(AuthorizationTest, GrantedCallerStartsAndIsAudited) {
