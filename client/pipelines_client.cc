@@ -152,6 +152,15 @@ bool IsLocalTarget(std::string target) {
          (ntohl(v4.s_addr) >> 24) == 127;
 }
 
+// The server's mark on an UNAVAILABLE caused by Databricks (pipelines.proto).
+bool UnavailableBecauseOfDatabricks(const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find("polysync-unavailable-cause");
+  return it != trailers.end() &&
+         absl::string_view(it->second.data(), it->second.size()) ==
+             "databricks";
+}
+
 bool IsIpLiteral(const std::string& host) {
   unsigned char buf[sizeof(struct in6_addr)];
   return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
@@ -476,7 +485,14 @@ absl::Status PipelinesClient::Call(absl::string_view method,
     absl::Status prepared = Prepare(context, deadline, request_id);
     if (!prepared.ok()) return prepared;
     absl::Status status = attempt(context, *replica);
-    if (absl::IsUnavailable(status)) MarkUnavailable(replica->address);
+    // UNAVAILABLE that the replica itself sent for Databricks (see
+    // pipelines.proto): the replica is fine, so it keeps its pipelines (and
+    // their idempotency keys); the call is retried there after a backoff.
+    const bool databricks_down =
+        absl::IsUnavailable(status) && UnavailableBecauseOfDatabricks(context);
+    if (absl::IsUnavailable(status) && !databricks_down) {
+      MarkUnavailable(replica->address);
+    }
     if (status.ok() || !retry || !absl::IsUnavailable(status) ||
         n >= options_.retry.max_attempts) {
       if (!status.ok()) {
@@ -488,20 +504,22 @@ absl::Status PipelinesClient::Call(absl::string_view method,
       }
       return status;
     }
-    if (std::find(tried.begin(), tried.end(), replica->address) ==
-        tried.end()) {
-      tried.push_back(replica->address);
-    }
-    // Another replica not tried yet: fail over at once.
-    const auto next = Ranked(key, tried);
-    if (!next.empty() && std::find(tried.begin(), tried.end(),
-                                   next.front()->address) == tried.end()) {
-      log::Info(
-          "client call unavailable; failing over",
-          {Field("method", method), Field("request_id", request_id),
-           Field("from", replica->address), Field("to", next.front()->address),
-           Field("error", status.message())});
-      continue;
+    if (!databricks_down) {
+      if (std::find(tried.begin(), tried.end(), replica->address) ==
+          tried.end()) {
+        tried.push_back(replica->address);
+      }
+      // Another replica not tried yet: fail over at once.
+      const auto next = Ranked(key, tried);
+      if (!next.empty() && std::find(tried.begin(), tried.end(),
+                                     next.front()->address) == tried.end()) {
+        log::Info("client call unavailable; failing over",
+                  {Field("method", method), Field("request_id", request_id),
+                   Field("from", replica->address),
+                   Field("to", next.front()->address),
+                   Field("error", status.message())});
+        continue;
+      }
     }
     tried.clear();
     const absl::Duration wait = Backoff(++backoffs);

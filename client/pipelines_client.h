@@ -108,7 +108,9 @@ struct ClientOptions {
   // (the same choice in every client process); a replica that answered
   // UNAVAILABLE is skipped for `replica_cooldown`, so its pipelines fail
   // over to the next replica in their hash order (within the same call when
-  // the call may be retried) and come back after it.
+  // the call may be retried) and come back after it. An UNAVAILABLE the
+  // replica marks as caused by Databricks (pipelines.proto) is not held
+  // against it: the call is retried on the same replica after a backoff.
   //
   // `replicas`: an explicit address list ("host:port"; used as given).
   // Otherwise, with `pipeline_affinity`, `target` ("host:port", no scheme)

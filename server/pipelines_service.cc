@@ -145,10 +145,15 @@ grpc::ServerUnaryReactor* Unary(const char* method,
   Begin(method);
   api::CallContext ctx = ContextOf(context);
   call(ctx,
-       [method, reactor, response, start, audit = std::move(audit),
+       [method, context, reactor, response, start, audit = std::move(audit),
         correlation_id = ctx.correlation_id](absl::StatusOr<Response> result) {
          if (audit) audit(result, correlation_id);
          grpc::Status status = ToGrpcStatus(result.status());
+         if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+           // This replica answered: Databricks did not. Clients keep calling
+           // this replica (retrying later) instead of failing over.
+           context->AddTrailingMetadata(kUnavailableCauseKey, "databricks");
+         }
          if (result.ok()) *response = *std::move(result);
          Record(method, status, start);
          if (!status.ok()) {

@@ -18,6 +18,10 @@ namespace polysync::server {
 
 namespace v1 = ::polysync::databricks::v1;
 
+// Trailing metadata on an UNAVAILABLE unary answer that Databricks caused
+// (value "databricks"); see pipelines.proto.
+inline constexpr char kUnavailableCauseKey[] = "polysync-unavailable-cause";
+
 class PipelinesService final : public v1::DatabricksPipelines::CallbackService {
  public:
   // `authorizer` may be null: every caller may do everything.

@@ -2,6 +2,7 @@
 #include "client/pipelines_client.h"
 
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -430,6 +431,49 @@ TEST_F(AffinityTest, OnePipelineOneReplicaAndFailoverInHashOrder) {
   // All down: the call fails UNAVAILABLE after trying each in hash order.
   EXPECT_EQ(client->GetUpdateStatus(first->run_id()).status().code(),
             absl::StatusCode::kUnavailable);
+}
+
+// A Databricks outage is not the replica's fault: the replica says so, and
+// the client keeps the pipeline (and its idempotency key) there.
+TEST_F(AffinityTest, DatabricksUnavailableKeepsTheReplica) {
+  const std::string id = h_.CreatePipeline("orders");
+  testing::sim::FaultRule lost;
+  lost.endpoint = "updates.start";
+  lost.kind = testing::sim::FaultKind::kHttpError;
+  lost.status = 503;
+  lost.count = 1;
+  h_.sim().InjectFault(lost);
+  // The service's own answer carries the cause.
+  {
+    auto stub = v1::DatabricksPipelines::NewStub(grpc::CreateChannel(
+        h_.replica_target(0), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    v1::StartUpdateRequest request;
+    request.set_pipeline_id(id);
+    v1::StartUpdateResponse response;
+    ASSERT_EQ(stub->StartUpdate(&context, request, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+    const auto& trailers = context.GetServerTrailingMetadata();
+    auto cause = trailers.find("polysync-unavailable-cause");
+    ASSERT_NE(cause, trailers.end());
+    EXPECT_EQ(std::string(cause->second.data(), cause->second.size()),
+              "databricks");
+  }
+  h_.sim().InjectFault(lost);
+  LogCapture logs;
+  auto client = MustCreate(Options());
+  v1::StartUpdateRequest start;
+  start.set_pipeline_id(id);
+  start.set_idempotency_key("polysync-run-8");
+  auto started = client->StartUpdate(start);
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(logs.Count("failing over"), 0);
+  EXPECT_EQ(logs.Count("client call unavailable; retrying"), 1);
+  // Still its replica: the key is replayed there.
+  auto again = MustCreate(Options())->StartUpdate(start);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed());
+  EXPECT_EQ(h_.sim().UpdatesCreated(), 1);
 }
 
 TEST_F(AffinityTest, FailsOverToTheNextInHashOrderAndStaysThere) {
