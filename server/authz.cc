@@ -138,16 +138,43 @@ absl::StatusOr<std::string> Authorizer::Check(
         "no valid credentials: send `authorization: Bearer <token>` or a "
         "client certificate");
   }
+  if (Allowed(identity, action, workspace)) return identity;
+  return absl::PermissionDeniedError(
+      absl::StrCat(identity, " may not ", ActionName(action),
+                   " in workspace \"", Shown(workspace), "\""));
+}
+
+absl::StatusOr<std::vector<std::string>> Authorizer::Permitted(
+    const grpc::ServerContextBase& context, Action action,
+    const std::vector<std::string>& workspaces) const {
+  if (!enabled_) return workspaces;
+  const std::string identity = Identity(context);  // once: reads token files
+  if (identity.empty()) {
+    return absl::UnauthenticatedError(
+        "no valid credentials: send `authorization: Bearer <token>` or a "
+        "client certificate");
+  }
+  std::vector<std::string> permitted;
+  for (const auto& w : workspaces) {
+    if (Allowed(identity, action, w)) permitted.push_back(w);
+  }
+  if (permitted.empty() && !workspaces.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        identity, " may not ", ActionName(action), " in any workspace"));
+  }
+  return permitted;
+}
+
+bool Authorizer::Allowed(const std::string& identity, Action action,
+                         absl::string_view workspace) const {
   for (const auto& g : grants_) {
     if ((g.identity == "*" || g.identity == identity) &&
         Contains(g.workspaces, workspace) &&
         Contains(g.actions, ActionName(action))) {
-      return identity;
+      return true;
     }
   }
-  return absl::PermissionDeniedError(
-      absl::StrCat(identity, " may not ", ActionName(action),
-                   " in workspace \"", Shown(workspace), "\""));
+  return false;
 }
 
 }  // namespace polysync::server

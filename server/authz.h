@@ -55,7 +55,17 @@ class Authorizer {
                                     Action action,
                                     absl::string_view workspace) const;
 
+  // Of `workspaces`, those where `action` is allowed (all of them when
+  // authorization is disabled). UNAUTHENTICATED without valid credentials;
+  // PERMISSION_DENIED when none is allowed. The caller is identified once.
+  absl::StatusOr<std::vector<std::string>> Permitted(
+      const grpc::ServerContextBase& context, Action action,
+      const std::vector<std::string>& workspaces) const;
+
  private:
+  bool Allowed(const std::string& identity, Action action,
+               absl::string_view workspace) const;
+
   struct Token {
     std::string name;
     databricks::auth::SecretSource source;

@@ -1,5 +1,6 @@
 #include "server/pipelines_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -497,22 +498,19 @@ grpc::ServerUnaryReactor* PipelinesService::ListWorkspaces(
     v1::ListWorkspacesResponse* response) {
   v1::ListWorkspacesResponse all = job_type_.ListWorkspaces();
   if (authorizer_ != nullptr) {
-    // Only the workspaces the caller may read; refused when there is none.
-    absl::Status refused =
-        absl::PermissionDeniedError("no workspace may be read by this caller");
+    // Only the workspaces the caller may read.
+    std::vector<std::string> names;
+    for (const auto& w : all.workspaces()) names.push_back(w.name());
+    auto permitted = authorizer_->Permitted(*context, Action::kRead, names);
+    if (!permitted.ok()) {
+      return Refuse("ListWorkspaces", context, permitted.status());
+    }
     v1::ListWorkspacesResponse visible;
     for (const auto& w : all.workspaces()) {
-      auto who = authorizer_->Check(*context, Action::kRead, w.name());
-      if (who.ok()) {
+      if (std::find(permitted->begin(), permitted->end(), w.name()) !=
+          permitted->end()) {
         *visible.add_workspaces() = w;
-      } else if (who.status().code() == absl::StatusCode::kUnauthenticated) {
-        return Refuse("ListWorkspaces", context, who.status());
-      } else {
-        refused = who.status();
       }
-    }
-    if (visible.workspaces_size() == 0) {
-      return Refuse("ListWorkspaces", context, refused);
     }
     all = std::move(visible);
   }
