@@ -79,6 +79,14 @@ void Child::DrainInBackground() {
   });
 }
 
+bool Child::Exited() {
+  if (stopped_) return true;
+  if (pid_ > 0 && waitpid(pid_, &exit_status_, WNOHANG) == pid_) {
+    stopped_ = true;
+  }
+  return stopped_;
+}
+
 int Child::Stop() {
   if (stopped_ || pid_ <= 0) return exit_status_;
   stopped_ = true;
@@ -291,6 +299,24 @@ Percentiles Summarize(std::vector<double> ms) {
   p.max = ms.back();
   p.mean = std::accumulate(ms.begin(), ms.end(), 0.0) / ms.size();
   return p;
+}
+
+int64_t OpenLoop(absl::Duration period, absl::Duration length,
+                 const std::function<void(int64_t)>& fire) {
+  const absl::Time start = absl::Now();
+  int64_t i = 0;
+  for (; i * period < length; ++i) {
+    const absl::Duration wait = start + i * period - absl::Now();
+    if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
+    fire(i);
+  }
+  return i;
+}
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return -1;
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
 }
 
 const char* Verdict(bool met) { return met ? "MET" : "NOT MET"; }

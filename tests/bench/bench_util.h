@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -46,6 +47,9 @@ class Child {
   void DrainInBackground();
   // SIGTERM, then waits; the exit status as waitpid gives it.
   int Stop();
+  // True once the process has ended on its own (reaped; Stop() then returns
+  // its exit status).
+  bool Exited();
 
  private:
   Child() = default;
@@ -123,6 +127,14 @@ struct Percentiles {
   size_t count = 0;
 };
 Percentiles Summarize(std::vector<double> ms);
+
+// Calls `fire(i)` every `period` for `length` (i = 0, 1, ...), on schedule
+// whatever the calls' answers do (open loop). Returns how many it fired.
+int64_t OpenLoop(absl::Duration period, absl::Duration length,
+                 const std::function<void(int64_t)>& fire);
+
+// The median (the upper one of an even count); -1 when empty.
+double Median(std::vector<double> values);
 
 // "MET" or "NOT MET".
 const char* Verdict(bool met);

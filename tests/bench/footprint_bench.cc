@@ -108,11 +108,6 @@ Start Measure(const std::string& runfiles, std::vector<std::string> args) {
   return result;
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? -1 : v[v.size() / 2];
-}
-
 double Max(const std::vector<double>& v) {
   return v.empty() ? -1 : *std::max_element(v.begin(), v.end());
 }
@@ -165,11 +160,11 @@ int main(int argc, char** argv) {
     std::printf(
         "%-40s start to SERVING: median %.1f ms, max %.1f ms; idle RSS: "
         "median %.1f MiB, max %.1f MiB (%zu of %d starts)\n",
-        mode.name, Median(ms), Max(ms), Median(rss), Max(rss), ms.size(),
-        starts);
+        mode.name, bench::Median(ms), Max(ms), bench::Median(rss), Max(rss),
+        ms.size(), starts);
     if (first_ms < 0) {
-      first_ms = Median(ms);
-      first_rss = Median(rss);
+      first_ms = bench::Median(ms);
+      first_rss = bench::Median(rss);
     }
   }
   unlink(config_path);

@@ -59,11 +59,6 @@ namespace {
 
 constexpr int kPageSize = 100;  // the API's maximum, as the server uses
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 std::string Runs(const std::vector<double>& v) {
   std::vector<std::string> parts;
   for (double s : v) parts.push_back(absl::StrFormat("%.3f", s));
@@ -295,7 +290,7 @@ int main(int argc, char** argv) {
       ltf_stats = ReadStats(sim->url);
     }
     const double bound = Bound(n, c, r);
-    const double t = Median(ours), l = Median(ltf);
+    const double t = bench::Median(ours), l = bench::Median(ltf);
     std::printf(
         "C=%-3d polysync-dlt ImportPipelines: %.3f s (runs %s) bound %.3f s "
         "ratio %.2f; upstream: %lld lists, %lld gets, peak %lld concurrent\n",

@@ -144,11 +144,7 @@ int main(int argc, char** argv) {
     if (n_pollers == 0) return;
     const absl::Duration period =
         absl::GetFlag(FLAGS_poll_interval) / n_pollers;
-    for (int64_t i = 0;; ++i) {
-      const absl::Time at = start + i * period;
-      if (at - start >= warmup + duration) break;
-      const absl::Duration wait = at - absl::Now();
-      if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
+    bench::OpenLoop(period, warmup + duration, [&](int64_t i) {
       struct Call {
         grpc::ClientContext context;
         v1::GetUpdateStatusRequest request;
@@ -176,7 +172,7 @@ int main(int argc, char** argv) {
             ++polls_done;
             delete call;
           });
-    }
+    });
   });
   // The measured window.
   absl::SleepFor(warmup - (absl::Now() - start));

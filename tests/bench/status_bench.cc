@@ -89,22 +89,6 @@ class Recorder {
   int64_t done_ = 0;
 };
 
-// Calls `fire` `rate` times a second for `length`, on schedule whatever the
-// answers do (open loop). Returns the number of calls fired.
-int64_t OpenLoop(int rate, absl::Duration length,
-                 const std::function<void()>& fire) {
-  const absl::Time start = absl::Now();
-  const int64_t n = static_cast<int64_t>(rate * absl::ToDoubleSeconds(length));
-  const absl::Duration period = absl::Seconds(1) / rate;
-  for (int64_t i = 0; i < n; ++i) {
-    const absl::Time at = start + i * period;
-    const absl::Duration wait = at - absl::Now();
-    if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
-    fire();
-  }
-  return n;
-}
-
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
 // This process's CPU seconds (getrusage).
@@ -210,6 +194,7 @@ int main(int argc, char** argv) {
       bench::RunfilesDir(argv[0], absl::GetFlag(FLAGS_runfiles));
   const int rate = absl::GetFlag(FLAGS_rate);
   const absl::Duration phase = absl::GetFlag(FLAGS_phase);
+  const absl::Duration period = absl::Seconds(1) / rate;
   bool correct = true;
 
   // One pipeline whose update stays RUNNING for the whole run.
@@ -284,9 +269,10 @@ int main(int argc, char** argv) {
   // Warm-up (connections, caches), not counted.
   {
     Recorder warm_http, warm_grpc;
-    const int64_t n =
-        OpenLoop(rate, absl::Milliseconds(500), [&] { fire_http(warm_http); });
-    OpenLoop(rate, absl::Milliseconds(500), [&] { fire_grpc(warm_grpc); });
+    const int64_t n = bench::OpenLoop(period, absl::Milliseconds(500),
+                                      [&](int64_t) { fire_http(warm_http); });
+    bench::OpenLoop(period, absl::Milliseconds(500),
+                    [&](int64_t) { fire_grpc(warm_grpc); });
     warm_http.WaitFor(n);
     warm_grpc.WaitFor(n);
   }
@@ -296,11 +282,13 @@ int main(int argc, char** argv) {
       rate, absl::GetFlag(FLAGS_rounds), absl::FormatDuration(phase).c_str());
   for (int round = 0; round < absl::GetFlag(FLAGS_rounds); ++round) {
     const double self_before = SelfCpuSeconds();
-    http_calls += OpenLoop(rate, phase, [&] { fire_http(http_rec); });
+    http_calls +=
+        bench::OpenLoop(period, phase, [&](int64_t) { fire_http(http_rec); });
     http_rec.WaitFor(http_calls);
     client_http_cpu += SelfCpuSeconds() - self_before;
     const double cpu_before = bench::ServerCpuSeconds(*server);
-    grpc_calls += OpenLoop(rate, phase, [&] { fire_grpc(grpc_rec); });
+    grpc_calls +=
+        bench::OpenLoop(period, phase, [&](int64_t) { fire_grpc(grpc_rec); });
     grpc_rec.WaitFor(grpc_calls);
     server_cpu += bench::ServerCpuSeconds(*server) - cpu_before;
   }
@@ -311,7 +299,7 @@ int main(int argc, char** argv) {
   double floor_cpu = 0;
   {
     const double cpu_before = bench::ServerCpuSeconds(*server);
-    floor_calls = OpenLoop(rate, phase, [&] {
+    floor_calls = bench::OpenLoop(period, phase, [&](int64_t) {
       struct Call {
         grpc::ClientContext context;
         v1::ListWorkspacesRequest request;

@@ -9,29 +9,25 @@
 // injected through the simulator's admin endpoint (`--fault_rate` of every
 // upstream request: 503s, resets, 429s and latency).
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "adapters/databricks/http/curl_transport.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "tests/bench/bench_util.h"
 
 ABSL_FLAG(absl::Duration, duration, absl::Minutes(1), "How long to run.");
 ABSL_FLAG(int, clients, 8, "Concurrent client threads.");
@@ -47,125 +43,31 @@ ABSL_FLAG(double, max_rss_growth, 0.10,
 
 namespace v1 = ::polysync::databricks::v1;
 namespace http = ::polysync::databricks::http;
-
-namespace {
-
-int64_t RssKb(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      int64_t kb = 0;
-      std::istringstream(line.substr(6)) >> kb;
-      return kb;
-    }
-  }
-  return -1;
-}
-
-// Reads the server's stderr until it has logged its port.
-bool ReadStartup(FILE* err, int* port) {
-  char buf[4096];
-  while (fgets(buf, sizeof buf, err) != nullptr) {
-    const std::string line(buf);
-    if (line.find("\"msg\":\"gRPC server listening\"") == std::string::npos) {
-      continue;
-    }
-    const auto at = line.find("\"port\":");
-    if (at == std::string::npos) continue;
-    return absl::SimpleAtoi(
-               line.substr(at + 7, line.find_first_of(",}", at) - at - 7),
-               port) &&
-           *port > 0;
-  }
-  return false;
-}
-
-}  // namespace
-
-// Starts `argv` with stdout or stderr (`which`: 1 or 2) on a pipe.
-pid_t Spawn(const std::vector<std::string>& argv, int which, FILE** out) {
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], which);
-    close(fds[0]);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  *out = fdopen(fds[0], "r");
-  return pid;
-}
+namespace bench = ::polysync::bench;
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  std::string runfiles = absl::GetFlag(FLAGS_runfiles);
-  if (runfiles.empty()) {
-    const char* dir = std::getenv("RUNFILES_DIR");
-    if (dir == nullptr) dir = std::getenv("TEST_SRCDIR");
-    runfiles = dir != nullptr ? absl::StrCat(dir, "/polysync_dlt")
-                              : absl::StrCat(argv[0], ".runfiles/polysync_dlt");
-  }
-  // The simulated workspace, on its own.
-  const std::string token = "dapi-soak-0123456789abcdef";
-  FILE* sim_out = nullptr;
-  pid_t sim_pid = Spawn(
-      {runfiles + "/adapters/databricks/simulator/databricks-simulator",
-       "--port=0", "--log_level=warn", "--token=" + token,
-       absl::StrCat("--generate_pipelines=", absl::GetFlag(FLAGS_pipelines))},
-      1, &sim_out);
-  char line[1024];
-  std::string sim_url;
-  if (sim_pid > 0 && fgets(line, sizeof line, sim_out) != nullptr) {
-    std::string l(line);
-    if (l.rfind("listening on ", 0) == 0) {
-      sim_url = l.substr(13, l.find_first_of("\r\n") - 13);
-    }
-  }
-  if (sim_url.empty()) {
+  const std::string runfiles =
+      bench::RunfilesDir(argv[0], absl::GetFlag(FLAGS_runfiles));
+  // The simulated workspace, on its own; the server, configured for it with
+  // the default request limits.
+  auto sim = bench::StartSimulator(
+      runfiles,
+      {absl::StrCat("--generate_pipelines=", absl::GetFlag(FLAGS_pipelines))});
+  if (!sim.ok()) {
     std::fprintf(stderr, "soak: the simulator did not start\n");
     return 2;
   }
-  // The server, configured for it.
-  char config_path[] = "/tmp/soak-config-XXXXXX";
-  const int config_fd = mkstemp(config_path);
-  const std::string config = absl::StrCat(
-      R"({"workspaces": [{"name": "soak", "host": ")", sim_url,
-      R"(", "personal_access_token": {"token": {"env": "SOAK_TOKEN"}}}]})");
-  if (config_fd < 0 || write(config_fd, config.data(), config.size()) !=
-                           static_cast<ssize_t>(config.size())) {
-    return 2;
-  }
-  close(config_fd);
-  setenv("SOAK_TOKEN", token.c_str(), 1);
-  FILE* err = nullptr;
-  pid_t pid =
-      Spawn({runfiles + "/server/polysync-dlt",
-             std::string("--config=") + config_path, "--listen=127.0.0.1:0",
-             "--drain_delay=0s", "--shutdown_grace=5s", "--log_level=info"},
-            2, &err);
-  int port = 0;
-  std::string ignored;
-  if (pid <= 0 || !ReadStartup(err, &port)) {
+  const std::string& sim_url = sim->url;
+  auto server = bench::StartServer(
+      runfiles, bench::ServerConfig(sim_url, {{"soak", 0, 0}}),
+      {"--shutdown_grace=5s"});
+  if (!server.ok()) {
     std::fprintf(stderr, "soak: the server did not start\n");
     return 2;
   }
-  // Keep draining both outputs so neither process ever blocks.
-  std::thread drain([err] {
-    char buf[4096];
-    while (fgets(buf, sizeof buf, err) != nullptr) {
-    }
-  });
-  std::thread drain_sim([sim_out] {
-    char buf[4096];
-    while (fgets(buf, sizeof buf, sim_out) != nullptr) {
-    }
-  });
+  const pid_t pid = server->child->pid();
+  const int port = server->port;
 
   auto transport = http::MakeCurlTransport({});
   const double rate = absl::GetFlag(FLAGS_fault_rate);
@@ -205,7 +107,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   absl::SleepFor(absl::Seconds(1));
-  const int64_t rss_start = RssKb(pid);
+  const int64_t rss_start = bench::ProcStatusKb(pid, "VmRSS");
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::map<std::string, int64_t> codes;
@@ -256,9 +158,8 @@ int main(int argc, char** argv) {
   int64_t rss_peak = rss_start;
   while (absl::Now() - start < duration) {
     absl::SleepFor(std::min(absl::Seconds(5), duration));
-    rss_peak = std::max(rss_peak, RssKb(pid));
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) {
+    rss_peak = std::max(rss_peak, bench::ProcStatusKb(pid, "VmRSS"));
+    if (server->child->Exited()) {
       std::fprintf(stderr, "soak: the server died\n");
       stop = true;
       for (auto& t : clients) t.join();
@@ -268,15 +169,9 @@ int main(int argc, char** argv) {
   }
   stop = true;
   for (auto& t : clients) t.join();
-  const int64_t rss_end = RssKb(pid);
-  kill(pid, SIGTERM);
-  int wait_status = 0;
-  waitpid(pid, &wait_status, 0);
-  drain.join();
-  kill(sim_pid, SIGTERM);
-  waitpid(sim_pid, nullptr, 0);
-  drain_sim.join();
-  unlink(config_path);
+  const int64_t rss_end = bench::ProcStatusKb(pid, "VmRSS");
+  const int wait_status = server->child->Stop();
+  sim->child->Stop();
   const bool clean_exit =
       WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
   const double growth =
