@@ -264,9 +264,13 @@ int main(int argc, char** argv) {
     ImportOnce(*stub, names[i]);  // warm-up: connections, allocations
     std::vector<double> ours;
     SimStats stats;
+    double server_cpu = 0;
+    int64_t upstream = 0;
     for (int k = 0; k < reps; ++k) {
       ResetStats(sim->url);
+      const double cpu_before = bench::ServerCpuSeconds(*server);
       ImportResult result = ImportOnce(*stub, names[i]);
+      server_cpu += bench::ServerCpuSeconds(*server) - cpu_before;
       if (!result.ok || result.jobs != n || result.errors != 0) {
         std::printf("C=%d polysync-dlt: WRONG RESULT ok=%d jobs=%d errors=%d\n",
                     c, result.ok, result.jobs, result.errors);
@@ -275,6 +279,7 @@ int main(int argc, char** argv) {
         ours.push_back(result.seconds);  // failed runs are not timed
       }
       stats = ReadStats(sim->url);
+      upstream += stats.lists + stats.gets;
     }
     std::vector<double> ltf;
     SimStats ltf_stats;
@@ -293,10 +298,12 @@ int main(int argc, char** argv) {
     const double t = bench::Median(ours), l = bench::Median(ltf);
     std::printf(
         "C=%-3d polysync-dlt ImportPipelines: %.3f s (runs %s) bound %.3f s "
-        "ratio %.2f; upstream: %lld lists, %lld gets, peak %lld concurrent\n",
+        "ratio %.2f; upstream: %lld lists, %lld gets, peak %lld concurrent; "
+        "server CPU %.1f us per upstream request\n",
         c, t, Runs(ours).c_str(), bound, t / bound,
         static_cast<long long>(stats.lists), static_cast<long long>(stats.gets),
-        static_cast<long long>(stats.peak));
+        static_cast<long long>(stats.peak),
+        1e6 * server_cpu / std::max<int64_t>(1, upstream));
     std::printf(
         "C=%-3d list-then-fetch, %d threads: %.3f s (runs %s); peak %lld "
         "concurrent; polysync-dlt is %.2fx faster\n",
