@@ -14,8 +14,9 @@ PACKAGES=(
   grpc-proto libabsl-dev libcurl4-openssl-dev libsimdjson-dev libgtest-dev
   libgmock-dev libbenchmark-dev libcpp-httplib-dev nlohmann-json3-dev
   libboost-dev libssl-dev
-  # tools used by tests and benchmarks
-  nghttp2-client nghttp2-proxy procps
+  # commands the tests, benchmarks and scripts run (tests/lint:tools_test
+  # fails when one is run but no package listed here provides it)
+  nghttp2-client nghttp2-proxy procps curl git
 )
 
 SUDO=""
