@@ -24,19 +24,6 @@ bool ConstantTimeEquals(absl::string_view sent, absl::string_view expected) {
   return diff == 0;
 }
 
-// At most 64 printable bytes of a caller-supplied value, for messages.
-std::string Shown(absl::string_view value) {
-  std::string out;
-  for (char c : value.substr(0, 64)) {
-    out.push_back(static_cast<unsigned char>(c) < 0x20 ||
-                          static_cast<unsigned char>(c) == 0x7f
-                      ? '?'
-                      : c);
-  }
-  if (value.size() > 64) out += "...";
-  return out;
-}
-
 bool Contains(const std::vector<std::string>& list, absl::string_view value) {
   return std::any_of(list.begin(), list.end(), [&](const std::string& v) {
     return v == "*" || v == value;
@@ -139,9 +126,13 @@ absl::StatusOr<std::string> Authorizer::Check(
         "client certificate");
   }
   if (Allowed(identity, action, workspace)) return identity;
-  return absl::PermissionDeniedError(
-      absl::StrCat(identity, " may not ", ActionName(action),
-                   " in workspace \"", Shown(workspace), "\""));
+  // A configured workspace is named; any other name is the caller's input
+  // and is not repeated.
+  return absl::PermissionDeniedError(absl::StrCat(
+      identity, " may not ", ActionName(action), " in ",
+      workspace.empty()          ? std::string("the default workspace")
+      : NamedInAGrant(workspace) ? absl::StrCat("workspace \"", workspace, "\"")
+                                 : std::string("the workspace named")));
 }
 
 absl::StatusOr<std::vector<std::string>> Authorizer::Permitted(
@@ -163,6 +154,13 @@ absl::StatusOr<std::vector<std::string>> Authorizer::Permitted(
         identity, " may not ", ActionName(action), " in any workspace"));
   }
   return permitted;
+}
+
+bool Authorizer::NamedInAGrant(absl::string_view workspace) const {
+  for (const auto& g : grants_) {
+    if (Contains(g.workspaces, workspace)) return true;
+  }
+  return false;
 }
 
 bool Authorizer::Allowed(const std::string& identity, Action action,

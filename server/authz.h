@@ -65,6 +65,8 @@ class Authorizer {
  private:
   bool Allowed(const std::string& identity, Action action,
                absl::string_view workspace) const;
+  // True when a grant lists `workspace` by name (so it may be shown).
+  bool NamedInAGrant(absl::string_view workspace) const;
 
   struct Token {
     std::string name;

@@ -7,6 +7,7 @@
 
 #include "adapters/databricks/decoders.h"
 #include "adapters/databricks/text.h"
+#include "common/secrets.h"
 
 namespace polysync::databricks {
 namespace {
@@ -208,6 +209,41 @@ TEST(StatusFromTokenEndpointResponseTest, OAuthErrors) {
             absl::StatusCode::kUnavailable);
   EXPECT_EQ(StatusFromTokenEndpointResponse("x", 302, "", "").code(),
             absl::StatusCode::kUnknown);
+}
+
+// An upstream error that echoes a credential near the excerpt's end shows
+// none of it: redaction happens before the message is cut (an issued OAuth
+// token and a Basic "client:secret" alike).
+TEST(StatusFromHttpResponseTest, EchoedSecretNearTheCutIsRedactedWhole) {
+  const std::string oauth = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.errorsTest";
+  const std::string basic = "errors-test-client:errors-test-secret-0123";
+  secrets::Register(oauth);
+  secrets::Register(basic);
+  for (const std::string& secret : {oauth, basic}) {
+    for (size_t at = 160; at <= 200; at += 5) {
+      const std::string message = std::string(at, 'm') + secret + " end";
+      const std::string body =
+          absl::StrCat(R"({"error_code":"INVALID_PARAMETER_VALUE","message":")",
+                       message, R"("})");
+      absl::Status status =
+          StatusFromHttpResponse("GET pipelines", 400, body, "");
+      EXPECT_EQ(std::string(status.message()).find(secret.substr(0, 8)),
+                std::string::npos)
+          << status;
+      status = StatusFromHttpResponse("GET pipelines", 502, message, "");
+      EXPECT_EQ(std::string(status.message()).find(secret.substr(0, 8)),
+                std::string::npos)
+          << status;
+      status = StatusFromTokenEndpointResponse(
+          "POST token", 400,
+          absl::StrCat(R"({"error":"invalid_client","error_description":")",
+                       message, R"("})"),
+          "");
+      EXPECT_EQ(std::string(status.message()).find(secret.substr(0, 8)),
+                std::string::npos)
+          << status;
+    }
+  }
 }
 
 }  // namespace

@@ -12,9 +12,11 @@ absl::Status ValidateId(absl::string_view field, std::string_view id) {
   if (id.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(field, " is empty"));
   }
+  // The value is not repeated: whatever a caller sends (a guessed secret
+  // included) gets the same answer, so redaction cannot be used as an oracle.
   return absl::InvalidArgumentError(
-      absl::StrCat(field, " must be 8-4-4-4-12 letters and digits, got \"",
-                   EscapedPrefix(id), "\" (", id.size(), " bytes)"));
+      absl::StrCat(field, " must be 8-4-4-4-12 letters and digits; the value ",
+                   "given (", id.size(), " bytes) is not"));
 }
 
 }  // namespace
@@ -49,8 +51,9 @@ absl::StatusOr<RunId> ParseRunId(std::string_view run_id) {
   const size_t colon = run_id.find(':');
   if (colon == std::string_view::npos) {
     return absl::InvalidArgumentError(
-        absl::StrCat("run_id must be \"{pipeline_id}:{update_id}\", got \"",
-                     EscapedPrefix(run_id, 80), "\""));
+        absl::StrCat("run_id must be \"{pipeline_id}:{update_id}\"; the value "
+                     "given (",
+                     run_id.size(), " bytes) has no ':'"));
   }
   std::string_view pipeline_id = run_id.substr(0, colon);
   std::string_view update_id = run_id.substr(colon + 1);

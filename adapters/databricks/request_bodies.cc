@@ -19,8 +19,7 @@ absl::Status CheckTableNames(absl::string_view field,
     }
     if (!IsValidUtf8(names[i])) {
       return absl::InvalidArgumentError(
-          absl::StrCat(field, "[", i, "] is not valid UTF-8: \"",
-                       EscapedPrefix(names[i]), "\""));
+          absl::StrCat(field, "[", i, "] is not valid UTF-8"));
     }
   }
   return absl::OkStatus();

@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "common/secrets.h"
 
 namespace polysync::databricks {
 namespace {
@@ -50,9 +51,21 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
-std::string Excerpt(std::string_view text, size_t max_bytes) {
-  const absl::string_view stripped = absl::StripAsciiWhitespace(AsAbsl(text));
-  text = std::string_view(stripped.data(), stripped.size());
+namespace {
+
+// Registered secrets replaced in the part of `text` an excerpt can show
+// (plus room for a secret that starts inside it), before anything is cut.
+std::string RedactedHead(std::string_view text, size_t max_bytes) {
+  constexpr size_t kLongestSecret = 16 * 1024;
+  return secrets::Redact(AsAbsl(text.substr(0, max_bytes + kLongestSecret)));
+}
+
+}  // namespace
+
+std::string Excerpt(std::string_view raw, size_t max_bytes) {
+  const std::string redacted = RedactedHead(raw, max_bytes);
+  const absl::string_view stripped = absl::StripAsciiWhitespace(redacted);
+  std::string_view text(stripped.data(), stripped.size());
   std::string out;
   out.reserve(text.size() < max_bytes ? text.size() : max_bytes + 3);
   size_t i = 0;
@@ -74,7 +87,9 @@ std::string Excerpt(std::string_view text, size_t max_bytes) {
   return out;
 }
 
-std::string EscapedPrefix(std::string_view text, size_t max_bytes) {
+std::string EscapedPrefix(std::string_view raw, size_t max_bytes) {
+  const std::string redacted = RedactedHead(raw, max_bytes);
+  const std::string_view text(redacted);
   const bool cut = text.size() > max_bytes;
   std::string out = absl::CHexEscape(AsAbsl(text.substr(0, max_bytes)));
   if (cut) out.append("...");

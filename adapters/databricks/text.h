@@ -31,6 +31,9 @@ inline absl::string_view AsAbsl(std::string_view s) {
 // above U+10FFFF).
 bool IsValidUtf8(std::string_view text);
 
+// Both first replace every registered secret (common/secrets.h) by
+// "[REDACTED]", then cut: a cut never keeps part of a secret.
+//
 // At most `max_bytes` bytes of `text` (plus "..." when cut), cut on a
 // character boundary, leading and trailing whitespace trimmed, every control
 // character (C0, DEL) replaced by a space and every invalid UTF-8 byte by '?'.

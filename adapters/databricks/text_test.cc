@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "common/secrets.h"
+
 namespace polysync::databricks {
 namespace {
 
@@ -48,6 +50,26 @@ TEST(EscapedPrefixTest, EscapesAndCuts) {
   EXPECT_EQ(EscapedPrefix(std::string("a\0b", 3)), "a\\x00\\x62");
   EXPECT_EQ(EscapedPrefix("\xc3\xa9"), "\\xc3\\xa9");
   EXPECT_EQ(EscapedPrefix(std::string(10240, 'a'), 8), "aaaaaaaa...");
+}
+
+// A secret is replaced before the text is cut, so a cut never leaves part
+// of one behind (a 33-byte token starting at byte 190 of a 200-byte excerpt
+// used to keep 10 of its bytes; at byte 170, 30).
+TEST(ExcerptTest, RedactsBeforeCutting) {
+  const std::string token = "dapiExcerptTestToken0123456789abc";  // 33 bytes
+  secrets::Register(token);
+  for (size_t at = 150; at <= 200; ++at) {
+    const std::string body = std::string(at, 'x') + token + " trailing text";
+    const std::string out = Excerpt(body, 200);
+    EXPECT_EQ(out.find(token.substr(0, 8)), std::string::npos)
+        << "at " << at << ": " << out;
+    EXPECT_EQ(out.find("dapiExc"), std::string::npos) << "at " << at;
+    EXPECT_LE(out.size(), 203u);
+  }
+  EXPECT_EQ(Excerpt("error: " + token + " bad"), "error: [REDACTED] bad");
+  EXPECT_EQ(EscapedPrefix(token + "\r\n", 20).find("dapiExc"),
+            std::string::npos);
+  EXPECT_EQ(EscapedPrefix("x" + token, 12).find("dapiExc"), std::string::npos);
 }
 
 }  // namespace

@@ -546,6 +546,7 @@ TEST_F(ServiceTest, MalformedInputGetsTheRightCodeAndSendsNothing) {
     v1::Parameter* p = request.add_parameters();
     p->set_name("full_refresh");
     p->set_data_type(v1::DATA_TYPE_BOOL);
+    p->set_direction(v1::DIRECTION_INPUT);
     p->set_value("maybe");
     v1::StartUpdateResponse r;
     EXPECT_EQ(Start(request, &r).error_code(),

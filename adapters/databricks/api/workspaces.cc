@@ -76,16 +76,11 @@ absl::StatusOr<Workspace*> Workspaces::Find(absl::string_view name) {
         "no default workspace is configured; name one of: ",
         names.empty() ? "(none configured)" : absl::StrJoin(names, ", ")));
   }
-  std::string shown(name.substr(0, 64));
-  for (char& c : shown) {
-    if (static_cast<unsigned char>(c) < 0x20 ||
-        static_cast<unsigned char>(c) >= 0x7f) {
-      c = '?';
-    }
-  }
-  return absl::NotFoundError(
-      absl::StrCat("workspace \"", shown, "\" is not configured; configured: ",
-                   names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
+  // The name asked for is not repeated (it is the caller's input, whatever
+  // it is); the configured names are.
+  return absl::NotFoundError(absl::StrCat(
+      "the workspace named in the request is not configured; configured: ",
+      names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
 }
 
 }  // namespace polysync::databricks::api

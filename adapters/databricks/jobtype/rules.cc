@@ -138,10 +138,9 @@ absl::StatusOr<StartPlan> PlanStart(const v1::StartUpdateRequest& request) {
                        kMaxParameterNameBytes, " bytes"));
     }
     if (p.value().size() > kMaxParameterValueBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("parameters[", i, "] (", p.name(), "): the value has ",
-                       p.value().size(), " bytes; at most ",
-                       kMaxParameterValueBytes, " are allowed"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "parameters[", i, "]: the value has ", p.value().size(),
+          " bytes; at most ", kMaxParameterValueBytes, " are allowed"));
     }
     if (p.name() != kFullRefresh) continue;
     if (p.direction() == v1::DIRECTION_OUTPUT) continue;  // never sent
@@ -154,16 +153,23 @@ absl::StatusOr<StartPlan> PlanStart(const v1::StartUpdateRequest& request) {
       return absl::InvalidArgumentError(
           "parameters: full_refresh must have data type DATA_TYPE_BOOL");
     }
-    const std::string value =
-        absl::AsciiStrToLower(absl::StripAsciiWhitespace(p.value()));
-    if (value == "true") {
+    if (p.direction() != v1::DIRECTION_INPUT &&
+        p.direction() != v1::DIRECTION_INPUT_OUTPUT) {
+      return absl::InvalidArgumentError(
+          "parameters: full_refresh must have direction DIRECTION_INPUT or "
+          "DIRECTION_INPUT_OUTPUT");
+    }
+    // Exactly "true" or "false" in any case; nothing around them. The value
+    // is not echoed: a rejected value is the caller's input, whatever it is.
+    if (absl::EqualsIgnoreCase(p.value(), "true")) {
       plan.full_refresh = true;
-    } else if (value == "false") {
+    } else if (absl::EqualsIgnoreCase(p.value(), "false")) {
       plan.full_refresh = false;
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
-          "parameters: full_refresh must be \"true\" or \"false\", not \"",
-          p.value().substr(0, 40), p.value().size() > 40 ? "..." : "", "\""));
+          "parameters: full_refresh must be \"true\" or \"false\" (any "
+          "case, no spaces); the value given (",
+          p.value().size(), " bytes) is neither"));
     }
   }
   if (auto s = CheckTables(request.refresh_selection(), "refresh_selection");

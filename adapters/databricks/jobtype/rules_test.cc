@@ -3,11 +3,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+
 namespace polysync::databricks::jobtype {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 Pipeline SamplePipeline() {
   Pipeline p;
@@ -141,7 +147,47 @@ TEST(PlanStartTest, BadFullRefreshIsInvalidArgument) {
     EXPECT_EQ(PlanStart(r).status().code(), absl::StatusCode::kInvalidArgument);
   }
   EXPECT_THAT(PlanStart(WithFullRefresh("yes")).status().message(),
-              HasSubstr("\"yes\""));
+              HasSubstr("\"true\" or \"false\""));
+}
+
+// Exactly true or false, in any case: surrounding or embedded whitespace,
+// control characters and other spellings are refused, never read as true.
+TEST(PlanStartTest, FullRefreshWithWhitespaceIsRefused) {
+  const std::vector<std::string> values = {"true ",
+                                           " TRUE",
+                                           "\ttrue\n",
+                                           "true\v",
+                                           "tr ue",
+                                           std::string("true\0", 5),
+                                           "\xef\xbb\xbftrue",
+                                           "1",
+                                           "on",
+                                           "t"};
+  for (const std::string& v : values) {
+    auto plan = PlanStart(WithFullRefresh(v));
+    EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument)
+        << "value: " << absl::CEscape(v);
+  }
+}
+
+TEST(PlanStartTest, FullRefreshWithoutADirectionIsRefused) {
+  auto plan = PlanStart(
+      WithFullRefresh("true", v1::DATA_TYPE_BOOL, v1::DIRECTION_UNSPECIFIED));
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(plan.status().message(), HasSubstr("DIRECTION_INPUT"));
+  plan = PlanStart(
+      WithFullRefresh("false", v1::DATA_TYPE_BOOL, v1::DIRECTION_UNSPECIFIED));
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A rejected value is never echoed: what the caller sent could be anything,
+// a secret included, and the answer must not depend on it.
+TEST(PlanStartTest, RejectedValueIsNotEchoed) {
+  auto a = PlanStart(WithFullRefresh("dapi0123456789abcdef"));
+  auto b = PlanStart(WithFullRefresh("something-else-12345"));
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(a.status().message(), Not(HasSubstr("dapi")));
+  EXPECT_EQ(a.status().message(), b.status().message());
 }
 
 TEST(PlanStartTest, SelectionWithFullRefreshIsRefused) {
