@@ -140,36 +140,52 @@ for f in tracked("*.sh") + [".ci/run"]:
             in_heredoc = h.group(1)
 
 packages = setup_packages()
-owner_cache = {}
-checked = set()
+
+# Which file of each candidate resolves on the PATH, and the names dpkg may
+# know it by (Debian's merged /usr: dpkg may know /bin/x for /usr/bin/x).
+resolved = {}
 for where, word in candidates:
     path = shutil.which(word)
     if not path or not os.path.realpath(path).startswith(("/usr/", "/bin/",
                                                           "/sbin/")):
         continue  # not a command here, or one the project builds or installs
     real = os.path.realpath(path)
+    names = [path, real]
+    for p in (path, real):
+        if p.startswith("/usr/"):
+            names.append(p[len("/usr"):])
+    resolved[word] = (real, names)
+
+# One dpkg-query for every path, one for every package's priority.
+all_names = sorted({n for _, names in resolved.values() for n in names})
+owner_of_path = {}
+if all_names:
+    out = subprocess.run(["dpkg-query", "-S", *all_names],
+                         capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        pkgs, sep, path = line.partition(": ")
+        if sep and path.strip() in all_names:
+            owner_of_path[path.strip()] = pkgs.split(",")[0].split(":")[0].strip()
+priority_of = {}
+out = subprocess.run(["dpkg-query", "-W", "-f", "${Package}\t${Priority}\n"],
+                     capture_output=True,
+                     text=True).stdout
+for line in out.splitlines():
+    pkg, _, prio = line.partition("\t")
+    priority_of[pkg] = prio.strip()
+
+owner_cache = {}
+for word, (real, names) in resolved.items():
+    owner = next((owner_of_path[n] for n in names if n in owner_of_path), None)
+    owner_cache[(word, real)] = (owner, priority_of.get(owner))
+
+checked = set()
+for where, word in candidates:
+    if word not in resolved:
+        continue
+    real = resolved[word][0]
     key = (word, real)
-    if key not in owner_cache:
-        owner = None
-        # Debian's merged /usr: dpkg may know /bin/x for /usr/bin/x.
-        names = [path, real]
-        for p in (path, real):
-            if p.startswith("/usr/"):
-                names.append(p[len("/usr"):])
-        for p in names:
-            r = subprocess.run(["dpkg-query", "-S", p],
-                               capture_output=True,
-                               text=True)
-            if r.returncode == 0:
-                owner = r.stdout.split(":", 1)[0].split(",")[0].strip()
-                break
-        priority = None
-        if owner:
-            priority = subprocess.run(
-                ["dpkg-query", "-W", "-f", "${Priority}", owner],
-                capture_output=True,
-                text=True).stdout.strip()
-        owner_cache[key] = (owner, priority)
     owner, priority = owner_cache[key]
     checked.add(word)
     if owner is None:
