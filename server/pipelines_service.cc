@@ -115,17 +115,31 @@ api::CallContext ContextOf(grpc::CallbackServerContext* context) {
   return ctx;
 }
 
-// Finishes a unary call refused before anything was done.
-grpc::ServerUnaryReactor* Refuse(const char* method,
-                                 grpc::CallbackServerContext* context,
-                                 const absl::Status& refusal) {
+// The log line of a call refused before anything was done (the caller's
+// correlation id, or a new one returned in the response metadata).
+std::string LogRefusal(const char* method, grpc::CallbackServerContext* context,
+                       const grpc::Status& status) {
+  const std::string correlation_id = CorrelationId(context);
+  context->AddInitialMetadata("x-request-id", correlation_id);
+  log::Info("rpc refused", {log::Field("method", method),
+                            log::Field("code", CodeName(status.error_code())),
+                            log::Field("error", status.error_message()),
+                            log::Field("correlation_id", correlation_id)});
+  return correlation_id;
+}
+
+// Finishes a unary call refused before anything was done. `audit`, when
+// set, is called with the call's correlation id.
+grpc::ServerUnaryReactor* Refuse(
+    const char* method, grpc::CallbackServerContext* context,
+    const absl::Status& refusal,
+    std::function<void(const std::string& correlation_id)> audit = nullptr) {
   auto* reactor = context->DefaultReactor();
   grpc::Status status = ToGrpcStatus(refusal);
   Begin(method);
   Record(method, status, absl::Now());
-  log::Info("rpc refused", {log::Field("method", method),
-                            log::Field("code", CodeName(status.error_code())),
-                            log::Field("error", status.error_message())});
+  const std::string correlation_id = LogRefusal(method, context, status);
+  if (audit) audit(correlation_id);
   reactor->Finish(status);
   return reactor;
 }
@@ -340,11 +354,11 @@ std::string PipelinesService::Caller(
 }
 
 absl::StatusOr<std::string> PipelinesService::Authorize(
-    grpc::CallbackServerContext* context, Action action,
+    grpc::CallbackServerContext* context, const std::vector<Action>& actions,
     const std::string& workspace) const {
   if (authorizer_ == nullptr) return std::string("anonymous");
   return authorizer_->Check(
-      *context, action,
+      *context, actions,
       workspace.empty() ? job_type_.default_workspace() : workspace);
 }
 
@@ -353,8 +367,9 @@ PipelinesService::ImportPipelines(grpc::CallbackServerContext* context,
                                   const v1::ImportPipelinesRequest* request) {
   auto writer = std::make_shared<ImportWriter>();
   writer->Hold(writer);
-  if (auto who = Authorize(context, Action::kRead, request->workspace());
+  if (auto who = Authorize(context, {Action::kRead}, request->workspace());
       !who.ok()) {
+    LogRefusal("ImportPipelines", context, ToGrpcStatus(who.status()));
     writer->End(who.status());
     return writer.get();
   }
@@ -374,7 +389,7 @@ grpc::ServerUnaryReactor* PipelinesService::SyncParameters(
     grpc::CallbackServerContext* context,
     const v1::SyncParametersRequest* request,
     v1::SyncParametersResponse* response) {
-  if (auto who = Authorize(context, Action::kRead, request->workspace());
+  if (auto who = Authorize(context, {Action::kRead}, request->workspace());
       !who.ok()) {
     return Refuse("SyncParameters", context, who.status());
   }
@@ -387,15 +402,21 @@ grpc::ServerUnaryReactor* PipelinesService::SyncParameters(
 grpc::ServerUnaryReactor* PipelinesService::StartUpdate(
     grpc::CallbackServerContext* context, const v1::StartUpdateRequest* request,
     v1::StartUpdateResponse* response) {
-  auto who = Authorize(context, Action::kStart, request->workspace());
+  // A restart also stops the running update; an attach returns it.
+  auto who =
+      Authorize(context, StartUpdateActions(*request), request->workspace());
   if (!who.ok()) {
-    log::Info("audit",
-              {log::Field("action", "StartUpdate"),
-               log::Field("caller", Caller(context)),
-               log::Field("workspace", Bounded(request->workspace())),
-               log::Field("pipeline_id", Bounded(request->pipeline_id())),
-               log::Field("outcome", who.status().ToString())});
-    return Refuse("StartUpdate", context, who.status());
+    return Refuse(
+        "StartUpdate", context, who.status(),
+        [&](const std::string& correlation_id) {
+          log::Info("audit",
+                    {log::Field("action", "StartUpdate"),
+                     log::Field("caller", Caller(context)),
+                     log::Field("workspace", Bounded(request->workspace())),
+                     log::Field("pipeline_id", Bounded(request->pipeline_id())),
+                     log::Field("outcome", who.status().ToString()),
+                     log::Field("correlation_id", correlation_id)});
+        });
   }
   return Unary(
       "StartUpdate", context, response,
@@ -422,7 +443,7 @@ grpc::ServerUnaryReactor* PipelinesService::StartUpdate(
 grpc::ServerUnaryReactor* PipelinesService::GetUpdateStatus(
     grpc::CallbackServerContext* context,
     const v1::GetUpdateStatusRequest* request, v1::UpdateStatus* response) {
-  if (auto who = Authorize(context, Action::kRead, request->workspace());
+  if (auto who = Authorize(context, {Action::kRead}, request->workspace());
       !who.ok()) {
     return Refuse("GetUpdateStatus", context, who.status());
   }
@@ -435,14 +456,19 @@ grpc::ServerUnaryReactor* PipelinesService::GetUpdateStatus(
 grpc::ServerUnaryReactor* PipelinesService::StopUpdate(
     grpc::CallbackServerContext* context, const v1::StopUpdateRequest* request,
     v1::StopUpdateResponse* response) {
-  auto who = Authorize(context, Action::kStop, request->workspace());
+  auto who = Authorize(context, {Action::kStop}, request->workspace());
   if (!who.ok()) {
-    log::Info("audit", {log::Field("action", "StopUpdate"),
-                        log::Field("caller", Caller(context)),
-                        log::Field("workspace", Bounded(request->workspace())),
-                        log::Field("run_id", Bounded(request->run_id())),
-                        log::Field("outcome", who.status().ToString())});
-    return Refuse("StopUpdate", context, who.status());
+    return Refuse("StopUpdate", context, who.status(),
+                  [&](const std::string& correlation_id) {
+                    log::Info(
+                        "audit",
+                        {log::Field("action", "StopUpdate"),
+                         log::Field("caller", Caller(context)),
+                         log::Field("workspace", Bounded(request->workspace())),
+                         log::Field("run_id", Bounded(request->run_id())),
+                         log::Field("outcome", who.status().ToString()),
+                         log::Field("correlation_id", correlation_id)});
+                  });
   }
   return Unary(
       "StopUpdate", context, response,
@@ -471,8 +497,9 @@ grpc::ServerWriteReactor<v1::UpdateStatus>* PipelinesService::WatchUpdate(
     const v1::WatchUpdateRequest* request) {
   auto writer = std::make_shared<WatchWriter>(job_type_);
   writer->Hold(writer);
-  if (auto who = Authorize(context, Action::kRead, request->workspace());
+  if (auto who = Authorize(context, {Action::kRead}, request->workspace());
       !who.ok()) {
+    LogRefusal("WatchUpdate", context, ToGrpcStatus(who.status()));
     writer->End(who.status());
     return writer.get();
   }

@@ -58,9 +58,10 @@ class PipelinesService final : public v1::DatabricksPipelines::CallbackService {
  private:
   // The caller's identity for audit lines ("anonymous" when none).
   std::string Caller(grpc::CallbackServerContext* context) const;
-  // The caller's identity when allowed to do `action` in `workspace`.
+  // The caller's identity when allowed to do every one of `actions` in
+  // `workspace`.
   absl::StatusOr<std::string> Authorize(grpc::CallbackServerContext* context,
-                                        Action action,
+                                        const std::vector<Action>& actions,
                                         const std::string& workspace) const;
 
   databricks::jobtype::JobType& job_type_;

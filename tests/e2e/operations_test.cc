@@ -148,7 +148,9 @@ class AuthorizationTest : public ::testing::Test {
                          {"name": "elsewhere", "token": {"file": ")",
         TmpFile("elsewhere-token", "elsewhere-token-0123456789"), R"("}},
                          {"name": "archivist", "token": {"file": ")",
-        TmpFile("archivist-token", "archivist-token-0123456789"), R"("}}],
+        TmpFile("archivist-token", "archivist-token-0123456789"), R"("}},
+                         {"name": "starter", "token": {"file": ")",
+        TmpFile("starter-token", "starter-token-0123456789"), R"("}}],
               "grants": [{"identity": "token:dashboard", "workspaces": ["*"],
                           "actions": ["read"]},
                          {"identity": "token:polysync-backend",
@@ -156,7 +158,9 @@ class AuthorizationTest : public ::testing::Test {
                          {"identity": "token:elsewhere",
                           "workspaces": ["staging"], "actions": ["*"]},
                          {"identity": "token:archivist",
-                          "workspaces": ["archive"], "actions": ["*"]}]})"));
+                          "workspaces": ["archive"], "actions": ["*"]},
+                         {"identity": "token:starter",
+                          "workspaces": ["prod"], "actions": ["start"]}]})"));
   }
 
   std::unique_ptr<Harness> harness_;
@@ -340,6 +344,53 @@ TEST_F(AuthorizationTest, GrantedCallerStartsAndIsAudited) {
   EXPECT_THAT(audits[0], HasSubstr("\"workspace\""));
   EXPECT_THAT(audits[1], HasSubstr("\"caller\":\"token:dashboard\""));
   EXPECT_THAT(audits[1], HasSubstr("PERMISSION_DENIED"));
+}
+
+TEST_F(AuthorizationTest, RestartNeedsTheStopRightAndAttachTheReadRight) {
+  // Someone else's update is running.
+  LogCapture logs;
+  auto stub = harness_->Stub();
+  v1::StartUpdateResponse first;
+  ASSERT_TRUE(StartWithToken(*stub, harness_->pipeline_id_,
+                             "operator-token-0123456789", &first)
+                  .ok());
+  const int64_t stops_before = harness_->sim_->RequestCount("pipelines.stop");
+  auto start_as_starter = [&](v1::IfRunning if_running) {
+    grpc::ClientContext c;
+    c.AddMetadata("authorization", "Bearer starter-token-0123456789");
+    c.AddMetadata("x-request-id", "restart-attempt-42");
+    // The manual clock never moves: a restart that goes ahead waits forever.
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::StartUpdateRequest q;
+    q.set_pipeline_id(harness_->pipeline_id_);
+    q.set_if_running(if_running);
+    v1::StartUpdateResponse r;
+    return stub->StartUpdate(&c, q, &r);
+  };
+  // A caller granted only `start` may start (here: refused because another
+  // update is active, which means the start right sufficed)...
+  EXPECT_EQ(start_as_starter(v1::IF_RUNNING_FAIL).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  // ...but not cancel the running update through a restart,
+  grpc::Status restart = start_as_starter(v1::IF_RUNNING_RESTART);
+  EXPECT_EQ(restart.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(restart.error_message(), HasSubstr("token:starter may not stop"));
+  // ...nor learn its run id through an attach.
+  grpc::Status attach = start_as_starter(v1::IF_RUNNING_ATTACH);
+  EXPECT_EQ(attach.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(attach.error_message(), HasSubstr("token:starter may not read"));
+  EXPECT_EQ(harness_->sim_->RequestCount("pipelines.stop"), stops_before);
+  EXPECT_EQ(harness_->sim_->UpdatesCreated(), 1);
+  // The refusal is audited, and the line carries the call's correlation id.
+  auto audits = logs.Lines("\"caller\":\"token:starter\"");
+  ASSERT_EQ(audits.size(), 3u);
+  EXPECT_THAT(audits[1], HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(audits[1],
+              HasSubstr("\"correlation_id\":\"restart-attempt-42\""));
+  auto refused = logs.Lines("\"msg\":\"rpc refused\"");
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_THAT(refused[0],
+              HasSubstr("\"correlation_id\":\"restart-attempt-42\""));
 }
 
 TEST_F(AuthorizationTest, RotatedTokenFileIsUsedOnTheNextCall) {
