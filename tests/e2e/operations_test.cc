@@ -393,6 +393,40 @@ TEST_F(AuthorizationTest, RestartNeedsTheStopRightAndAttachTheReadRight) {
               HasSubstr("\"correlation_id\":\"restart-attempt-42\""));
 }
 
+TEST_F(AuthorizationTest, RefusedCallsLogTheirCorrelationId) {
+  LogCapture logs;
+  auto stub = harness_->Stub();
+  grpc::ClientContext given;
+  given.AddMetadata("authorization", "Bearer reader-token-0123456789");
+  given.AddMetadata("x-request-id", "stop-attempt-7");
+  v1::StopUpdateRequest stop;
+  stop.set_run_id(
+      absl::StrCat(harness_->pipeline_id_, ":", harness_->pipeline_id_));
+  v1::StopUpdateResponse stopped;
+  ASSERT_EQ(stub->StopUpdate(&given, stop, &stopped).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  auto audits = logs.Lines("\"msg\":\"audit\"");
+  ASSERT_EQ(audits.size(), 1u);
+  EXPECT_THAT(audits[0], HasSubstr("\"correlation_id\":\"stop-attempt-7\""));
+  auto refused = logs.Lines("\"msg\":\"rpc refused\"");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_THAT(refused[0], HasSubstr("\"correlation_id\":\"stop-attempt-7\""));
+  // Without one, a generated id is logged and returned to the caller.
+  grpc::ClientContext none;
+  v1::SyncParametersRequest sync;
+  sync.set_pipeline_id(harness_->pipeline_id_);
+  v1::SyncParametersResponse synced;
+  ASSERT_EQ(stub->SyncParameters(&none, sync, &synced).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  auto returned = none.GetServerInitialMetadata().find("x-request-id");
+  ASSERT_NE(returned, none.GetServerInitialMetadata().end());
+  const std::string id(returned->second.data(), returned->second.size());
+  refused = logs.Lines("\"msg\":\"rpc refused\"");
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_THAT(refused[1],
+              HasSubstr(absl::StrCat("\"correlation_id\":\"", id, "\"")));
+}
+
 TEST_F(AuthorizationTest, RotatedTokenFileIsUsedOnTheNextCall) {
   auto stub = harness_->Stub();
   TmpFile("operator-token", "rotated-operator-token-987654321\n");
