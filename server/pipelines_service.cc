@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -203,12 +204,15 @@ class StreamWriter : public grpc::ServerWriteReactor<Message> {
     Step();
   }
 
-  void End(const absl::Status& status) {
+  // Finishes with `status` after the queued messages (dropped first when
+  // `discard_queued`; a write already started still completes).
+  void End(const absl::Status& status, bool discard_queued = false) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (ending_ || finished_) return;
       ending_ = true;
       end_status_ = ToGrpcStatus(status);
+      if (discard_queued) queue_.clear();
     }
     Step();
   }
@@ -294,6 +298,25 @@ class SharedWriter : public StreamWriter<Message> {
   std::shared_ptr<SharedWriter> self_;
 };
 
+class ImportWriter;
+
+}  // namespace
+
+// The imports in progress, so that a drain can end them.
+class PipelinesService::OpenImports {
+ public:
+  uint64_t Add(std::weak_ptr<ImportWriter> writer);
+  void Remove(uint64_t id);
+  void EndAll(const absl::Status& status);
+
+ private:
+  std::mutex mu_;
+  uint64_t next_id_ = 0;                                  // guarded by mu_
+  std::map<uint64_t, std::weak_ptr<ImportWriter>> open_;  // guarded by mu_
+};
+
+namespace {
+
 class ImportWriter final : public SharedWriter<v1::ImportPipelinesResponse> {
  public:
   ImportWriter() : SharedWriter("ImportPipelines") {}
@@ -302,6 +325,18 @@ class ImportWriter final : public SharedWriter<v1::ImportPipelinesResponse> {
     import_ = std::move(import);
     if (cancelled_ && import_) import_->Cancel();
   }
+  // Listed in `open` until the call is done.
+  void Register(std::shared_ptr<PipelinesService::OpenImports> open,
+                uint64_t id) {
+    open_ = std::move(open);
+    id_ = id;
+  }
+  // The server is draining: stop the import and end the stream with
+  // `status` now, without the batches still queued.
+  void Drain(const absl::Status& status) {
+    End(status, /*discard_queued=*/true);
+    Cancelled();
+  }
 
  protected:
   void Cancelled() override {
@@ -309,11 +344,17 @@ class ImportWriter final : public SharedWriter<v1::ImportPipelinesResponse> {
     cancelled_ = true;
     if (import_) import_->Cancel();
   }
+  void Release() override {
+    if (open_) open_->Remove(id_);
+    SharedWriter::Release();
+  }
 
  private:
   std::mutex mu_;
   std::shared_ptr<databricks::jobtype::Import> import_;
   bool cancelled_ = false;
+  std::shared_ptr<PipelinesService::OpenImports> open_;
+  uint64_t id_ = 0;
 };
 
 class WatchWriter final : public SharedWriter<v1::UpdateStatus> {
@@ -342,9 +383,40 @@ class WatchWriter final : public SharedWriter<v1::UpdateStatus> {
 
 }  // namespace
 
+uint64_t PipelinesService::OpenImports::Add(
+    std::weak_ptr<ImportWriter> writer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  open_[++next_id_] = std::move(writer);
+  return next_id_;
+}
+
+void PipelinesService::OpenImports::Remove(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  open_.erase(id);
+}
+
+void PipelinesService::OpenImports::EndAll(const absl::Status& status) {
+  std::vector<std::shared_ptr<ImportWriter>> writers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, weak] : open_) {
+      if (auto w = weak.lock()) writers.push_back(std::move(w));
+    }
+  }
+  for (auto& w : writers) w->Drain(status);
+}
+
 PipelinesService::PipelinesService(JobType& job_type,
                                    const Authorizer* authorizer)
-    : job_type_(job_type), authorizer_(authorizer) {}
+    : job_type_(job_type),
+      authorizer_(authorizer),
+      imports_(std::make_shared<OpenImports>()) {}
+
+PipelinesService::~PipelinesService() = default;
+
+void PipelinesService::EndImports(const absl::Status& status) {
+  imports_->EndAll(status);
+}
 
 std::string PipelinesService::Caller(
     grpc::CallbackServerContext* context) const {
@@ -367,6 +439,7 @@ PipelinesService::ImportPipelines(grpc::CallbackServerContext* context,
                                   const v1::ImportPipelinesRequest* request) {
   auto writer = std::make_shared<ImportWriter>();
   writer->Hold(writer);
+  writer->Register(imports_, imports_->Add(writer));
   if (auto who = Authorize(context, {Action::kRead}, request->workspace());
       !who.ok()) {
     LogRefusal("ImportPipelines", context, ToGrpcStatus(who.status()));

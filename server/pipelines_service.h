@@ -27,6 +27,11 @@ class PipelinesService final : public v1::DatabricksPipelines::CallbackService {
   // `authorizer` may be null: every caller may do everything.
   PipelinesService(databricks::jobtype::JobType& job_type,
                    const Authorizer* authorizer);
+  ~PipelinesService() override;
+
+  // Ends every import in progress with `status` (server draining): the
+  // import stops, batches not yet written are dropped.
+  void EndImports(const absl::Status& status);
 
   grpc::ServerWriteReactor<v1::ImportPipelinesResponse>* ImportPipelines(
       grpc::CallbackServerContext* context,
@@ -66,6 +71,12 @@ class PipelinesService final : public v1::DatabricksPipelines::CallbackService {
 
   databricks::jobtype::JobType& job_type_;
   const Authorizer* authorizer_;
+
+ public:
+  class OpenImports;  // defined in the .cc file
+
+ private:
+  std::shared_ptr<OpenImports> imports_;
 };
 
 }  // namespace polysync::server

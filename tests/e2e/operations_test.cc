@@ -681,5 +681,36 @@ TEST(DrainTest, ReadinessFlipsFirstThenUnaryFinishesAndWatchesEndUnavailable) {
   EXPECT_LT(absl::Now() - t0, absl::Seconds(4));
 }
 
+TEST(DrainTest, AnImportCutByTheDrainSaysImportAgain) {
+  Harness harness("");
+  harness.sim_->GeneratePipelines(300);
+  // Every pipeline's details take 2 s: the import outlasts the grace period.
+  sim::FaultRule slow;
+  slow.endpoint = "pipelines.get";
+  slow.kind = sim::FaultKind::kLatency;
+  slow.latency = absl::Seconds(2);
+  slow.count = -1;
+  harness.sim_->InjectFault(slow);
+  auto stub = harness.Stub();
+  grpc::ClientContext context;
+  auto reader = stub->ImportPipelines(&context, {});
+  // The import is under way once it asks for details.
+  for (int i = 0; i < 500 && harness.sim_->RequestCount("pipelines.get") == 0;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_GT(harness.sim_->RequestCount("pipelines.get"), 0);
+  harness.server_->BeginDrain();
+  std::thread shutdown([&] { harness.server_->Shutdown(absl::Seconds(1)); });
+  v1::ImportPipelinesResponse batch;
+  while (reader->Read(&batch)) {
+  }
+  grpc::Status status = reader->Finish();
+  shutdown.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("server draining; import again"));
+}
+
 }  // namespace
 }  // namespace polysync
