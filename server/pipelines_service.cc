@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "server/grpc_status.h"
+#include "server/request_codec.h"
 
 namespace polysync::server {
 namespace {
@@ -150,27 +151,35 @@ template <typename Response>
 using Audit = std::function<void(const absl::StatusOr<Response>&,
                                  const std::string& correlation_id)>;
 
-// Runs a unary JobType call and finishes the reactor with its result.
+// Runs a unary JobType call and finishes the reactor with its result,
+// serialized into `response`. `request` is kept alive until then.
 template <typename Response, typename Call>
 grpc::ServerUnaryReactor* Unary(const char* method,
                                 grpc::CallbackServerContext* context,
-                                Response* response, Call call,
+                                std::shared_ptr<const void> request,
+                                grpc::ByteBuffer* response, Call call,
                                 Audit<Response> audit = nullptr) {
   auto* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
   Begin(method);
   api::CallContext ctx = ContextOf(context);
   call(ctx,
-       [method, context, reactor, response, start, audit = std::move(audit),
+       [method, context, reactor, request = std::move(request), response, start,
+        audit = std::move(audit),
         correlation_id = ctx.correlation_id](absl::StatusOr<Response> result) {
          if (audit) audit(result, correlation_id);
+         if (result.ok()) {
+           if (absl::Status encoded = SerializeResponse(*result, response);
+               !encoded.ok()) {
+             result = encoded;
+           }
+         }
          grpc::Status status = ToGrpcStatus(result.status());
          if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
            // This replica answered: Databricks did not. Clients keep calling
            // this replica (retrying later) instead of failing over.
            context->AddTrailingMetadata(kUnavailableCauseKey, "databricks");
          }
-         if (result.ok()) *response = *std::move(result);
          Record(method, status, start);
          if (!status.ok()) {
            log::Info("rpc failed",
@@ -188,18 +197,24 @@ grpc::ServerUnaryReactor* Unary(const char* method,
 // and written one at a time; End() finishes after the queue drains. gRPC is
 // only called outside the lock.
 template <typename Message>
-class StreamWriter : public grpc::ServerWriteReactor<Message> {
+class StreamWriter : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit StreamWriter(const char* method)
       : method_(method), start_(absl::Now()) {
     Begin(method);
   }
 
-  void Push(Message message) {
+  void Push(const Message& message) {
+    grpc::ByteBuffer bytes;
+    if (absl::Status encoded = SerializeResponse(message, &bytes);
+        !encoded.ok()) {
+      End(encoded);
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (ending_ || finished_) return;
-      queue_.push_back(std::move(message));
+      queue_.push_back(std::move(bytes));
     }
     Step();
   }
@@ -275,12 +290,12 @@ class StreamWriter : public grpc::ServerWriteReactor<Message> {
   const char* method_;
   const absl::Time start_;
   std::mutex mu_;
-  std::deque<Message> queue_;  // guarded by mu_
-  Message current_;            // written only while !writing_
-  bool writing_ = false;       // guarded by mu_
-  bool ending_ = false;        // guarded by mu_
-  bool finished_ = false;      // guarded by mu_
-  grpc::Status end_status_;    // guarded by mu_
+  std::deque<grpc::ByteBuffer> queue_;  // guarded by mu_
+  grpc::ByteBuffer current_;            // written only while !writing_
+  bool writing_ = false;                // guarded by mu_
+  bool ending_ = false;                 // guarded by mu_
+  bool finished_ = false;               // guarded by mu_
+  grpc::Status end_status_;             // guarded by mu_
 };
 
 // Reactors are owned by a shared_ptr so that callbacks arriving after the
@@ -320,6 +335,8 @@ namespace {
 class ImportWriter final : public SharedWriter<v1::ImportPipelinesResponse> {
  public:
   ImportWriter() : SharedWriter("ImportPipelines") {}
+  // The call's request, decoded; lives as long as the call.
+  v1::ImportPipelinesRequest request;
   void SetImport(std::shared_ptr<databricks::jobtype::Import> import) {
     std::lock_guard<std::mutex> lock(mu_);
     import_ = std::move(import);
@@ -361,6 +378,8 @@ class WatchWriter final : public SharedWriter<v1::UpdateStatus> {
  public:
   WatchWriter(JobType& job_type)
       : SharedWriter("WatchUpdate"), job_type_(job_type) {}
+  // The call's request, decoded; lives as long as the call.
+  v1::WatchUpdateRequest request;
   void SetWatch(uint64_t id) {
     std::lock_guard<std::mutex> lock(mu_);
     id_ = id;
@@ -434,12 +453,17 @@ absl::StatusOr<std::string> PipelinesService::Authorize(
       workspace.empty() ? job_type_.default_workspace() : workspace);
 }
 
-grpc::ServerWriteReactor<v1::ImportPipelinesResponse>*
-PipelinesService::ImportPipelines(grpc::CallbackServerContext* context,
-                                  const v1::ImportPipelinesRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* PipelinesService::ImportPipelines(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw) {
   auto writer = std::make_shared<ImportWriter>();
   writer->Hold(writer);
   writer->Register(imports_, imports_->Add(writer));
+  if (auto parsed = ParseRequest(*raw, &writer->request); !parsed.ok()) {
+    LogRefusal("ImportPipelines", context, ToGrpcStatus(parsed));
+    writer->End(parsed);
+    return writer.get();
+  }
+  const v1::ImportPipelinesRequest* request = &writer->request;
   if (auto who = Authorize(context, {Action::kRead}, request->workspace());
       !who.ok()) {
     LogRefusal("ImportPipelines", context, ToGrpcStatus(who.status()));
@@ -459,22 +483,36 @@ PipelinesService::ImportPipelines(grpc::CallbackServerContext* context,
 }
 
 grpc::ServerUnaryReactor* PipelinesService::SyncParameters(
-    grpc::CallbackServerContext* context,
-    const v1::SyncParametersRequest* request,
-    v1::SyncParametersResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw,
+    grpc::ByteBuffer* response) {
+  auto request = std::make_shared<v1::SyncParametersRequest>();
+  if (auto parsed = ParseRequest(*raw, request.get()); !parsed.ok()) {
+    return Refuse("SyncParameters", context, parsed);
+  }
   if (auto who = Authorize(context, {Action::kRead}, request->workspace());
       !who.ok()) {
     return Refuse("SyncParameters", context, who.status());
   }
-  return Unary("SyncParameters", context, response,
-               [&](api::CallContext ctx, auto done) {
-                 job_type_.SyncParameters(*request, std::move(ctx), done);
-               });
+  return Unary<v1::SyncParametersResponse>(
+      "SyncParameters", context, request, response,
+      [&](api::CallContext ctx, auto done) {
+        job_type_.SyncParameters(*request, std::move(ctx), done);
+      });
 }
 
 grpc::ServerUnaryReactor* PipelinesService::StartUpdate(
-    grpc::CallbackServerContext* context, const v1::StartUpdateRequest* request,
-    v1::StartUpdateResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw,
+    grpc::ByteBuffer* response) {
+  auto request = std::make_shared<v1::StartUpdateRequest>();
+  if (auto parsed = ParseRequest(*raw, request.get()); !parsed.ok()) {
+    return Refuse(
+        "StartUpdate", context, parsed, [&](const std::string& correlation_id) {
+          log::Info("audit", {log::Field("action", "StartUpdate"),
+                              log::Field("caller", Caller(context)),
+                              log::Field("outcome", parsed.ToString()),
+                              log::Field("correlation_id", correlation_id)});
+        });
+  }
   // A restart also stops the running update; an attach returns it.
   auto who =
       Authorize(context, StartUpdateActions(*request), request->workspace());
@@ -491,8 +529,8 @@ grpc::ServerUnaryReactor* PipelinesService::StartUpdate(
                      log::Field("correlation_id", correlation_id)});
         });
   }
-  return Unary(
-      "StartUpdate", context, response,
+  return Unary<v1::StartUpdateResponse>(
+      "StartUpdate", context, request, response,
       [&](api::CallContext ctx, auto done) {
         job_type_.StartUpdate(*request, std::move(ctx), done);
       },
@@ -514,21 +552,36 @@ grpc::ServerUnaryReactor* PipelinesService::StartUpdate(
 }
 
 grpc::ServerUnaryReactor* PipelinesService::GetUpdateStatus(
-    grpc::CallbackServerContext* context,
-    const v1::GetUpdateStatusRequest* request, v1::UpdateStatus* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw,
+    grpc::ByteBuffer* response) {
+  auto request = std::make_shared<v1::GetUpdateStatusRequest>();
+  if (auto parsed = ParseRequest(*raw, request.get()); !parsed.ok()) {
+    return Refuse("GetUpdateStatus", context, parsed);
+  }
   if (auto who = Authorize(context, {Action::kRead}, request->workspace());
       !who.ok()) {
     return Refuse("GetUpdateStatus", context, who.status());
   }
-  return Unary("GetUpdateStatus", context, response,
-               [&](api::CallContext ctx, auto done) {
-                 job_type_.GetUpdateStatus(*request, std::move(ctx), done);
-               });
+  return Unary<v1::UpdateStatus>("GetUpdateStatus", context, request, response,
+                                 [&](api::CallContext ctx, auto done) {
+                                   job_type_.GetUpdateStatus(
+                                       *request, std::move(ctx), done);
+                                 });
 }
 
 grpc::ServerUnaryReactor* PipelinesService::StopUpdate(
-    grpc::CallbackServerContext* context, const v1::StopUpdateRequest* request,
-    v1::StopUpdateResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw,
+    grpc::ByteBuffer* response) {
+  auto request = std::make_shared<v1::StopUpdateRequest>();
+  if (auto parsed = ParseRequest(*raw, request.get()); !parsed.ok()) {
+    return Refuse(
+        "StopUpdate", context, parsed, [&](const std::string& correlation_id) {
+          log::Info("audit", {log::Field("action", "StopUpdate"),
+                              log::Field("caller", Caller(context)),
+                              log::Field("outcome", parsed.ToString()),
+                              log::Field("correlation_id", correlation_id)});
+        });
+  }
   auto who = Authorize(context, {Action::kStop}, request->workspace());
   if (!who.ok()) {
     return Refuse("StopUpdate", context, who.status(),
@@ -543,8 +596,8 @@ grpc::ServerUnaryReactor* PipelinesService::StopUpdate(
                          log::Field("correlation_id", correlation_id)});
                   });
   }
-  return Unary(
-      "StopUpdate", context, response,
+  return Unary<v1::StopUpdateResponse>(
+      "StopUpdate", context, request, response,
       [&](api::CallContext ctx, auto done) {
         job_type_.StopUpdate(*request, std::move(ctx), done);
       },
@@ -565,11 +618,16 @@ grpc::ServerUnaryReactor* PipelinesService::StopUpdate(
           }));
 }
 
-grpc::ServerWriteReactor<v1::UpdateStatus>* PipelinesService::WatchUpdate(
-    grpc::CallbackServerContext* context,
-    const v1::WatchUpdateRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* PipelinesService::WatchUpdate(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw) {
   auto writer = std::make_shared<WatchWriter>(job_type_);
   writer->Hold(writer);
+  if (auto parsed = ParseRequest(*raw, &writer->request); !parsed.ok()) {
+    LogRefusal("WatchUpdate", context, ToGrpcStatus(parsed));
+    writer->End(parsed);
+    return writer.get();
+  }
+  const v1::WatchUpdateRequest* request = &writer->request;
   if (auto who = Authorize(context, {Action::kRead}, request->workspace());
       !who.ok()) {
     LogRefusal("WatchUpdate", context, ToGrpcStatus(who.status()));
@@ -594,8 +652,12 @@ grpc::ServerWriteReactor<v1::UpdateStatus>* PipelinesService::WatchUpdate(
 }
 
 grpc::ServerUnaryReactor* PipelinesService::ListWorkspaces(
-    grpc::CallbackServerContext* context, const v1::ListWorkspacesRequest*,
-    v1::ListWorkspacesResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw,
+    grpc::ByteBuffer* response) {
+  v1::ListWorkspacesRequest request;
+  if (auto parsed = ParseRequest(*raw, &request); !parsed.ok()) {
+    return Refuse("ListWorkspaces", context, parsed);
+  }
   v1::ListWorkspacesResponse all = job_type_.ListWorkspaces();
   if (authorizer_ != nullptr) {
     // Only the workspaces the caller may read.
@@ -614,8 +676,9 @@ grpc::ServerUnaryReactor* PipelinesService::ListWorkspaces(
     }
     all = std::move(visible);
   }
-  return Unary("ListWorkspaces", context, response,
-               [&](api::CallContext, auto done) { done(std::move(all)); });
+  return Unary<v1::ListWorkspacesResponse>(
+      "ListWorkspaces", context, nullptr, response,
+      [&](api::CallContext, auto done) { done(std::move(all)); });
 }
 
 }  // namespace polysync::server
