@@ -239,11 +239,15 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
 void MetricsEndpoint::Serve() {
   std::vector<Connection> connections;
   std::vector<pollfd> fds;
+  // Out of file descriptors: accepting waits a little (the listening socket
+  // would otherwise stay readable and spin the loop).
+  absl::Time accept_paused_until = absl::InfinitePast();
   for (;;) {
     fds.clear();
     fds.push_back({wake_fds_[0], POLLIN, 0});
-    fds.push_back({listen_fd_, POLLIN, 0});
-    absl::Time next = absl::InfiniteFuture();
+    const bool accepting = absl::Now() >= accept_paused_until;
+    fds.push_back({accepting ? listen_fd_ : -1, POLLIN, 0});
+    absl::Time next = accepting ? absl::InfiniteFuture() : accept_paused_until;
     for (const Connection& c : connections) {
       fds.push_back(
           {c.fd, static_cast<short>(c.out.empty() ? POLLIN : POLLOUT), 0});
@@ -279,7 +283,13 @@ void MetricsEndpoint::Serve() {
       for (;;) {
         const int fd =
             accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) break;
+        if (fd < 0) {
+          if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+              errno == ENOMEM) {
+            accept_paused_until = absl::Now() + absl::Milliseconds(100);
+          }
+          break;
+        }
         if (static_cast<int>(connections.size()) >= kMetricsMaxConnections) {
           // Make room: the oldest connection still waiting for its request.
           auto oldest =
