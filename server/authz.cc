@@ -44,6 +44,18 @@ absl::string_view ActionName(Action action) {
   return "read";
 }
 
+std::vector<Action> StartUpdateActions(
+    const polysync::databricks::v1::StartUpdateRequest& request) {
+  switch (request.if_running()) {
+    case polysync::databricks::v1::IF_RUNNING_RESTART:
+      return {Action::kStart, Action::kStop};
+    case polysync::databricks::v1::IF_RUNNING_ATTACH:
+      return {Action::kStart, Action::kRead};
+    default:
+      return {Action::kStart};
+  }
+}
+
 absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(
     const polysync::databricks::v1::Authorization& config) {
   auto authorizer = std::unique_ptr<Authorizer>(new Authorizer);
@@ -118,6 +130,12 @@ std::string Authorizer::Identity(const grpc::ServerContextBase& context) const {
 absl::StatusOr<std::string> Authorizer::Check(
     const grpc::ServerContextBase& context, Action action,
     absl::string_view workspace) const {
+  return Check(context, std::vector<Action>{action}, workspace);
+}
+
+absl::StatusOr<std::string> Authorizer::Check(
+    const grpc::ServerContextBase& context, const std::vector<Action>& actions,
+    absl::string_view workspace) const {
   std::string identity = Identity(context);
   if (!enabled_) return identity.empty() ? "anonymous" : identity;
   if (identity.empty()) {
@@ -125,14 +143,19 @@ absl::StatusOr<std::string> Authorizer::Check(
         "no valid credentials: send `authorization: Bearer <token>` or a "
         "client certificate");
   }
-  if (Allowed(identity, action, workspace)) return identity;
-  // A configured workspace is named; any other name is the caller's input
-  // and is not repeated.
-  return absl::PermissionDeniedError(absl::StrCat(
-      identity, " may not ", ActionName(action), " in ",
-      workspace.empty()          ? std::string("the default workspace")
-      : NamedInAGrant(workspace) ? absl::StrCat("workspace \"", workspace, "\"")
-                                 : std::string("the workspace named")));
+  for (Action action : actions) {
+    if (!Allowed(identity, action, workspace)) {
+      // A workspace a grant names is shown; any other name is the caller's
+      // input and is not repeated.
+      return absl::PermissionDeniedError(
+          absl::StrCat(identity, " may not ", ActionName(action), " in ",
+                       workspace.empty() ? std::string("the default workspace")
+                       : NamedInAGrant(workspace)
+                           ? absl::StrCat("workspace \"", workspace, "\"")
+                           : std::string("the workspace named")));
+    }
+  }
+  return identity;
 }
 
 absl::StatusOr<std::vector<std::string>> Authorizer::Permitted(

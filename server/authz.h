@@ -9,7 +9,9 @@
 // call without valid credentials is UNAUTHENTICATED and an identity without
 // the right is PERMISSION_DENIED; nothing is sent to Databricks either way.
 // The health service is never checked (Kubernetes probes carry no
-// credentials).
+// credentials). A call may need more than one action: StartUpdate with
+// IF_RUNNING_RESTART stops the running update (start and stop), and with
+// IF_RUNNING_ATTACH returns it (start and read); see StartUpdateActions().
 //
 //   auto authorizer = Authorizer::Create(config.authorization());
 //   absl::StatusOr<std::string> who =
@@ -27,12 +29,19 @@
 #include "absl/strings/string_view.h"
 #include "adapters/databricks/auth/secret_source.h"
 #include "polysync/databricks/v1/config.pb.h"
+#include "polysync/databricks/v1/pipelines.pb.h"
 
 namespace polysync::server {
 
 enum class Action { kRead, kStart, kStop };
 
 absl::string_view ActionName(Action action);
+
+// The actions a StartUpdate call needs: start, plus stop for
+// IF_RUNNING_RESTART (it cancels the running update) and read for
+// IF_RUNNING_ATTACH (it returns the running update's run id).
+std::vector<Action> StartUpdateActions(
+    const polysync::databricks::v1::StartUpdateRequest& request);
 
 class Authorizer {
  public:
@@ -53,6 +62,12 @@ class Authorizer {
   // there is none).
   absl::StatusOr<std::string> Check(const grpc::ServerContextBase& context,
                                     Action action,
+                                    absl::string_view workspace) const;
+  // The same for a call that needs every one of `actions`: the
+  // PERMISSION_DENIED names the first one missing. The caller is identified
+  // once.
+  absl::StatusOr<std::string> Check(const grpc::ServerContextBase& context,
+                                    const std::vector<Action>& actions,
                                     absl::string_view workspace) const;
 
   // Of `workspaces`, those where `action` is allowed (all of them when

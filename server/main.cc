@@ -18,6 +18,7 @@
 #include "server/backend.h"
 #include "server/config.h"
 #include "server/metrics_http.h"
+#include "server/request_codec.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -77,6 +78,8 @@ int main(int argc, char** argv) {
       "type.\nUsage: polysync-dlt [--config=FILE] [--listen=HOST:PORT] "
       "[--simulated_workspace] [--databrickscfg=FILE] [--log_level=LEVEL]");
   absl::ParseCommandLine(argc, argv);
+  // protobuf's own complaints become JSON log lines like every other.
+  polysync::server::RouteProtobufLogs();
   // Debian's Abseil is built with absl::Mutex deadlock detection on (a debug
   // aid that costs a graph update on every lock, gRPC's included); a release
   // server does not pay for it.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "server/grpc_status.h"
+#include "server/request_codec.h"
 
 namespace polysync::server {
 namespace {
@@ -115,17 +117,31 @@ api::CallContext ContextOf(grpc::CallbackServerContext* context) {
   return ctx;
 }
 
-// Finishes a unary call refused before anything was done.
-grpc::ServerUnaryReactor* Refuse(const char* method,
-                                 grpc::CallbackServerContext* context,
-                                 const absl::Status& refusal) {
+// The log line of a call refused before anything was done (the caller's
+// correlation id, or a new one returned in the response metadata).
+std::string LogRefusal(const char* method, grpc::CallbackServerContext* context,
+                       const grpc::Status& status) {
+  const std::string correlation_id = CorrelationId(context);
+  context->AddInitialMetadata("x-request-id", correlation_id);
+  log::Info("rpc refused", {log::Field("method", method),
+                            log::Field("code", CodeName(status.error_code())),
+                            log::Field("error", status.error_message()),
+                            log::Field("correlation_id", correlation_id)});
+  return correlation_id;
+}
+
+// Finishes a unary call refused before anything was done. `audit`, when
+// set, is called with the call's correlation id.
+grpc::ServerUnaryReactor* Refuse(
+    const char* method, grpc::CallbackServerContext* context,
+    const absl::Status& refusal,
+    std::function<void(const std::string& correlation_id)> audit = nullptr) {
   auto* reactor = context->DefaultReactor();
   grpc::Status status = ToGrpcStatus(refusal);
   Begin(method);
   Record(method, status, absl::Now());
-  log::Info("rpc refused", {log::Field("method", method),
-                            log::Field("code", CodeName(status.error_code())),
-                            log::Field("error", status.error_message())});
+  const std::string correlation_id = LogRefusal(method, context, status);
+  if (audit) audit(correlation_id);
   reactor->Finish(status);
   return reactor;
 }
@@ -135,27 +151,35 @@ template <typename Response>
 using Audit = std::function<void(const absl::StatusOr<Response>&,
                                  const std::string& correlation_id)>;
 
-// Runs a unary JobType call and finishes the reactor with its result.
+// Runs a unary JobType call and finishes the reactor with its result,
+// serialized into `response`. `request` is kept alive until then.
 template <typename Response, typename Call>
 grpc::ServerUnaryReactor* Unary(const char* method,
                                 grpc::CallbackServerContext* context,
-                                Response* response, Call call,
+                                std::shared_ptr<const void> request,
+                                grpc::ByteBuffer* response, Call call,
                                 Audit<Response> audit = nullptr) {
   auto* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
   Begin(method);
   api::CallContext ctx = ContextOf(context);
   call(ctx,
-       [method, context, reactor, response, start, audit = std::move(audit),
+       [method, context, reactor, request = std::move(request), response, start,
+        audit = std::move(audit),
         correlation_id = ctx.correlation_id](absl::StatusOr<Response> result) {
          if (audit) audit(result, correlation_id);
+         if (result.ok()) {
+           if (absl::Status encoded = SerializeResponse(*result, response);
+               !encoded.ok()) {
+             result = encoded;
+           }
+         }
          grpc::Status status = ToGrpcStatus(result.status());
          if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
            // This replica answered: Databricks did not. Clients keep calling
            // this replica (retrying later) instead of failing over.
            context->AddTrailingMetadata(kUnavailableCauseKey, "databricks");
          }
-         if (result.ok()) *response = *std::move(result);
          Record(method, status, start);
          if (!status.ok()) {
            log::Info("rpc failed",
@@ -173,28 +197,37 @@ grpc::ServerUnaryReactor* Unary(const char* method,
 // and written one at a time; End() finishes after the queue drains. gRPC is
 // only called outside the lock.
 template <typename Message>
-class StreamWriter : public grpc::ServerWriteReactor<Message> {
+class StreamWriter : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit StreamWriter(const char* method)
       : method_(method), start_(absl::Now()) {
     Begin(method);
   }
 
-  void Push(Message message) {
+  void Push(const Message& message) {
+    grpc::ByteBuffer bytes;
+    if (absl::Status encoded = SerializeResponse(message, &bytes);
+        !encoded.ok()) {
+      End(encoded);
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (ending_ || finished_) return;
-      queue_.push_back(std::move(message));
+      queue_.push_back(std::move(bytes));
     }
     Step();
   }
 
-  void End(const absl::Status& status) {
+  // Finishes with `status` after the queued messages (dropped first when
+  // `discard_queued`; a write already started still completes).
+  void End(const absl::Status& status, bool discard_queued = false) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (ending_ || finished_) return;
       ending_ = true;
       end_status_ = ToGrpcStatus(status);
+      if (discard_queued) queue_.clear();
     }
     Step();
   }
@@ -257,12 +290,12 @@ class StreamWriter : public grpc::ServerWriteReactor<Message> {
   const char* method_;
   const absl::Time start_;
   std::mutex mu_;
-  std::deque<Message> queue_;  // guarded by mu_
-  Message current_;            // written only while !writing_
-  bool writing_ = false;       // guarded by mu_
-  bool ending_ = false;        // guarded by mu_
-  bool finished_ = false;      // guarded by mu_
-  grpc::Status end_status_;    // guarded by mu_
+  std::deque<grpc::ByteBuffer> queue_;  // guarded by mu_
+  grpc::ByteBuffer current_;            // written only while !writing_
+  bool writing_ = false;                // guarded by mu_
+  bool ending_ = false;                 // guarded by mu_
+  bool finished_ = false;               // guarded by mu_
+  grpc::Status end_status_;             // guarded by mu_
 };
 
 // Reactors are owned by a shared_ptr so that callbacks arriving after the
@@ -280,13 +313,46 @@ class SharedWriter : public StreamWriter<Message> {
   std::shared_ptr<SharedWriter> self_;
 };
 
+class ImportWriter;
+
+}  // namespace
+
+// The imports in progress, so that a drain can end them.
+class PipelinesService::OpenImports {
+ public:
+  uint64_t Add(std::weak_ptr<ImportWriter> writer);
+  void Remove(uint64_t id);
+  void EndAll(const absl::Status& status);
+
+ private:
+  std::mutex mu_;
+  uint64_t next_id_ = 0;                                  // guarded by mu_
+  std::map<uint64_t, std::weak_ptr<ImportWriter>> open_;  // guarded by mu_
+};
+
+namespace {
+
 class ImportWriter final : public SharedWriter<v1::ImportPipelinesResponse> {
  public:
   ImportWriter() : SharedWriter("ImportPipelines") {}
+  // The call's request, decoded; lives as long as the call.
+  v1::ImportPipelinesRequest request;
   void SetImport(std::shared_ptr<databricks::jobtype::Import> import) {
     std::lock_guard<std::mutex> lock(mu_);
     import_ = std::move(import);
     if (cancelled_ && import_) import_->Cancel();
+  }
+  // Listed in `open` until the call is done.
+  void Register(std::shared_ptr<PipelinesService::OpenImports> open,
+                uint64_t id) {
+    open_ = std::move(open);
+    id_ = id;
+  }
+  // The server is draining: stop the import and end the stream with
+  // `status` now, without the batches still queued.
+  void Drain(const absl::Status& status) {
+    End(status, /*discard_queued=*/true);
+    Cancelled();
   }
 
  protected:
@@ -295,17 +361,25 @@ class ImportWriter final : public SharedWriter<v1::ImportPipelinesResponse> {
     cancelled_ = true;
     if (import_) import_->Cancel();
   }
+  void Release() override {
+    if (open_) open_->Remove(id_);
+    SharedWriter::Release();
+  }
 
  private:
   std::mutex mu_;
   std::shared_ptr<databricks::jobtype::Import> import_;
   bool cancelled_ = false;
+  std::shared_ptr<PipelinesService::OpenImports> open_;
+  uint64_t id_ = 0;
 };
 
 class WatchWriter final : public SharedWriter<v1::UpdateStatus> {
  public:
   WatchWriter(JobType& job_type)
       : SharedWriter("WatchUpdate"), job_type_(job_type) {}
+  // The call's request, decoded; lives as long as the call.
+  v1::WatchUpdateRequest request;
   void SetWatch(uint64_t id) {
     std::lock_guard<std::mutex> lock(mu_);
     id_ = id;
@@ -328,9 +402,40 @@ class WatchWriter final : public SharedWriter<v1::UpdateStatus> {
 
 }  // namespace
 
+uint64_t PipelinesService::OpenImports::Add(
+    std::weak_ptr<ImportWriter> writer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  open_[++next_id_] = std::move(writer);
+  return next_id_;
+}
+
+void PipelinesService::OpenImports::Remove(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  open_.erase(id);
+}
+
+void PipelinesService::OpenImports::EndAll(const absl::Status& status) {
+  std::vector<std::shared_ptr<ImportWriter>> writers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, weak] : open_) {
+      if (auto w = weak.lock()) writers.push_back(std::move(w));
+    }
+  }
+  for (auto& w : writers) w->Drain(status);
+}
+
 PipelinesService::PipelinesService(JobType& job_type,
                                    const Authorizer* authorizer)
-    : job_type_(job_type), authorizer_(authorizer) {}
+    : job_type_(job_type),
+      authorizer_(authorizer),
+      imports_(std::make_shared<OpenImports>()) {}
+
+PipelinesService::~PipelinesService() = default;
+
+void PipelinesService::EndImports(const absl::Status& status) {
+  imports_->EndAll(status);
+}
 
 std::string PipelinesService::Caller(
     grpc::CallbackServerContext* context) const {
@@ -340,21 +445,28 @@ std::string PipelinesService::Caller(
 }
 
 absl::StatusOr<std::string> PipelinesService::Authorize(
-    grpc::CallbackServerContext* context, Action action,
+    grpc::CallbackServerContext* context, const std::vector<Action>& actions,
     const std::string& workspace) const {
   if (authorizer_ == nullptr) return std::string("anonymous");
   return authorizer_->Check(
-      *context, action,
+      *context, actions,
       workspace.empty() ? job_type_.default_workspace() : workspace);
 }
 
-grpc::ServerWriteReactor<v1::ImportPipelinesResponse>*
-PipelinesService::ImportPipelines(grpc::CallbackServerContext* context,
-                                  const v1::ImportPipelinesRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* PipelinesService::ImportPipelines(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw) {
   auto writer = std::make_shared<ImportWriter>();
   writer->Hold(writer);
-  if (auto who = Authorize(context, Action::kRead, request->workspace());
+  writer->Register(imports_, imports_->Add(writer));
+  if (auto parsed = ParseRequest(*raw, &writer->request); !parsed.ok()) {
+    LogRefusal("ImportPipelines", context, ToGrpcStatus(parsed));
+    writer->End(parsed);
+    return writer.get();
+  }
+  const v1::ImportPipelinesRequest* request = &writer->request;
+  if (auto who = Authorize(context, {Action::kRead}, request->workspace());
       !who.ok()) {
+    LogRefusal("ImportPipelines", context, ToGrpcStatus(who.status()));
     writer->End(who.status());
     return writer.get();
   }
@@ -371,34 +483,54 @@ PipelinesService::ImportPipelines(grpc::CallbackServerContext* context,
 }
 
 grpc::ServerUnaryReactor* PipelinesService::SyncParameters(
-    grpc::CallbackServerContext* context,
-    const v1::SyncParametersRequest* request,
-    v1::SyncParametersResponse* response) {
-  if (auto who = Authorize(context, Action::kRead, request->workspace());
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw,
+    grpc::ByteBuffer* response) {
+  auto request = std::make_shared<v1::SyncParametersRequest>();
+  if (auto parsed = ParseRequest(*raw, request.get()); !parsed.ok()) {
+    return Refuse("SyncParameters", context, parsed);
+  }
+  if (auto who = Authorize(context, {Action::kRead}, request->workspace());
       !who.ok()) {
     return Refuse("SyncParameters", context, who.status());
   }
-  return Unary("SyncParameters", context, response,
-               [&](api::CallContext ctx, auto done) {
-                 job_type_.SyncParameters(*request, std::move(ctx), done);
-               });
+  return Unary<v1::SyncParametersResponse>(
+      "SyncParameters", context, request, response,
+      [&](api::CallContext ctx, auto done) {
+        job_type_.SyncParameters(*request, std::move(ctx), done);
+      });
 }
 
 grpc::ServerUnaryReactor* PipelinesService::StartUpdate(
-    grpc::CallbackServerContext* context, const v1::StartUpdateRequest* request,
-    v1::StartUpdateResponse* response) {
-  auto who = Authorize(context, Action::kStart, request->workspace());
-  if (!who.ok()) {
-    log::Info("audit",
-              {log::Field("action", "StartUpdate"),
-               log::Field("caller", Caller(context)),
-               log::Field("workspace", Bounded(request->workspace())),
-               log::Field("pipeline_id", Bounded(request->pipeline_id())),
-               log::Field("outcome", who.status().ToString())});
-    return Refuse("StartUpdate", context, who.status());
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw,
+    grpc::ByteBuffer* response) {
+  auto request = std::make_shared<v1::StartUpdateRequest>();
+  if (auto parsed = ParseRequest(*raw, request.get()); !parsed.ok()) {
+    return Refuse(
+        "StartUpdate", context, parsed, [&](const std::string& correlation_id) {
+          log::Info("audit", {log::Field("action", "StartUpdate"),
+                              log::Field("caller", Caller(context)),
+                              log::Field("outcome", parsed.ToString()),
+                              log::Field("correlation_id", correlation_id)});
+        });
   }
-  return Unary(
-      "StartUpdate", context, response,
+  // A restart also stops the running update; an attach returns it.
+  auto who =
+      Authorize(context, StartUpdateActions(*request), request->workspace());
+  if (!who.ok()) {
+    return Refuse(
+        "StartUpdate", context, who.status(),
+        [&](const std::string& correlation_id) {
+          log::Info("audit",
+                    {log::Field("action", "StartUpdate"),
+                     log::Field("caller", Caller(context)),
+                     log::Field("workspace", Bounded(request->workspace())),
+                     log::Field("pipeline_id", Bounded(request->pipeline_id())),
+                     log::Field("outcome", who.status().ToString()),
+                     log::Field("correlation_id", correlation_id)});
+        });
+  }
+  return Unary<v1::StartUpdateResponse>(
+      "StartUpdate", context, request, response,
       [&](api::CallContext ctx, auto done) {
         job_type_.StartUpdate(*request, std::move(ctx), done);
       },
@@ -420,32 +552,52 @@ grpc::ServerUnaryReactor* PipelinesService::StartUpdate(
 }
 
 grpc::ServerUnaryReactor* PipelinesService::GetUpdateStatus(
-    grpc::CallbackServerContext* context,
-    const v1::GetUpdateStatusRequest* request, v1::UpdateStatus* response) {
-  if (auto who = Authorize(context, Action::kRead, request->workspace());
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw,
+    grpc::ByteBuffer* response) {
+  auto request = std::make_shared<v1::GetUpdateStatusRequest>();
+  if (auto parsed = ParseRequest(*raw, request.get()); !parsed.ok()) {
+    return Refuse("GetUpdateStatus", context, parsed);
+  }
+  if (auto who = Authorize(context, {Action::kRead}, request->workspace());
       !who.ok()) {
     return Refuse("GetUpdateStatus", context, who.status());
   }
-  return Unary("GetUpdateStatus", context, response,
-               [&](api::CallContext ctx, auto done) {
-                 job_type_.GetUpdateStatus(*request, std::move(ctx), done);
-               });
+  return Unary<v1::UpdateStatus>("GetUpdateStatus", context, request, response,
+                                 [&](api::CallContext ctx, auto done) {
+                                   job_type_.GetUpdateStatus(
+                                       *request, std::move(ctx), done);
+                                 });
 }
 
 grpc::ServerUnaryReactor* PipelinesService::StopUpdate(
-    grpc::CallbackServerContext* context, const v1::StopUpdateRequest* request,
-    v1::StopUpdateResponse* response) {
-  auto who = Authorize(context, Action::kStop, request->workspace());
-  if (!who.ok()) {
-    log::Info("audit", {log::Field("action", "StopUpdate"),
-                        log::Field("caller", Caller(context)),
-                        log::Field("workspace", Bounded(request->workspace())),
-                        log::Field("run_id", Bounded(request->run_id())),
-                        log::Field("outcome", who.status().ToString())});
-    return Refuse("StopUpdate", context, who.status());
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw,
+    grpc::ByteBuffer* response) {
+  auto request = std::make_shared<v1::StopUpdateRequest>();
+  if (auto parsed = ParseRequest(*raw, request.get()); !parsed.ok()) {
+    return Refuse(
+        "StopUpdate", context, parsed, [&](const std::string& correlation_id) {
+          log::Info("audit", {log::Field("action", "StopUpdate"),
+                              log::Field("caller", Caller(context)),
+                              log::Field("outcome", parsed.ToString()),
+                              log::Field("correlation_id", correlation_id)});
+        });
   }
-  return Unary(
-      "StopUpdate", context, response,
+  auto who = Authorize(context, {Action::kStop}, request->workspace());
+  if (!who.ok()) {
+    return Refuse("StopUpdate", context, who.status(),
+                  [&](const std::string& correlation_id) {
+                    log::Info(
+                        "audit",
+                        {log::Field("action", "StopUpdate"),
+                         log::Field("caller", Caller(context)),
+                         log::Field("workspace", Bounded(request->workspace())),
+                         log::Field("run_id", Bounded(request->run_id())),
+                         log::Field("outcome", who.status().ToString()),
+                         log::Field("correlation_id", correlation_id)});
+                  });
+  }
+  return Unary<v1::StopUpdateResponse>(
+      "StopUpdate", context, request, response,
       [&](api::CallContext ctx, auto done) {
         job_type_.StopUpdate(*request, std::move(ctx), done);
       },
@@ -466,13 +618,19 @@ grpc::ServerUnaryReactor* PipelinesService::StopUpdate(
           }));
 }
 
-grpc::ServerWriteReactor<v1::UpdateStatus>* PipelinesService::WatchUpdate(
-    grpc::CallbackServerContext* context,
-    const v1::WatchUpdateRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* PipelinesService::WatchUpdate(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw) {
   auto writer = std::make_shared<WatchWriter>(job_type_);
   writer->Hold(writer);
-  if (auto who = Authorize(context, Action::kRead, request->workspace());
+  if (auto parsed = ParseRequest(*raw, &writer->request); !parsed.ok()) {
+    LogRefusal("WatchUpdate", context, ToGrpcStatus(parsed));
+    writer->End(parsed);
+    return writer.get();
+  }
+  const v1::WatchUpdateRequest* request = &writer->request;
+  if (auto who = Authorize(context, {Action::kRead}, request->workspace());
       !who.ok()) {
+    LogRefusal("WatchUpdate", context, ToGrpcStatus(who.status()));
     writer->End(who.status());
     return writer.get();
   }
@@ -494,8 +652,12 @@ grpc::ServerWriteReactor<v1::UpdateStatus>* PipelinesService::WatchUpdate(
 }
 
 grpc::ServerUnaryReactor* PipelinesService::ListWorkspaces(
-    grpc::CallbackServerContext* context, const v1::ListWorkspacesRequest*,
-    v1::ListWorkspacesResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw,
+    grpc::ByteBuffer* response) {
+  v1::ListWorkspacesRequest request;
+  if (auto parsed = ParseRequest(*raw, &request); !parsed.ok()) {
+    return Refuse("ListWorkspaces", context, parsed);
+  }
   v1::ListWorkspacesResponse all = job_type_.ListWorkspaces();
   if (authorizer_ != nullptr) {
     // Only the workspaces the caller may read.
@@ -514,8 +676,9 @@ grpc::ServerUnaryReactor* PipelinesService::ListWorkspaces(
     }
     all = std::move(visible);
   }
-  return Unary("ListWorkspaces", context, response,
-               [&](api::CallContext, auto done) { done(std::move(all)); });
+  return Unary<v1::ListWorkspacesResponse>(
+      "ListWorkspaces", context, nullptr, response,
+      [&](api::CallContext, auto done) { done(std::move(all)); });
 }
 
 }  // namespace polysync::server

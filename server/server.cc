@@ -188,8 +188,9 @@ void Server::Shutdown(absl::Duration grace) {
   if (health_server_ != nullptr) {
     health_server_->GetHealthCheckService()->Shutdown();
   }
-  // Watches never end on their own: end them cleanly just before the grace
-  // period runs out, so they see UNAVAILABLE rather than a cancellation.
+  // Watches never end on their own, and imports may outlast the grace
+  // period: end them cleanly just before it runs out, so they see
+  // UNAVAILABLE saying what to do rather than a cancellation.
   const absl::Duration watch_margin =
       std::min(absl::Milliseconds(500), grace / 4);
   std::mutex mu;
@@ -201,6 +202,8 @@ void Server::Shutdown(absl::Duration grace) {
                 [&] { return done; });
     job_type_->EndWatches(absl::UnavailableError(
         "server draining; resume the watch (another replica will answer)"));
+    service_->EndImports(absl::UnavailableError(
+        "server draining; import again (another replica will answer)"));
   });
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(grace));

@@ -65,8 +65,9 @@ class Server {
   void BeginDrain();
 
   // Stops accepting calls, lets unary calls finish within `grace`, ends open
-  // watches with UNAVAILABLE ("resume the watch") just before `grace` runs
-  // out, and returns when every call is done. Health is NOT_SERVING.
+  // watches with UNAVAILABLE ("resume the watch") and imports still running
+  // with UNAVAILABLE ("import again") just before `grace` runs out, and
+  // returns when every call is done. Health is NOT_SERVING.
   void Shutdown(absl::Duration grace);
 
   // Blocks until the server has shut down.

@@ -5,8 +5,13 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <mutex>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/databricks/simulator/simulator.h"
+#include "common/log.h"
+#include "common/metrics.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 #include "server/backend.h"
 #include "tests/testing/service_harness.h"
@@ -164,42 +169,108 @@ TEST_F(HostileInputTest, PipelineNameWithQuotesAndUnicodeRoundTrips) {
   EXPECT_EQ(found, 1);
 }
 
-// StartUpdateRequest bytes sent as they are, bypassing the generated client.
-grpc::Status RawStartUpdate(const std::shared_ptr<grpc::Channel>& channel,
-                            const std::string& raw) {
+// Any method's request bytes sent as they are (a bidi-shaped generic call,
+// which is the same on the wire for unary and streaming methods).
+grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel,
+                     const std::string& method, const std::string& raw) {
   grpc::GenericStub generic(channel);
   grpc::CompletionQueue cq;
   grpc::ClientContext context;
-  grpc::Slice slice(raw);
-  grpc::ByteBuffer request(&slice, 1);
-  auto call = generic.PrepareUnaryCall(
-      &context, "/polysync.databricks.v1.DatabricksPipelines/StartUpdate",
-      request, &cq);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  auto call = generic.PrepareCall(
+      &context, "/polysync.databricks.v1.DatabricksPipelines/" + method, &cq);
   void* tag = nullptr;
   bool ok = false;
-  cq.Next(&tag, &ok);
+  auto wait = [&] { return cq.Next(&tag, &ok) && ok; };
+  call->StartCall(reinterpret_cast<void*>(1));
+  if (wait()) {
+    grpc::Slice slice(raw);
+    grpc::ByteBuffer request(&slice, 1);
+    call->Write(request, reinterpret_cast<void*>(2));
+    if (wait()) {
+      call->WritesDone(reinterpret_cast<void*>(3));
+      wait();
+    }
+    grpc::ByteBuffer response;
+    do {
+      call->Read(&response, reinterpret_cast<void*>(4));
+    } while (wait());
+  }
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  wait();
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
   return status;
 }
 
-TEST_F(HostileInputTest, InvalidUtf8IsRefusedBeforeOurCodeAndTheServerLives) {
-  // StartUpdateRequest.pipeline_id (field 2), encoded by hand. Valid UTF-8
-  // reaches our handler, which refuses the id: INVALID_ARGUMENT.
-  EXPECT_EQ(RawStartUpdate(channel_, std::string("\x12\x03"
-                                                 "abc",
-                                                 5))
+// The process-wide count of `method` calls answered with `code`.
+double Calls(const std::string& method, const std::string& code) {
+  const std::string text = metrics::Registry::Default().RenderPrometheus();
+  const std::string series =
+      absl::StrCat("\npolysync_rpc_calls_total{method=\"", method, "\",code=\"",
+                   code, "\"} ");
+  auto at = text.find(series);
+  return at == std::string::npos ? 0
+                                 : std::stod(text.substr(at + series.size()));
+}
+
+TEST_F(HostileInputTest, InvalidUtf8AndUndecodableBytesAreInvalidArgument) {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  log::SetSinkForTesting([&](absl::string_view line) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.emplace_back(line);
+  });
+  // Valid UTF-8 reaches the handler, which refuses the id: INVALID_ARGUMENT.
+  EXPECT_EQ(RawCall(channel_, "StartUpdate",
+                    std::string("\x12\x03"
+                                "abc",
+                                5))
                 .error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  // Invalid UTF-8 is refused by protobuf while parsing, before the handler:
-  // another code, and still nothing sent.
-  grpc::Status status =
-      RawStartUpdate(channel_, std::string("\x12\x04\xff\xfe\xfd\xfc", 6));
-  EXPECT_FALSE(status.ok());
-  EXPECT_NE(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
-      << status.error_message();
+  const std::string bad_workspace("\x0a\x04\xff\xfe\xfd\xfc", 6);  // field 1
+  // StartUpdateRequest.parameters[0].name: invalid UTF-8 one level down.
+  const std::string bad_parameter("\x1a\x04\x0a\x02\xc3\x28", 6);
+  const std::string truncated(
+      "\x12\x10"
+      "abc",
+      5);  // a length past the end
+  struct Case {
+    std::string method;
+    std::string bytes;
+    std::string says;
+  };
+  std::vector<Case> cases;
+  for (const char* method : {"ImportPipelines", "SyncParameters", "StartUpdate",
+                             "GetUpdateStatus", "StopUpdate", "WatchUpdate"}) {
+    cases.push_back({method, bad_workspace, ".workspace' is not valid UTF-8"});
+    cases.push_back({method, truncated, "do not decode"});
+  }
+  cases.push_back(
+      {"StartUpdate", bad_parameter, "Parameter.name' is not valid"});
+  cases.push_back({"ListWorkspaces", truncated, "do not decode"});
+  for (const Case& c : cases) {
+    const double before = Calls(c.method, "INVALID_ARGUMENT");
+    grpc::Status status = RawCall(channel_, c.method, c.bytes);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.method << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(c.says)) << c.method;
+    EXPECT_EQ(Calls(c.method, "INVALID_ARGUMENT") - before, 1) << c.method;
+  }
+  log::SetSinkForTesting(nullptr);
+  // Each refusal is a JSON log line naming the method and the code.
+  int refused = 0;
+  for (const auto& line : lines) {
+    EXPECT_TRUE(absl::StartsWith(line, "{\"ts\":")) << line;
+    if (absl::StrContains(line, "\"msg\":\"rpc refused\"") &&
+        absl::StrContains(line, "\"code\":\"INVALID_ARGUMENT\"")) {
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, static_cast<int>(cases.size()));
   EXPECT_EQ(Upstream(), baseline_);
   // The next call is answered.
   EXPECT_EQ(SyncCode(pipeline_id_), grpc::StatusCode::OK);

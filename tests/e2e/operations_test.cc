@@ -148,7 +148,9 @@ class AuthorizationTest : public ::testing::Test {
                          {"name": "elsewhere", "token": {"file": ")",
         TmpFile("elsewhere-token", "elsewhere-token-0123456789"), R"("}},
                          {"name": "archivist", "token": {"file": ")",
-        TmpFile("archivist-token", "archivist-token-0123456789"), R"("}}],
+        TmpFile("archivist-token", "archivist-token-0123456789"), R"("}},
+                         {"name": "starter", "token": {"file": ")",
+        TmpFile("starter-token", "starter-token-0123456789"), R"("}}],
               "grants": [{"identity": "token:dashboard", "workspaces": ["*"],
                           "actions": ["read"]},
                          {"identity": "token:polysync-backend",
@@ -156,7 +158,9 @@ class AuthorizationTest : public ::testing::Test {
                          {"identity": "token:elsewhere",
                           "workspaces": ["staging"], "actions": ["*"]},
                          {"identity": "token:archivist",
-                          "workspaces": ["archive"], "actions": ["*"]}]})"));
+                          "workspaces": ["archive"], "actions": ["*"]},
+                         {"identity": "token:starter",
+                          "workspaces": ["prod"], "actions": ["start"]}]})"));
   }
 
   std::unique_ptr<Harness> harness_;
@@ -340,6 +344,87 @@ TEST_F(AuthorizationTest, GrantedCallerStartsAndIsAudited) {
   EXPECT_THAT(audits[0], HasSubstr("\"workspace\""));
   EXPECT_THAT(audits[1], HasSubstr("\"caller\":\"token:dashboard\""));
   EXPECT_THAT(audits[1], HasSubstr("PERMISSION_DENIED"));
+}
+
+TEST_F(AuthorizationTest, RestartNeedsTheStopRightAndAttachTheReadRight) {
+  // Someone else's update is running.
+  LogCapture logs;
+  auto stub = harness_->Stub();
+  v1::StartUpdateResponse first;
+  ASSERT_TRUE(StartWithToken(*stub, harness_->pipeline_id_,
+                             "operator-token-0123456789", &first)
+                  .ok());
+  const int64_t stops_before = harness_->sim_->RequestCount("pipelines.stop");
+  auto start_as_starter = [&](v1::IfRunning if_running) {
+    grpc::ClientContext c;
+    c.AddMetadata("authorization", "Bearer starter-token-0123456789");
+    c.AddMetadata("x-request-id", "restart-attempt-42");
+    // The manual clock never moves: a restart that goes ahead waits forever.
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::StartUpdateRequest q;
+    q.set_pipeline_id(harness_->pipeline_id_);
+    q.set_if_running(if_running);
+    v1::StartUpdateResponse r;
+    return stub->StartUpdate(&c, q, &r);
+  };
+  // A caller granted only `start` may start (here: refused because another
+  // update is active, which means the start right sufficed)...
+  EXPECT_EQ(start_as_starter(v1::IF_RUNNING_FAIL).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  // ...but not cancel the running update through a restart,
+  grpc::Status restart = start_as_starter(v1::IF_RUNNING_RESTART);
+  EXPECT_EQ(restart.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(restart.error_message(), HasSubstr("token:starter may not stop"));
+  // ...nor learn its run id through an attach.
+  grpc::Status attach = start_as_starter(v1::IF_RUNNING_ATTACH);
+  EXPECT_EQ(attach.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(attach.error_message(), HasSubstr("token:starter may not read"));
+  EXPECT_EQ(harness_->sim_->RequestCount("pipelines.stop"), stops_before);
+  EXPECT_EQ(harness_->sim_->UpdatesCreated(), 1);
+  // The refusal is audited, and the line carries the call's correlation id.
+  auto audits = logs.Lines("\"caller\":\"token:starter\"");
+  ASSERT_EQ(audits.size(), 3u);
+  EXPECT_THAT(audits[1], HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(audits[1],
+              HasSubstr("\"correlation_id\":\"restart-attempt-42\""));
+  auto refused = logs.Lines("\"msg\":\"rpc refused\"");
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_THAT(refused[0],
+              HasSubstr("\"correlation_id\":\"restart-attempt-42\""));
+}
+
+TEST_F(AuthorizationTest, RefusedCallsLogTheirCorrelationId) {
+  LogCapture logs;
+  auto stub = harness_->Stub();
+  grpc::ClientContext given;
+  given.AddMetadata("authorization", "Bearer reader-token-0123456789");
+  given.AddMetadata("x-request-id", "stop-attempt-7");
+  v1::StopUpdateRequest stop;
+  stop.set_run_id(
+      absl::StrCat(harness_->pipeline_id_, ":", harness_->pipeline_id_));
+  v1::StopUpdateResponse stopped;
+  ASSERT_EQ(stub->StopUpdate(&given, stop, &stopped).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  auto audits = logs.Lines("\"msg\":\"audit\"");
+  ASSERT_EQ(audits.size(), 1u);
+  EXPECT_THAT(audits[0], HasSubstr("\"correlation_id\":\"stop-attempt-7\""));
+  auto refused = logs.Lines("\"msg\":\"rpc refused\"");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_THAT(refused[0], HasSubstr("\"correlation_id\":\"stop-attempt-7\""));
+  // Without one, a generated id is logged and returned to the caller.
+  grpc::ClientContext none;
+  v1::SyncParametersRequest sync;
+  sync.set_pipeline_id(harness_->pipeline_id_);
+  v1::SyncParametersResponse synced;
+  ASSERT_EQ(stub->SyncParameters(&none, sync, &synced).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  auto returned = none.GetServerInitialMetadata().find("x-request-id");
+  ASSERT_NE(returned, none.GetServerInitialMetadata().end());
+  const std::string id(returned->second.data(), returned->second.size());
+  refused = logs.Lines("\"msg\":\"rpc refused\"");
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_THAT(refused[1],
+              HasSubstr(absl::StrCat("\"correlation_id\":\"", id, "\"")));
 }
 
 TEST_F(AuthorizationTest, RotatedTokenFileIsUsedOnTheNextCall) {
@@ -594,6 +679,37 @@ TEST(DrainTest, ReadinessFlipsFirstThenUnaryFinishesAndWatchesEndUnavailable) {
   EXPECT_EQ(watch_status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(watch_status.error_message(), HasSubstr("resume the watch"));
   EXPECT_LT(absl::Now() - t0, absl::Seconds(4));
+}
+
+TEST(DrainTest, AnImportCutByTheDrainSaysImportAgain) {
+  Harness harness("");
+  harness.sim_->GeneratePipelines(300);
+  // Every pipeline's details take 2 s: the import outlasts the grace period.
+  sim::FaultRule slow;
+  slow.endpoint = "pipelines.get";
+  slow.kind = sim::FaultKind::kLatency;
+  slow.latency = absl::Seconds(2);
+  slow.count = -1;
+  harness.sim_->InjectFault(slow);
+  auto stub = harness.Stub();
+  grpc::ClientContext context;
+  auto reader = stub->ImportPipelines(&context, {});
+  // The import is under way once it asks for details.
+  for (int i = 0; i < 500 && harness.sim_->RequestCount("pipelines.get") == 0;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_GT(harness.sim_->RequestCount("pipelines.get"), 0);
+  harness.server_->BeginDrain();
+  std::thread shutdown([&] { harness.server_->Shutdown(absl::Seconds(1)); });
+  v1::ImportPipelinesResponse batch;
+  while (reader->Read(&batch)) {
+  }
+  grpc::Status status = reader->Finish();
+  shutdown.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("server draining; import again"));
 }
 
 }  // namespace
