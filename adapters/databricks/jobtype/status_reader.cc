@@ -115,19 +115,21 @@ class Computation : public std::enable_shared_from_this<Computation> {
 
   void OnRequest(absl::StatusOr<RequestStatus> request) {
     if (!request.ok()) {
-      if (request.status().code() != absl::StatusCode::kNotFound) {
-        // Whether DLT retries is unknown: never answer a final Failed on a
-        // guess (it would be cached, and end every watch).
-        done_(absl::Status(
-            request.status().code(),
-            absl::StrCat("update ", run_.update_id,
-                         " FAILED and whether DLT retries it cannot be read "
-                         "yet: ",
-                         request.status().message())));
-        return;
-      }
-      // The request is gone: nothing can retry it any more.
-      Details(update_);
+      // Whether DLT retries is unknown, whatever the answer was (a 404 of
+      // the request or of the endpoint included: DLT may still retry, and
+      // the retry may end COMPLETED). Never a final Failed on a guess (it
+      // would be cached, and end every watch): an answer to ask again, so
+      // transient codes stay, and any other becomes UNAVAILABLE.
+      const absl::StatusCode code = request.status().code();
+      const bool transient = code == absl::StatusCode::kUnavailable ||
+                             code == absl::StatusCode::kDeadlineExceeded ||
+                             code == absl::StatusCode::kResourceExhausted;
+      done_(absl::Status(
+          transient ? code : absl::StatusCode::kUnavailable,
+          absl::StrCat("update ", run_.update_id,
+                       " FAILED and whether DLT retries it cannot be read "
+                       "yet: ",
+                       request.status().message())));
       return;
     }
     v1::RetryInfo* retry = status_.mutable_retry();

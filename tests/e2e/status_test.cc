@@ -1,0 +1,160 @@
+// End to end: what GetUpdateStatus and WatchUpdate answer when the reads
+// behind a status misbehave (the request of DLT's retry).
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "adapters/databricks/simulator/simulator.h"
+#include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "server/backend.h"
+#include "tests/testing/service_harness.h"
+
+namespace polysync {
+namespace {
+
+namespace v1 = ::polysync::databricks::v1;
+namespace sim = ::polysync::databricks::sim;
+using ::testing::HasSubstr;
+
+class StatusTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    polysync::testing::HarnessOptions options;
+    options.configure_backend = [this](server::BackendOptions& o) {
+      ConfigureBackend(o);
+    };
+    h_ = std::make_unique<polysync::testing::Harness>(std::move(options));
+    sim_ = &h_->sim();
+    stub_ = v1::DatabricksPipelines::NewStub(
+        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    h_->StopTicking();
+    stub_.reset();
+    h_.reset();
+  }
+  virtual void ConfigureBackend(server::BackendOptions&) {}
+
+  std::string MustStart(sim::Behavior behavior) {
+    const std::string pipeline = h_->CreatePipeline("orders", behavior);
+    v1::StartUpdateRequest request;
+    request.set_pipeline_id(pipeline);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(30));
+    v1::StartUpdateResponse response;
+    grpc::Status status = stub_->StartUpdate(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.run_id();
+  }
+
+  v1::UpdateStatus Status(const std::string& run_id, grpc::Status* out,
+                          absl::Duration deadline = absl::Seconds(30)) {
+    v1::GetUpdateStatusRequest request;
+    request.set_run_id(run_id);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    v1::UpdateStatus response;
+    *out = stub_->GetUpdateStatus(&context, request, &response);
+    return response;
+  }
+
+  v1::UpdateStatus MustStatus(const std::string& run_id) {
+    grpc::Status status;
+    v1::UpdateStatus s = Status(run_id, &status);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return s;
+  }
+
+  void Advance(absl::Duration d) { ASSERT_TRUE(sim_->AdvanceClock(d).ok()); }
+
+  std::unique_ptr<polysync::testing::Harness> h_;
+  sim::Simulator* sim_ = nullptr;
+  std::unique_ptr<v1::DatabricksPipelines::Stub> stub_;
+};
+
+// A one-off 404 from GET .../requests/{request_id} while DLT retries a failed
+// update: with the request's own "does not exist" and with the code
+// Databricks answers for an endpoint it does not have.
+class RequestNotFoundTest : public StatusTest,
+                            public ::testing::WithParamInterface<const char*> {
+ protected:
+  void InjectOne404() {
+    sim::FaultRule rule;
+    rule.endpoint = "requests.get";
+    rule.kind = sim::FaultKind::kHttpError;
+    rule.status = 404;
+    rule.error_code = GetParam();
+    rule.message = "not found";
+    rule.count = 1;
+    sim_->InjectFault(rule);
+  }
+};
+
+TEST_P(RequestNotFoundTest, StatusIsNeverAFinalFailureAndEndsInTheRetry) {
+  const std::string run = MustStart(sim::Behavior::kFailOnceThenRetry);
+  InjectOne404();
+  v1::UpdateStatus s;
+  int unavailable = 0;
+  for (int i = 0; i < 120; ++i) {
+    Advance(absl::Seconds(1));
+    grpc::Status status;
+    s = Status(run, &status);
+    if (!status.ok()) {
+      // Whether DLT retries could not be read: an answer to ask again.
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+          << status.error_message();
+      EXPECT_THAT(status.error_message(), HasSubstr("whether DLT retries"));
+      ++unavailable;
+      continue;
+    }
+    ASSERT_NE(s.status(), v1::RUN_STATUS_FAILED)
+        << "a final Failed while DLT retries the update";
+    if (s.terminal()) break;
+  }
+  EXPECT_EQ(unavailable, 1) << "the 404 was not met exactly once";
+  EXPECT_TRUE(s.terminal());
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_SUCCESS);
+  EXPECT_EQ(s.dlt_state(), "COMPLETED");
+  EXPECT_FALSE(s.retry().retry_update_id().empty());
+}
+
+TEST_P(RequestNotFoundTest, WatchIsNeverAFinalFailureAndEndsInTheRetry) {
+  const std::string run = MustStart(sim::Behavior::kFailOnceThenRetry);
+  InjectOne404();
+  const int64_t before = sim_->RequestCount("requests.get");
+  v1::WatchUpdateRequest request;
+  request.set_run_id(run);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto reader = stub_->WatchUpdate(&context, request);
+  h_->StartTicking(absl::Milliseconds(500));
+  v1::UpdateStatus s;
+  while (reader->Read(&s)) {
+    EXPECT_NE(s.status(), v1::RUN_STATUS_FAILED)
+        << "a watch reported Failed while DLT retries the update";
+  }
+  h_->StopTicking();
+  grpc::Status status = reader->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GT(sim_->RequestCount("requests.get") - before, 1)
+      << "the request was never read again after the 404";
+  EXPECT_TRUE(s.terminal());
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_SUCCESS);
+  EXPECT_EQ(s.dlt_state(), "COMPLETED");
+}
+
+INSTANTIATE_TEST_SUITE_P(NotFound, RequestNotFoundTest,
+                         ::testing::Values("RESOURCE_DOES_NOT_EXIST",
+                                           "ENDPOINT_NOT_FOUND"));
+
+}  // namespace
+}  // namespace polysync
