@@ -1,5 +1,5 @@
 // End to end: what GetUpdateStatus and WatchUpdate answer when the reads
-// behind a status misbehave (the request of DLT's retry).
+// behind a status misbehave (the request of DLT's retry, the event log).
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -155,6 +155,44 @@ TEST_P(RequestNotFoundTest, WatchIsNeverAFinalFailureAndEndsInTheRetry) {
 INSTANTIATE_TEST_SUITE_P(NotFound, RequestNotFoundTest,
                          ::testing::Values("RESOURCE_DOES_NOT_EXIST",
                                            "ENDPOINT_NOT_FOUND"));
+
+// Each Databricks request is tried once, so one 503 fails a read.
+class NoRetryStatusTest : public StatusTest {
+ protected:
+  void ConfigureBackend(server::BackendOptions& options) override {
+    options.client.backoff.max_attempts = 1;
+  }
+};
+
+TEST_F(NoRetryStatusTest, FailureMessagesLostToAnEventsErrorComeOnTheNextRead) {
+  const std::string run = MustStart(sim::Behavior::kFail);
+  Advance(absl::Minutes(5));
+  sim::FaultRule down;
+  down.endpoint = "events.list";
+  down.kind = sim::FaultKind::kHttpError;
+  down.status = 503;
+  down.count = 1;
+  sim_->InjectFault(down);
+
+  v1::UpdateStatus first = MustStatus(run);
+  EXPECT_EQ(first.status(), v1::RUN_STATUS_FAILED);
+  EXPECT_TRUE(first.terminal());
+  EXPECT_TRUE(first.failure_messages().empty());
+  EXPECT_THAT(first.hint(), HasSubstr("could not be read"));
+
+  v1::UpdateStatus second = MustStatus(run);
+  EXPECT_EQ(second.status(), v1::RUN_STATUS_FAILED);
+  EXPECT_TRUE(second.terminal());
+  EXPECT_FALSE(second.failure_messages().empty());
+  EXPECT_TRUE(second.has_end_time());
+  EXPECT_EQ(second.hint(), "");
+
+  // Complete now: a terminal answer that is reused.
+  const int64_t events = sim_->RequestCount("events.list");
+  v1::UpdateStatus third = MustStatus(run);
+  EXPECT_EQ(third.failure_messages_size(), second.failure_messages_size());
+  EXPECT_EQ(sim_->RequestCount("events.list"), events);
+}
 
 }  // namespace
 }  // namespace polysync

@@ -59,10 +59,15 @@ EventFacts FactsFrom(const ListEventsPage& page, absl::string_view update_id) {
 }
 
 // One status computation: a small chain of upstream calls.
+// It answers `done` once, with whether the answer is complete (every read
+// it needed succeeded) and so may be cached.
 class Computation : public std::enable_shared_from_this<Computation> {
  public:
+  using Done =
+      std::function<void(absl::StatusOr<v1::UpdateStatus>, bool complete)>;
+
   Computation(api::Workspace& ws, RunId run, api::CallContext ctx,
-              const StatusOptions& options, StatusReader::Done done)
+              const StatusOptions& options, Done done)
       : ws_(ws),
         run_(std::move(run)),
         ctx_(std::move(ctx)),
@@ -79,7 +84,7 @@ class Computation : public std::enable_shared_from_this<Computation> {
  private:
   void OnUpdate(absl::StatusOr<UpdateInfo> update) {
     if (!update.ok()) {
-      done_(update.status());
+      done_(update.status(), false);
       return;
     }
     update_ = *std::move(update);
@@ -124,12 +129,14 @@ class Computation : public std::enable_shared_from_this<Computation> {
       const bool transient = code == absl::StatusCode::kUnavailable ||
                              code == absl::StatusCode::kDeadlineExceeded ||
                              code == absl::StatusCode::kResourceExhausted;
-      done_(absl::Status(
-          transient ? code : absl::StatusCode::kUnavailable,
-          absl::StrCat("update ", run_.update_id,
-                       " FAILED and whether DLT retries it cannot be read "
-                       "yet: ",
-                       request.status().message())));
+      done_(
+          absl::Status(
+              transient ? code : absl::StatusCode::kUnavailable,
+              absl::StrCat("update ", run_.update_id,
+                           " FAILED and whether DLT retries it cannot be read "
+                           "yet: ",
+                           request.status().message())),
+          false);
       return;
     }
     v1::RetryInfo* retry = status_.mutable_retry();
@@ -205,7 +212,9 @@ class Computation : public std::enable_shared_from_this<Computation> {
   }
 
   // Lists events of `events_for_` at `levels` (all when empty), newest
-  // first; details are best effort, so a failure just finishes.
+  // first. Details are best effort: a failure finishes with what is known,
+  // an answer that says what is missing and is not cached (the next read
+  // tries again).
   void ListEvents(std::vector<std::string> levels,
                   void (*then)(Computation*, const ListEventsPage&)) {
     ListEventsRequest request;
@@ -225,11 +234,29 @@ class Computation : public std::enable_shared_from_this<Computation> {
                 "cannot read update events",
                 {log::Field("run_id", self->status_.run_id()),
                  log::Field("error", std::string(page.status().message()))});
+            self->EventsMissing(page.status());
             self->Finish();
             return;
           }
           then(self.get(), *page);
         });
+  }
+
+  // The events read failed: say what the answer lacks.
+  void EventsMissing(const absl::Status& error) {
+    complete_ = false;
+    std::string missing;
+    if (status_.dlt_state() == "FAILED" || status_.retry().retrying()) {
+      missing = "failure_messages";
+    }
+    if (status_.terminal() && !status_.has_end_time()) {
+      missing = missing.empty() ? "end_time" : missing + " and end_time";
+    }
+    events_hint_ = absl::StrCat(
+        "the event log could not be read (Databricks: ",
+        absl::StatusCodeToString(error.code()), ")",
+        missing.empty() ? "" : absl::StrCat(", so ", missing, " missing"),
+        "; the next read tries again");
   }
 
   void Finish() {
@@ -245,19 +272,26 @@ class Computation : public std::enable_shared_from_this<Computation> {
                                  options_.now(), options_.hints));
       }
     }
-    done_(std::move(status_));
+    if (!events_hint_.empty()) {
+      status_.set_hint(status_.hint().empty()
+                           ? events_hint_
+                           : absl::StrCat(status_.hint(), "; ", events_hint_));
+    }
+    done_(std::move(status_), complete_);
   }
 
   api::Workspace& ws_;
   const RunId run_;
   const api::CallContext ctx_;
   const StatusOptions& options_;
-  StatusReader::Done done_;
+  Done done_;
   UpdateInfo update_;
   v1::UpdateStatus status_;
   std::string events_for_;
   EventFacts facts_;
   bool continuous_ = false;
+  bool complete_ = true;
+  std::string events_hint_;
 };
 
 }  // namespace
@@ -318,8 +352,9 @@ void StatusReader::Compute(api::Workspace& workspace, const RunId& run,
   CacheLookups().With({fresh ? "fresh" : "miss"}).Increment();
   std::make_shared<Computation>(
       workspace, run, ctx, options_,
-      [this, key](absl::StatusOr<v1::UpdateStatus> status) {
-        Store(key, status);
+      [this, key](absl::StatusOr<v1::UpdateStatus> status, bool complete) {
+        // An incomplete answer is not kept: the next read tries again.
+        if (complete) Store(key, status);
         std::vector<Done> waiters;
         {
           std::lock_guard<std::mutex> lock(mu_);

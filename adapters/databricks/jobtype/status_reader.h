@@ -14,6 +14,9 @@
 //  4. Hints for long waits (rules.h HintFor).
 // Concurrent identical reads share one upstream computation, and results are
 // kept for `cache_ttl` (terminal ones for `terminal_ttl`) in a bounded LRU.
+// Only complete results are kept: when a read of step 2 or 3 fails, the
+// answer says so (an error for step 2, a hint naming what is missing for
+// step 3) and the next read computes it again.
 //
 //   reader.Read(workspace, run, ctx, [](absl::StatusOr<v1::UpdateStatus> s)
 //   {});
