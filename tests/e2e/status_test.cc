@@ -1,5 +1,6 @@
 // End to end: what GetUpdateStatus and WatchUpdate answer when the reads
-// behind a status misbehave (the request of DLT's retry, the event log).
+// behind a status misbehave (the request of DLT's retry, the event log) and
+// when callers with different deadlines share one read.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -155,6 +156,78 @@ TEST_P(RequestNotFoundTest, WatchIsNeverAFinalFailureAndEndsInTheRetry) {
 INSTANTIATE_TEST_SUITE_P(NotFound, RequestNotFoundTest,
                          ::testing::Values("RESOURCE_DOES_NOT_EXIST",
                                            "ENDPOINT_NOT_FOUND"));
+
+// Callers A (1 s deadline) and B (30 s) read the same run while Databricks
+// takes 3 s: they share one upstream read, A is answered at its deadline and
+// B gets the status.
+TEST_F(StatusTest, ShortDeadlineOfOneCallerDoesNotFailASharedRead) {
+  const std::string run = MustStart(sim::Behavior::kSucceed);
+  sim::FaultRule slow;
+  slow.endpoint = "updates.get";
+  slow.kind = sim::FaultKind::kLatency;
+  slow.latency = absl::Seconds(3);
+  slow.count = 1;
+  sim_->InjectFault(slow);
+  const int64_t before = sim_->RequestCount("updates.get");
+
+  grpc::Status a_status;
+  absl::Duration a_took;
+  std::thread a([&] {
+    const absl::Time start = absl::Now();
+    Status(run, &a_status, absl::Seconds(1));
+    a_took = absl::Now() - start;
+  });
+  // B joins once A's read has reached Databricks.
+  for (int i = 0; i < 200 && sim_->RequestCount("updates.get") == before; ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(sim_->RequestCount("updates.get") - before, 1);
+  absl::SleepFor(absl::Milliseconds(200));
+  const absl::Time b_start = absl::Now();
+  grpc::Status b_status;
+  v1::UpdateStatus b = Status(run, &b_status, absl::Seconds(30));
+  const absl::Duration b_took = absl::Now() - b_start;
+  a.join();
+
+  EXPECT_EQ(a_status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(a_took, absl::Milliseconds(2500));
+  ASSERT_TRUE(b_status.ok())
+      << b_status.error_message() << " after " << absl::FormatDuration(b_took);
+  EXPECT_EQ(b.run_id(), run);
+  EXPECT_EQ(b.dlt_state(), "QUEUED");
+  // B waited for the shared read (about 2.8 s of its 3 s remained), not for a
+  // read of its own after A's ended.
+  EXPECT_GE(b_took, absl::Milliseconds(2000));
+  EXPECT_LT(b_took, absl::Milliseconds(5500));
+  EXPECT_EQ(sim_->RequestCount("updates.get") - before, 1);
+}
+
+// A read that no caller waits for any more sends nothing further.
+TEST_F(StatusTest, ReadNobodyWaitsForStopsBeforeItsNextRequest) {
+  const std::string run = MustStart(sim::Behavior::kFail);
+  Advance(absl::Minutes(5));  // FAILED: a read would go on to the request
+  sim::FaultRule slow;
+  slow.endpoint = "updates.get";
+  slow.kind = sim::FaultKind::kLatency;
+  slow.latency = absl::Seconds(2);
+  slow.count = 1;
+  sim_->InjectFault(slow);
+  const int64_t requests = sim_->RequestCount("requests.get");
+  const int64_t events = sim_->RequestCount("events.list");
+  const absl::Time start = absl::Now();
+  grpc::Status status;
+  Status(run, &status, absl::Milliseconds(500));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The update's answer arrives after 2 s; give the read time to go on.
+  absl::SleepFor(start + absl::Milliseconds(2800) - absl::Now());
+  EXPECT_EQ(sim_->RequestCount("requests.get"), requests);
+  EXPECT_EQ(sim_->RequestCount("events.list"), events);
+  // A caller that waits gets the whole answer.
+  v1::UpdateStatus s = MustStatus(run);
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_FAILED);
+  EXPECT_FALSE(s.failure_messages().empty());
+  EXPECT_GT(sim_->RequestCount("requests.get"), requests);
+}
 
 // Each Databricks request is tried once, so one 503 fails a read.
 class NoRetryStatusTest : public StatusTest {
