@@ -30,7 +30,7 @@ JobType::JobType(api::Workspaces& workspaces, http::Transport& transport,
                  JobTypeOptions options)
     : workspaces_(workspaces),
       options_(std::move(options)),
-      reader_(options_.status),
+      reader_(options_.status, transport),
       runs_(workspaces, reader_, transport, options_.runs),
       watches_(reader_, transport, options_.watch) {}
 

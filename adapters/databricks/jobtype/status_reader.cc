@@ -59,14 +59,24 @@ EventFacts FactsFrom(const ListEventsPage& page, absl::string_view update_id) {
 }
 
 // One status computation: a small chain of upstream calls.
+// It answers `done` once, with whether the answer is complete (every read
+// it needed succeeded) and so may be cached. Its upstream requests use the
+// service's own timeout, not a caller's deadline (callers come and go while
+// it runs, see StatusReader::Compute); before each follow-up request it asks
+// `wanted` whether any caller still waits, and stops when none does.
 class Computation : public std::enable_shared_from_this<Computation> {
  public:
+  using Done =
+      std::function<void(absl::StatusOr<v1::UpdateStatus>, bool complete)>;
+
   Computation(api::Workspace& ws, RunId run, api::CallContext ctx,
-              const StatusOptions& options, StatusReader::Done done)
+              const StatusOptions& options, std::function<bool()> wanted,
+              Done done)
       : ws_(ws),
         run_(std::move(run)),
         ctx_(std::move(ctx)),
         options_(options),
+        wanted_(std::move(wanted)),
         done_(std::move(done)) {}
 
   void Start() {
@@ -79,7 +89,7 @@ class Computation : public std::enable_shared_from_this<Computation> {
  private:
   void OnUpdate(absl::StatusOr<UpdateInfo> update) {
     if (!update.ok()) {
-      done_(update.status());
+      done_(update.status(), false);
       return;
     }
     update_ = *std::move(update);
@@ -97,6 +107,7 @@ class Computation : public std::enable_shared_from_this<Computation> {
     SetState(update_);
     if (update_.state == "FAILED" && !update_.request_id.empty() &&
         HasIdShape(update_.request_id)) {
+      if (Abandoned()) return;
       auto self = shared_from_this();
       ws_.client().GetRequestStatus(run_.pipeline_id, update_.request_id, ctx_,
                                     [self](absl::StatusOr<RequestStatus> r) {
@@ -115,19 +126,22 @@ class Computation : public std::enable_shared_from_this<Computation> {
 
   void OnRequest(absl::StatusOr<RequestStatus> request) {
     if (!request.ok()) {
-      if (request.status().code() != absl::StatusCode::kNotFound) {
-        // Whether DLT retries is unknown: never answer a final Failed on a
-        // guess (it would be cached, and end every watch).
-        done_(absl::Status(
-            request.status().code(),
-            absl::StrCat("update ", run_.update_id,
-                         " FAILED and whether DLT retries it cannot be read "
-                         "yet: ",
-                         request.status().message())));
-        return;
-      }
-      // The request is gone: nothing can retry it any more.
-      Details(update_);
+      // Whether DLT retries is unknown, whatever the answer was (a 404 of
+      // the request or of the endpoint included: DLT may still retry, and
+      // the retry may end COMPLETED). Never a final Failed on a guess (it
+      // would be cached, and end every watch): an answer to ask again, so
+      // transient codes stay, and any other becomes UNAVAILABLE.
+      const absl::StatusCode code = request.status().code();
+      const bool transient = code == absl::StatusCode::kUnavailable ||
+                             code == absl::StatusCode::kDeadlineExceeded ||
+                             code == absl::StatusCode::kResourceExhausted;
+      done_(absl::Status(
+                transient ? code : absl::StatusCode::kUnavailable,
+                absl::StrCat("update ", run_.update_id,
+                             " FAILED and whether DLT retries it cannot be "
+                             "read yet: ",
+                             request.status().message())),
+            false);
       return;
     }
     v1::RetryInfo* retry = status_.mutable_retry();
@@ -181,6 +195,7 @@ class Computation : public std::enable_shared_from_this<Computation> {
   // Step 3: the update's newest events (end time, when STOPPING began),
   // then, for a failure, its ERROR events (the messages).
   void ReadEvents(const std::string& update_id) {
+    if (Abandoned()) return;
     events_for_ = update_id;
     ListEvents({}, [](Computation* self, const ListEventsPage& page) {
       self->facts_ = FactsFrom(page, self->events_for_);
@@ -192,6 +207,7 @@ class Computation : public std::enable_shared_from_this<Computation> {
         self->Finish();
         return;
       }
+      if (self->Abandoned()) return;
       self->ListEvents({"ERROR"}, [](Computation* self,
                                      const ListEventsPage& errors) {
         for (auto& m : FactsFrom(errors, self->events_for_).failure_messages) {
@@ -203,7 +219,9 @@ class Computation : public std::enable_shared_from_this<Computation> {
   }
 
   // Lists events of `events_for_` at `levels` (all when empty), newest
-  // first; details are best effort, so a failure just finishes.
+  // first. Details are best effort: a failure finishes with what is known,
+  // an answer that says what is missing and is not cached (the next read
+  // tries again).
   void ListEvents(std::vector<std::string> levels,
                   void (*then)(Computation*, const ListEventsPage&)) {
     ListEventsRequest request;
@@ -223,11 +241,37 @@ class Computation : public std::enable_shared_from_this<Computation> {
                 "cannot read update events",
                 {log::Field("run_id", self->status_.run_id()),
                  log::Field("error", std::string(page.status().message()))});
+            self->EventsMissing(page.status());
             self->Finish();
             return;
           }
           then(self.get(), *page);
         });
+  }
+
+  // The events read failed: say what the answer lacks.
+  void EventsMissing(const absl::Status& error) {
+    complete_ = false;
+    std::string missing;
+    if (status_.dlt_state() == "FAILED" || status_.retry().retrying()) {
+      missing = "failure_messages";
+    }
+    if (status_.terminal() && !status_.has_end_time()) {
+      missing = missing.empty() ? "end_time" : missing + " and end_time";
+    }
+    events_hint_ = absl::StrCat(
+        "the event log could not be read (Databricks: ",
+        absl::StatusCodeToString(error.code()), ")",
+        missing.empty() ? "" : absl::StrCat(", so ", missing, " missing"),
+        "; the next read tries again");
+  }
+
+  // True (and finished) when no caller waits for this computation any more.
+  bool Abandoned() {
+    if (wanted_ == nullptr || wanted_()) return false;
+    done_(absl::CancelledError("no caller waits for this status any more"),
+          false);
+    return true;
   }
 
   void Finish() {
@@ -243,19 +287,27 @@ class Computation : public std::enable_shared_from_this<Computation> {
                                  options_.now(), options_.hints));
       }
     }
-    done_(std::move(status_));
+    if (!events_hint_.empty()) {
+      status_.set_hint(status_.hint().empty()
+                           ? events_hint_
+                           : absl::StrCat(status_.hint(), "; ", events_hint_));
+    }
+    done_(std::move(status_), complete_);
   }
 
   api::Workspace& ws_;
   const RunId run_;
   const api::CallContext ctx_;
   const StatusOptions& options_;
-  StatusReader::Done done_;
+  const std::function<bool()> wanted_;
+  Done done_;
   UpdateInfo update_;
   v1::UpdateStatus status_;
   std::string events_for_;
   EventFacts facts_;
   bool continuous_ = false;
+  bool complete_ = true;
+  std::string events_hint_;
 };
 
 }  // namespace
@@ -264,8 +316,8 @@ std::string RunKey(absl::string_view workspace, const RunId& run) {
   return absl::StrCat(workspace, "|", run.pipeline_id, ":", run.update_id);
 }
 
-StatusReader::StatusReader(StatusOptions options)
-    : options_(std::move(options)) {}
+StatusReader::StatusReader(StatusOptions options, http::Transport& timers)
+    : options_(std::move(options)), timers_(timers) {}
 
 size_t StatusReader::cached_entries() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -301,37 +353,91 @@ void StatusReader::ReadFresh(api::Workspace& workspace, const RunId& run,
           true);
 }
 
+// The callers waiting for one computation. Its own mutex (not the reader's)
+// guards `waiters`, so that a caller's deadline timer needs only the flight.
+struct StatusReader::Flight {
+  std::mutex mu;
+  std::map<uint64_t, Done> waiters;  // guarded by mu
+};
+
 void StatusReader::Compute(api::Workspace& workspace, const RunId& run,
                            const api::CallContext& ctx, const std::string& key,
                            Done done, bool fresh) {
+  std::shared_ptr<Flight> flight;
+  uint64_t waiter;
+  bool start;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto [it, inserted] = inflight_.try_emplace(key);
-    it->second.push_back(std::move(done));
-    if (!inserted) {
-      CacheLookups().With({"shared"}).Increment();
-      return;
-    }
+    auto& slot = inflight_[key];
+    start = slot == nullptr;
+    if (start) slot = std::make_shared<Flight>();
+    flight = slot;
+    waiter = next_waiter_++;
+    std::lock_guard<std::mutex> flight_lock(flight->mu);
+    flight->waiters.emplace(waiter, std::move(done));
+  }
+  if (ctx.deadline != absl::InfiniteFuture()) {
+    // This caller is answered at its own deadline; the computation goes on
+    // for the others (and the cache).
+    timers_.RunAfter(
+        std::max(absl::ZeroDuration(), ctx.deadline - absl::Now()),
+        [flight, waiter, run_id = FormatRunId(run.pipeline_id, run.update_id)] {
+          Done late;
+          {
+            std::lock_guard<std::mutex> lock(flight->mu);
+            auto it = flight->waiters.find(waiter);
+            if (it == flight->waiters.end()) return;  // answered already
+            late = std::move(it->second);
+            flight->waiters.erase(it);
+          }
+          late(absl::DeadlineExceededError(absl::StrCat(
+              "the caller's deadline passed while the status of run ", run_id,
+              " was being read from Databricks (the read goes on for other "
+              "callers and the cache)")));
+        });
+  }
+  if (!start) {
+    CacheLookups().With({"shared"}).Increment();
+    return;
   }
   CacheLookups().With({fresh ? "fresh" : "miss"}).Increment();
+  // The shared read must not end at the deadline of the caller that began
+  // it: callers with later deadlines may join. Each of its requests gets
+  // the service's own upstream timeout (the client's default).
+  api::CallContext shared = ctx;
+  shared.deadline = absl::InfiniteFuture();
+  shared.cancelled = nullptr;  // outlives the call that began it
   std::make_shared<Computation>(
-      workspace, run, ctx, options_,
-      [this, key](absl::StatusOr<v1::UpdateStatus> status) {
-        Store(key, status);
-        std::vector<Done> waiters;
+      workspace, run, std::move(shared), options_,
+      [this, key, flight] {
+        // Checked and, when nobody waits, unlisted at once: a caller that
+        // comes later starts a computation of its own.
+        std::lock_guard<std::mutex> lock(mu_);
+        std::lock_guard<std::mutex> flight_lock(flight->mu);
+        if (!flight->waiters.empty()) return true;
+        auto it = inflight_.find(key);
+        if (it != inflight_.end() && it->second == flight) inflight_.erase(it);
+        return false;
+      },
+      [this, key, flight](absl::StatusOr<v1::UpdateStatus> status,
+                          bool complete) {
+        if (complete) Store(key, status);
+        std::map<uint64_t, Done> waiters;
         {
           std::lock_guard<std::mutex> lock(mu_);
           auto it = inflight_.find(key);
-          if (it != inflight_.end()) {
-            waiters.swap(it->second);
+          if (it != inflight_.end() && it->second == flight) {
             inflight_.erase(it);
           }
         }
-        for (auto& w : waiters) w(status);
+        {
+          std::lock_guard<std::mutex> lock(flight->mu);
+          waiters.swap(flight->waiters);
+        }
+        for (auto& [id, w] : waiters) w(status);
       })
       ->Start();
 }
-
 void StatusReader::Store(const std::string& key,
                          const absl::StatusOr<v1::UpdateStatus>& status) {
   if (!status.ok()) return;

@@ -14,7 +14,16 @@
 //  4. Hints for long waits (rules.h HintFor).
 // Concurrent identical reads share one upstream computation, and results are
 // kept for `cache_ttl` (terminal ones for `terminal_ttl`) in a bounded LRU.
+// Only complete results are kept: when a read of step 2 or 3 fails, the
+// answer says so (an error for step 2, a hint naming what is missing for
+// step 3) and the next read computes it again.
+// A shared computation runs with the service's own upstream timeout, not a
+// caller's deadline, so that a caller with a short deadline cannot fail the
+// others; each caller is answered at its own deadline (DEADLINE_EXCEEDED)
+// or with the result, whichever comes first. A computation no caller waits
+// for any more stops before its next upstream request.
 //
+//   StatusReader reader(options, transport);  // transport: deadline timers
 //   reader.Read(workspace, run, ctx, [](absl::StatusOr<v1::UpdateStatus> s)
 //   {});
 #ifndef POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_STATUS_READER_H_
@@ -23,6 +32,7 @@
 #include <functional>
 #include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -30,6 +40,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "adapters/databricks/api/workspaces.h"
+#include "adapters/databricks/http/transport.h"
 #include "adapters/databricks/ids.h"
 #include "adapters/databricks/jobtype/rules.h"
 #include "polysync/databricks/v1/pipelines.pb.h"
@@ -52,9 +63,13 @@ class StatusReader {
  public:
   using Done = std::function<void(absl::StatusOr<v1::UpdateStatus>)>;
 
-  explicit StatusReader(StatusOptions options);
+  // `timers` (RunAfter) answers callers at their deadlines; it must outlive
+  // the reader.
+  StatusReader(StatusOptions options, http::Transport& timers);
 
   // The status of `run` in `workspace` (cache, then a shared computation).
+  // `done` runs once: with the status, an error, or DEADLINE_EXCEEDED at
+  // `ctx.deadline` when the computation has not finished by then.
   void Read(api::Workspace& workspace, const RunId& run,
             const api::CallContext& ctx, Done done);
 
@@ -67,6 +82,7 @@ class StatusReader {
   size_t cached_entries() const;
 
  private:
+  struct Flight;
   struct Entry {
     v1::UpdateStatus status;
     absl::Time fetched;
@@ -79,10 +95,12 @@ class StatusReader {
   void Store(const std::string& key, const absl::StatusOr<v1::UpdateStatus>& s);
 
   const StatusOptions options_;
+  http::Transport& timers_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> cache_;  // guarded by mu_
   std::list<std::string> lru_;          // guarded by mu_; front = newest
-  std::map<std::string, std::vector<Done>> inflight_;  // guarded by mu_
+  std::map<std::string, std::shared_ptr<Flight>> inflight_;  // guarded by mu_
+  uint64_t next_waiter_ = 1;                                 // guarded by mu_
 };
 
 // The key of a run in caches and shared polls: "workspace|pipeline:update".

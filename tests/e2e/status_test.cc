@@ -1,0 +1,271 @@
+// End to end: what GetUpdateStatus and WatchUpdate answer when the reads
+// behind a status misbehave (the request of DLT's retry, the event log) and
+// when callers with different deadlines share one read.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "adapters/databricks/simulator/simulator.h"
+#include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "server/backend.h"
+#include "tests/testing/service_harness.h"
+
+namespace polysync {
+namespace {
+
+namespace v1 = ::polysync::databricks::v1;
+namespace sim = ::polysync::databricks::sim;
+using ::testing::HasSubstr;
+
+class StatusTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    polysync::testing::HarnessOptions options;
+    options.configure_backend = [this](server::BackendOptions& o) {
+      ConfigureBackend(o);
+    };
+    h_ = std::make_unique<polysync::testing::Harness>(std::move(options));
+    sim_ = &h_->sim();
+    stub_ = v1::DatabricksPipelines::NewStub(
+        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    h_->StopTicking();
+    stub_.reset();
+    h_.reset();
+  }
+  virtual void ConfigureBackend(server::BackendOptions&) {}
+
+  std::string MustStart(sim::Behavior behavior) {
+    const std::string pipeline = h_->CreatePipeline("orders", behavior);
+    v1::StartUpdateRequest request;
+    request.set_pipeline_id(pipeline);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(30));
+    v1::StartUpdateResponse response;
+    grpc::Status status = stub_->StartUpdate(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.run_id();
+  }
+
+  v1::UpdateStatus Status(const std::string& run_id, grpc::Status* out,
+                          absl::Duration deadline = absl::Seconds(30)) {
+    v1::GetUpdateStatusRequest request;
+    request.set_run_id(run_id);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    v1::UpdateStatus response;
+    *out = stub_->GetUpdateStatus(&context, request, &response);
+    return response;
+  }
+
+  v1::UpdateStatus MustStatus(const std::string& run_id) {
+    grpc::Status status;
+    v1::UpdateStatus s = Status(run_id, &status);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return s;
+  }
+
+  void Advance(absl::Duration d) { ASSERT_TRUE(sim_->AdvanceClock(d).ok()); }
+
+  std::unique_ptr<polysync::testing::Harness> h_;
+  sim::Simulator* sim_ = nullptr;
+  std::unique_ptr<v1::DatabricksPipelines::Stub> stub_;
+};
+
+// A one-off 404 from GET .../requests/{request_id} while DLT retries a failed
+// update: with the request's own "does not exist" and with the code
+// Databricks answers for an endpoint it does not have.
+class RequestNotFoundTest : public StatusTest,
+                            public ::testing::WithParamInterface<const char*> {
+ protected:
+  void InjectOne404() {
+    sim::FaultRule rule;
+    rule.endpoint = "requests.get";
+    rule.kind = sim::FaultKind::kHttpError;
+    rule.status = 404;
+    rule.error_code = GetParam();
+    rule.message = "not found";
+    rule.count = 1;
+    sim_->InjectFault(rule);
+  }
+};
+
+TEST_P(RequestNotFoundTest, StatusIsNeverAFinalFailureAndEndsInTheRetry) {
+  const std::string run = MustStart(sim::Behavior::kFailOnceThenRetry);
+  InjectOne404();
+  v1::UpdateStatus s;
+  int unavailable = 0;
+  for (int i = 0; i < 120; ++i) {
+    Advance(absl::Seconds(1));
+    grpc::Status status;
+    s = Status(run, &status);
+    if (!status.ok()) {
+      // Whether DLT retries could not be read: an answer to ask again.
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+          << status.error_message();
+      EXPECT_THAT(status.error_message(), HasSubstr("whether DLT retries"));
+      ++unavailable;
+      continue;
+    }
+    ASSERT_NE(s.status(), v1::RUN_STATUS_FAILED)
+        << "a final Failed while DLT retries the update";
+    if (s.terminal()) break;
+  }
+  EXPECT_EQ(unavailable, 1) << "the 404 was not met exactly once";
+  EXPECT_TRUE(s.terminal());
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_SUCCESS);
+  EXPECT_EQ(s.dlt_state(), "COMPLETED");
+  EXPECT_FALSE(s.retry().retry_update_id().empty());
+}
+
+TEST_P(RequestNotFoundTest, WatchIsNeverAFinalFailureAndEndsInTheRetry) {
+  const std::string run = MustStart(sim::Behavior::kFailOnceThenRetry);
+  InjectOne404();
+  const int64_t before = sim_->RequestCount("requests.get");
+  v1::WatchUpdateRequest request;
+  request.set_run_id(run);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto reader = stub_->WatchUpdate(&context, request);
+  h_->StartTicking(absl::Milliseconds(500));
+  v1::UpdateStatus s;
+  while (reader->Read(&s)) {
+    EXPECT_NE(s.status(), v1::RUN_STATUS_FAILED)
+        << "a watch reported Failed while DLT retries the update";
+  }
+  h_->StopTicking();
+  grpc::Status status = reader->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GT(sim_->RequestCount("requests.get") - before, 1)
+      << "the request was never read again after the 404";
+  EXPECT_TRUE(s.terminal());
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_SUCCESS);
+  EXPECT_EQ(s.dlt_state(), "COMPLETED");
+}
+
+INSTANTIATE_TEST_SUITE_P(NotFound, RequestNotFoundTest,
+                         ::testing::Values("RESOURCE_DOES_NOT_EXIST",
+                                           "ENDPOINT_NOT_FOUND"));
+
+// Callers A (1 s deadline) and B (30 s) read the same run while Databricks
+// takes 3 s: they share one upstream read, A is answered at its deadline and
+// B gets the status.
+TEST_F(StatusTest, ShortDeadlineOfOneCallerDoesNotFailASharedRead) {
+  const std::string run = MustStart(sim::Behavior::kSucceed);
+  sim::FaultRule slow;
+  slow.endpoint = "updates.get";
+  slow.kind = sim::FaultKind::kLatency;
+  slow.latency = absl::Seconds(3);
+  slow.count = 1;
+  sim_->InjectFault(slow);
+  const int64_t before = sim_->RequestCount("updates.get");
+
+  grpc::Status a_status;
+  absl::Duration a_took;
+  std::thread a([&] {
+    const absl::Time start = absl::Now();
+    Status(run, &a_status, absl::Seconds(1));
+    a_took = absl::Now() - start;
+  });
+  // B joins once A's read has reached Databricks.
+  for (int i = 0; i < 200 && sim_->RequestCount("updates.get") == before; ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(sim_->RequestCount("updates.get") - before, 1);
+  absl::SleepFor(absl::Milliseconds(200));
+  const absl::Time b_start = absl::Now();
+  grpc::Status b_status;
+  v1::UpdateStatus b = Status(run, &b_status, absl::Seconds(30));
+  const absl::Duration b_took = absl::Now() - b_start;
+  a.join();
+
+  EXPECT_EQ(a_status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(a_took, absl::Milliseconds(2500));
+  ASSERT_TRUE(b_status.ok())
+      << b_status.error_message() << " after " << absl::FormatDuration(b_took);
+  EXPECT_EQ(b.run_id(), run);
+  EXPECT_EQ(b.dlt_state(), "QUEUED");
+  // B waited for the shared read (about 2.8 s of its 3 s remained), not for a
+  // read of its own after A's ended.
+  EXPECT_GE(b_took, absl::Milliseconds(2000));
+  EXPECT_LT(b_took, absl::Milliseconds(5500));
+  EXPECT_EQ(sim_->RequestCount("updates.get") - before, 1);
+}
+
+// A read that no caller waits for any more sends nothing further.
+TEST_F(StatusTest, ReadNobodyWaitsForStopsBeforeItsNextRequest) {
+  const std::string run = MustStart(sim::Behavior::kFail);
+  Advance(absl::Minutes(5));  // FAILED: a read would go on to the request
+  sim::FaultRule slow;
+  slow.endpoint = "updates.get";
+  slow.kind = sim::FaultKind::kLatency;
+  slow.latency = absl::Seconds(2);
+  slow.count = 1;
+  sim_->InjectFault(slow);
+  const int64_t requests = sim_->RequestCount("requests.get");
+  const int64_t events = sim_->RequestCount("events.list");
+  const absl::Time start = absl::Now();
+  grpc::Status status;
+  Status(run, &status, absl::Milliseconds(500));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The update's answer arrives after 2 s; give the read time to go on.
+  absl::SleepFor(start + absl::Milliseconds(2800) - absl::Now());
+  EXPECT_EQ(sim_->RequestCount("requests.get"), requests);
+  EXPECT_EQ(sim_->RequestCount("events.list"), events);
+  // A caller that waits gets the whole answer.
+  v1::UpdateStatus s = MustStatus(run);
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_FAILED);
+  EXPECT_FALSE(s.failure_messages().empty());
+  EXPECT_GT(sim_->RequestCount("requests.get"), requests);
+}
+
+// Each Databricks request is tried once, so one 503 fails a read.
+class NoRetryStatusTest : public StatusTest {
+ protected:
+  void ConfigureBackend(server::BackendOptions& options) override {
+    options.client.backoff.max_attempts = 1;
+  }
+};
+
+TEST_F(NoRetryStatusTest, FailureMessagesLostToAnEventsErrorComeOnTheNextRead) {
+  const std::string run = MustStart(sim::Behavior::kFail);
+  Advance(absl::Minutes(5));
+  sim::FaultRule down;
+  down.endpoint = "events.list";
+  down.kind = sim::FaultKind::kHttpError;
+  down.status = 503;
+  down.count = 1;
+  sim_->InjectFault(down);
+
+  v1::UpdateStatus first = MustStatus(run);
+  EXPECT_EQ(first.status(), v1::RUN_STATUS_FAILED);
+  EXPECT_TRUE(first.terminal());
+  EXPECT_TRUE(first.failure_messages().empty());
+  EXPECT_THAT(first.hint(), HasSubstr("could not be read"));
+
+  v1::UpdateStatus second = MustStatus(run);
+  EXPECT_EQ(second.status(), v1::RUN_STATUS_FAILED);
+  EXPECT_TRUE(second.terminal());
+  EXPECT_FALSE(second.failure_messages().empty());
+  EXPECT_TRUE(second.has_end_time());
+  EXPECT_EQ(second.hint(), "");
+
+  // Complete now: a terminal answer that is reused.
+  const int64_t events = sim_->RequestCount("events.list");
+  v1::UpdateStatus third = MustStatus(run);
+  EXPECT_EQ(third.failure_messages_size(), second.failure_messages_size());
+  EXPECT_EQ(sim_->RequestCount("events.list"), events);
+}
+
+}  // namespace
+}  // namespace polysync
