@@ -102,6 +102,21 @@ TEST_F(CurrentApiTest, StartAndUpdateShapesFollowTheSdk) {
   EXPECT_TRUE(events["events"][0]["origin"].contains("request_id"));
 }
 
+TEST_F(CurrentApiTest, AFailureNotRetriedIsFatal) {
+  StartSim();
+  const std::string id = Create(Behavior::kFail);
+  ASSERT_EQ(StartUpdate(id, json::object()).status, 200);
+  Advance(ToEnd() + absl::Minutes(5));
+  json errors = client_
+                    ->Get("/api/2.0/pipelines/" + id + "/events?filter=" +
+                          testing::UrlEncode("level='ERROR'"))
+                    .json()["events"];
+  ASSERT_EQ(errors.size(), 2u);
+  for (const json& e : errors) EXPECT_EQ(e["error"]["fatal"], true);
+  EXPECT_EQ(Pipeline(id)["state"], "IDLE");
+  EXPECT_EQ(sim_->UpdatesCreated(id), 1);
+}
+
 TEST_F(CurrentApiTest, TheRequestsEndpointIsNotFound) {
   StartSim();
   const std::string id = Create(Behavior::kSucceed);
@@ -172,6 +187,13 @@ TEST_P(RetryGapTest, RetryAfterAGapInWhichThePipelineIsNotIdle) {
   Advance(ToEnd());
   EXPECT_EQ(Update(id, first)["state"], "FAILED");
   EXPECT_EQ(sim_->UpdatesCreated(id), 1);
+  // The failure DLT retries is not fatal.
+  json errors = client_
+                    ->Get("/api/2.0/pipelines/" + id + "/events?filter=" +
+                          testing::UrlEncode("level='ERROR'"))
+                    .json()["events"];
+  ASSERT_EQ(errors.size(), 2u);
+  for (const json& e : errors) EXPECT_EQ(e["error"]["fatal"], false);
   json p = Pipeline(id);
   EXPECT_EQ(p["state"], GetParam());
   EXPECT_EQ(p["latest_updates"].size(), 1u);

@@ -933,6 +933,9 @@ void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
                                                  {"failed_records", 3}}})}}}});
   }
   if (state == "FAILED") {
+    // A failure DLT will retry is not fatal; any other is.
+    const bool fatal = !(p.behavior == Behavior::kFailOnceThenRetry &&
+                         u.start.cause != "RETRY_ON_FAILURE");
     json exceptions = json::array(
         {{{"class_name", "org.apache.spark.sql.AnalysisException"},
           {"message",
@@ -941,13 +944,15 @@ void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
            "spelling and correctness of the schema and catalog."},
           {"stack", json::array()}}});
     flow_event("ERROR", "orders_cleaned", "FAILED",
-               "Flow 'orders_cleaned' has FAILED fatally. An error occurred "
-               "because we could not find the table main.raw.orders_landing.",
-               json::object(), {{"exceptions", exceptions}, {"fatal", true}});
+               absl::StrCat("Flow 'orders_cleaned' has FAILED",
+                            fatal ? " fatally" : "",
+                            ". An error occurred because we could not find "
+                            "the table main.raw.orders_landing."),
+               json::object(), {{"exceptions", exceptions}, {"fatal", fatal}});
     AddEvent(p, at, "ERROR", "update_progress",
              absl::StrCat("Update ", short_id, " is FAILED."), &u,
              {{"update_progress", {{"state", state}}}},
-             {{"exceptions", exceptions}, {"fatal", true}});
+             {{"exceptions", exceptions}, {"fatal", fatal}});
   } else {
     AddEvent(p, at, "INFO", "update_progress",
              absl::StrCat("Update ", short_id, " is ", state, "."), &u,
