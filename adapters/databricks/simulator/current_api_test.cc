@@ -228,6 +228,38 @@ INSTANTIATE_TEST_SUITE_P(GapStates, RetryGapTest,
                          ::testing::Values("RECOVERING", "STARTING",
                                            "RUNNING"));
 
+// A start processed while its answer is lost (503), and its update seen by
+// reads only after `hidden_for`: a client that re-reads at once finds
+// nothing, yet a second start is refused, and one update exists.
+TEST_F(CurrentApiTest, AStartCanBeProcessedButSeenOnlyLater) {
+  StartSim();
+  const std::string id = Create(Behavior::kSucceed);
+  FaultRule rule;
+  rule.endpoint = "updates.start";
+  rule.kind = FaultKind::kResponseLost503;
+  rule.hidden_for = absl::Seconds(5);
+  sim_->InjectFault(rule);
+  auto r = StartUpdate(id, json::object());
+  EXPECT_EQ(r.status, 503);
+  json p = Pipeline(id);
+  EXPECT_EQ(p["state"], "IDLE");
+  EXPECT_FALSE(p.contains("latest_updates")) << p.dump();
+  EXPECT_FALSE(client_->Get("/api/2.0/pipelines/" + id + "/updates")
+                   .json()
+                   .contains("updates"));
+  r = StartUpdate(id, json::object());
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(sim_->UpdatesCreated(id), 1);
+
+  Advance(absl::Seconds(5));
+  p = Pipeline(id);
+  ASSERT_EQ(p["latest_updates"].size(), 1u) << p.dump();
+  EXPECT_EQ(p["state"], "RUNNING");
+  const std::string update_id = p["latest_updates"][0]["update_id"];
+  EXPECT_EQ(Update(id, update_id)["cause"], "API_CALL");
+  EXPECT_EQ(sim_->UpdatesCreated(id), 1);
+}
+
 // One long advance crosses the failure, the gap and the retry's whole run.
 TEST_F(CurrentApiTest, OneLongAdvanceRunsTheRetryToTheEnd) {
   StartSim(absl::Seconds(30));

@@ -211,6 +211,7 @@ json Workspace::LatestUpdates(const Pipeline& p) const {
        static_cast<int>(list.size()) < options_.latest_updates_limit;
        ++it) {
     const Update& u = updates_.at(*it);
+    if (!Visible(u)) continue;
     list.push_back({{"update_id", u.id},
                     {"state", u.state},
                     {"creation_time", FormatRfc3339Millis(u.created)}});
@@ -219,19 +220,23 @@ json Workspace::LatestUpdates(const Pipeline& p) const {
 }
 
 json Workspace::StatusJson(const Pipeline& p) const {
+  const bool running =
+      !p.active_update.empty() && Visible(updates_.at(p.active_update));
   json j = {{"pipeline_id", p.id},
-            {"state", !p.active_update.empty() ? std::string("RUNNING")
-                      : !p.retry_of.empty()    ? options_.retry_gap_state
-                                               : std::string("IDLE")},
+            {"state", running               ? std::string("RUNNING")
+                      : !p.retry_of.empty() ? options_.retry_gap_state
+                                            : std::string("IDLE")},
             {"name", p.name},
             {"creator_user_name", p.creator},
             {"run_as_user_name", p.creator}};
   std::string health = "HEALTHY";
-  if (!p.update_ids.empty()) {
-    const Update& last = updates_.at(p.update_ids.back());
+  for (auto it = p.update_ids.rbegin(); it != p.update_ids.rend(); ++it) {
+    const Update& last = updates_.at(*it);
+    if (!Visible(last)) continue;
     j["cluster_id"] = last.cluster_id;
     if (last.state == "FAILED") health = "UNHEALTHY";
     j["latest_updates"] = LatestUpdates(p);
+    break;
   }
   j["health"] = health;
   return j;
@@ -647,7 +652,7 @@ Workspace::Update& Workspace::CreateUpdateLocked(Pipeline& p, absl::Time at,
 }
 
 ApiResult Workspace::StartUpdate(absl::Time now, const std::string& id,
-                                 const json& body) {
+                                 const json& body, absl::Duration hidden_for) {
   if (!body.is_object()) {
     return ApiResult::Error(400, "MALFORMED_REQUEST",
                             "The request body must be a JSON object.");
@@ -720,6 +725,7 @@ ApiResult Workspace::StartUpdate(absl::Time now, const std::string& id,
   for (const auto& [k, v] : given_parameters.items()) start.parameters[k] = v;
   std::string request_id = NewId();
   Update& u = CreateUpdateLocked(*p, now, request_id, std::move(start));
+  if (hidden_for > absl::ZeroDuration()) u.visible_from = now + hidden_for;
   ApiResult r;
   r.body = {{"update_id", u.id}};  // StartUpdateResponse
   if (options_.legacy_request_api) r.body["request_id"] = request_id;
@@ -734,8 +740,12 @@ ApiResult Workspace::ListUpdates(absl::Time now, const std::string& id,
   TickLocked(now);
   Pipeline* p = FindPipeline(id);
   if (p == nullptr) return NoPipeline(id);
+  std::vector<std::string> ids;  // the visible ones, oldest first
+  for (const auto& uid : p->update_ids) {
+    if (Visible(updates_.at(uid))) ids.push_back(uid);
+  }
   // Cursor: index (in creation order) of the newest update still to return.
-  int64_t start = static_cast<int64_t>(p->update_ids.size()) - 1;
+  int64_t start = static_cast<int64_t>(ids.size()) - 1;
   if (auto token = Param(params, "page_token"); token && !token->empty()) {
     auto state = DecodePageToken(*token);
     if (!state || !(*state)["n"].is_number_integer() || (*state)["p"] != id) {
@@ -746,18 +756,18 @@ ApiResult Workspace::ListUpdates(absl::Time now, const std::string& id,
   }
   int64_t stop = -1;  // exclusive lower bound
   if (auto until = Param(params, "until_update_id"); until && !until->empty()) {
-    auto it = std::find(p->update_ids.begin(), p->update_ids.end(), *until);
-    if (it == p->update_ids.end()) {
+    auto it = std::find(ids.begin(), ids.end(), *until);
+    if (it == ids.end()) {
       return ApiResult::Error(404, "RESOURCE_DOES_NOT_EXIST",
                               "Update " + *until + " does not exist.");
     }
-    stop = (it - p->update_ids.begin()) - 1;
+    stop = (it - ids.begin()) - 1;
   }
   ApiResult r;
   json list = json::array();
   int64_t i = start;
   for (; i > stop && static_cast<int>(list.size()) < max_results; --i) {
-    list.push_back(UpdateJson(updates_.at(p->update_ids[i]), /*listed=*/true));
+    list.push_back(UpdateJson(updates_.at(ids[i]), /*listed=*/true));
   }
   if (!list.empty()) r.body["updates"] = std::move(list);
   if (i > stop)
@@ -771,7 +781,8 @@ ApiResult Workspace::GetUpdate(absl::Time now, const std::string& id,
   TickLocked(now);
   if (FindPipeline(id) == nullptr) return NoPipeline(id);
   auto it = updates_.find(update_id);
-  if (it == updates_.end() || it->second.pipeline_id != id) {
+  if (it == updates_.end() || it->second.pipeline_id != id ||
+      !Visible(it->second)) {
     return ApiResult::Error(
         404, "RESOURCE_DOES_NOT_EXIST",
         absl::StrCat("Update ", update_id, " does not exist in pipeline ", id,
@@ -786,9 +797,10 @@ ApiResult Workspace::GetRequest(absl::Time now, const std::string& id,
                                 const std::string& request_id) {
   if (!options_.legacy_request_api) {
     // Not an endpoint of today's API (in neither SDK).
-    return ApiResult::Error(404, "ENDPOINT_NOT_FOUND",
-                            absl::StrCat("No API found for 'GET /pipelines/",
-                                         id, "/requests/", request_id, "'"));
+    return ApiResult::Error(
+        404, "ENDPOINT_NOT_FOUND",
+        absl::StrCat("No API found for 'GET /api/2.0/pipelines/", id,
+                     "/requests/", request_id, "'"));
   }
   std::lock_guard<std::mutex> lock(mu_);
   TickLocked(now);
@@ -1000,6 +1012,7 @@ void Workspace::StartDueRetriesLocked(absl::Time now,
 }
 
 void Workspace::TickLocked(absl::Time now) {
+  if (now > now_) now_ = now;
   std::vector<std::string> worklist(active_.begin(), active_.end());
   // A failure in this tick can make a retry due in it too: look again until
   // nothing moves.

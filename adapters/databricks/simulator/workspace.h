@@ -114,8 +114,12 @@ class Workspace {
   ApiResult EditPipeline(absl::Time now, const std::string& id,
                          const nlohmann::json& body);
   ApiResult DeletePipeline(absl::Time now, const std::string& id);
+  // `hidden_for` > 0: the update is created at once (a second start is
+  // refused) but stays out of every read (GET pipeline, list and get update)
+  // for that long, as a lagging read path would show it.
   ApiResult StartUpdate(absl::Time now, const std::string& id,
-                        const nlohmann::json& body);
+                        const nlohmann::json& body,
+                        absl::Duration hidden_for = absl::ZeroDuration());
   ApiResult ListUpdates(absl::Time now, const std::string& id,
                         const QueryParams& params);
   ApiResult GetUpdate(absl::Time now, const std::string& id,
@@ -177,6 +181,7 @@ class Workspace {
     nlohmann::json config;
     absl::Time created;
     absl::Time state_since;
+    absl::Time visible_from = absl::InfinitePast();
     bool continuous = false;
     bool fails = false;
   };
@@ -199,6 +204,8 @@ class Workspace {
     int64_t updates_created = 0;
   };
 
+  // Whether reads show `u` yet (see StartUpdate's hidden_for).
+  bool Visible(const Update& u) const { return u.visible_from <= now_; }
   std::string NewId();
   std::string NewClusterId(absl::Time now);
   Pipeline* FindPipeline(const std::string& id);
@@ -230,6 +237,7 @@ class Workspace {
   std::map<std::string, Update> updates_;      // by update id
   std::set<std::string> active_;               // update ids
   std::set<std::string> retrying_;             // pipeline ids with retry_of
+  absl::Time now_ = absl::InfinitePast();      // the latest tick
   int64_t seq_ = 0;
   int64_t updates_created_ = 0;
   bool counting_ = true;  // false while adding history
