@@ -450,6 +450,7 @@ absl::Status ReadPipelineField(std::string_view key, sj::value& v,
     return ReadLatestUpdates(v, p, &out->latest_updates);
   }
   if (key == "spec") return ReadPipelineSpec(v, p, &out->spec);
+  if (key == "parameters") return ReadConfiguration(v, p, &out->parameters);
   return SkipValue(v, p);
 }
 

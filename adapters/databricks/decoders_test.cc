@@ -244,6 +244,19 @@ TEST(DecodePipelineTest, EveryPipelineStateAndAnUnknownOneDecode) {
   }
 }
 
+TEST(DecodePipelineTest, DefaultParameters) {
+  auto pipeline = DecodePipeline(
+      R"({"pipeline_id": "p", "parameters": {"region": "emea", "d": ""},
+          "spec": {"configuration": {"spark.x": "1"}}})");
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status();
+  EXPECT_EQ(pipeline->parameters,
+            (std::vector<std::pair<std::string, std::string>>{
+                {"region", "emea"}, {"d", ""}}));
+  EXPECT_FALSE(DecodePipeline(R"({"parameters": {"n": 1}})").ok());
+  EXPECT_FALSE(DecodePipeline(R"({"parameters": ["a"]})").ok());
+  EXPECT_TRUE(DecodePipeline(R"({"parameters": null})")->parameters.empty());
+}
+
 TEST(TypesTest, TerminalAndKnownStates) {
   EXPECT_TRUE(IsTerminalUpdateState("COMPLETED"));
   EXPECT_TRUE(IsTerminalUpdateState("FAILED"));

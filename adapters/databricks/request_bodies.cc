@@ -56,12 +56,55 @@ absl::StatusOr<std::string> StartUpdateBody(const StartUpdateRequest& request) {
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = CheckTableNames("refresh_flow_selection",
+                                       request.refresh_flow_selection);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckTableNames("reset_checkpoint_selection",
+                                       request.reset_checkpoint_selection);
+      !s.ok()) {
+    return s;
+  }
   if (request.full_refresh.value_or(false) &&
       (!request.refresh_selection.empty() ||
-       !request.full_refresh_selection.empty())) {
+       !request.full_refresh_selection.empty() ||
+       !request.refresh_flow_selection.empty() ||
+       !request.reset_checkpoint_selection.empty())) {
     return absl::InvalidArgumentError(
-        "full_refresh cannot be combined with refresh_selection or "
-        "full_refresh_selection");
+        "full_refresh cannot be combined with a selection "
+        "(refresh_selection, full_refresh_selection, refresh_flow_selection, "
+        "reset_checkpoint_selection)");
+  }
+  nlohmann::ordered_json parameters = nlohmann::ordered_json::object();
+  if (request.parameters.has_value()) {
+    for (const auto& [key, value] : *request.parameters) {
+      if (key.empty()) {
+        return absl::InvalidArgumentError("parameters: a key is empty");
+      }
+      for (unsigned char c : key) {
+        if (c < 0x20 || c == 0x7f) {
+          return absl::InvalidArgumentError(
+              "parameters: a key contains a control character");
+        }
+      }
+      if (!IsValidUtf8(key) || !IsValidUtf8(value)) {
+        return absl::InvalidArgumentError(
+            "parameters: a key or value is not valid UTF-8");
+      }
+      if (parameters.contains(key)) {
+        return absl::InvalidArgumentError("parameters: a key is given twice");
+      }
+      parameters[key] = value;
+    }
+    // "Maximum total size: 10k characters (JSON format)"; counted in bytes
+    // of UTF-8 here, which is never fewer than characters.
+    const size_t size = parameters.dump().size();
+    if (size > kMaxParametersJsonBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameters: ", size, " bytes as JSON; at most ",
+                       kMaxParametersJsonBytes, " are allowed"));
+    }
   }
   if (request.cause.has_value() && !IsValidUtf8(*request.cause)) {
     return absl::InvalidArgumentError("cause is not valid UTF-8");
@@ -81,6 +124,15 @@ absl::StatusOr<std::string> StartUpdateBody(const StartUpdateRequest& request) {
   }
   if (!request.full_refresh_selection.empty()) {
     body["full_refresh_selection"] = request.full_refresh_selection;
+  }
+  if (!request.refresh_flow_selection.empty()) {
+    body["refresh_flow_selection"] = request.refresh_flow_selection;
+  }
+  if (!request.reset_checkpoint_selection.empty()) {
+    body["reset_checkpoint_selection"] = request.reset_checkpoint_selection;
+  }
+  if (request.parameters.has_value()) {
+    body["parameters"] = std::move(parameters);
   }
   if (request.validate_only.has_value()) {
     body["validate_only"] = *request.validate_only;

@@ -34,13 +34,19 @@ namespace polysync::databricks {
 // Largest max_results this adapter sends for any list endpoint.
 inline constexpr int kMaxPageSize = 100;
 
+// The API's limit on a start's `parameters` as JSON ("10k characters").
+inline constexpr size_t kMaxParametersJsonBytes = 10000;
+
 // The JSON body of POST /api/2.0/pipelines/{pipeline_id}/updates, with only
 // the fields that are set (unset optionals and empty lists are left out), in
 // the order pipeline_id, full_refresh, refresh_selection,
-// full_refresh_selection, validate_only, cause. INVALID_ARGUMENT when a table
-// name is empty or not valid UTF-8, when `cause` is not valid UTF-8, or when
+// full_refresh_selection, refresh_flow_selection, reset_checkpoint_selection,
+// parameters, validate_only, cause. INVALID_ARGUMENT when a table or flow
+// name is empty or not valid UTF-8, when `cause` is not valid UTF-8, when
 // full_refresh is true together with a selection (the API refuses that
-// combination).
+// combination), or when `parameters` has an empty key, a key with a control
+// character, a key given twice, text that is not UTF-8, or more than
+// kMaxParametersJsonBytes bytes as JSON.
 absl::StatusOr<std::string> StartUpdateBody(const StartUpdateRequest& request);
 
 // RFC 3986 percent-encoding for a query component: unreserved characters

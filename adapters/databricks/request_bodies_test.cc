@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace polysync::databricks {
 namespace {
@@ -32,6 +34,43 @@ TEST(StartUpdateBodyTest, OnlySetFieldsAreWritten) {
       R"("refresh_selection":["sales_orders_cleaned","sales_order_in_chicago"],)"
       R"("full_refresh_selection":["customers","sales_orders_raw"],)"
       R"("validate_only":false,"cause":"API_CALL"})");
+}
+
+TEST(StartUpdateBodyTest, ParametersAndFlowSelections) {
+  StartUpdateRequest request;
+  request.full_refresh = false;
+  request.refresh_flow_selection = {"orders_raw"};
+  request.reset_checkpoint_selection = {"orders_raw"};
+  request.parameters = {{{"region", "apac"}, {"quote\"d", "a\nb"}}};
+  EXPECT_EQ(*StartUpdateBody(request),
+            R"({"full_refresh":false,"refresh_flow_selection":["orders_raw"],)"
+            R"("reset_checkpoint_selection":["orders_raw"],)"
+            R"("parameters":{"region":"apac","quote\"d":"a\nb"}})");
+  // An empty map given is sent as one; none given sends no map.
+  StartUpdateRequest empty;
+  empty.parameters.emplace();
+  EXPECT_EQ(*StartUpdateBody(empty), R"({"parameters":{}})");
+}
+
+TEST(StartUpdateBodyTest, BadParametersAreRefused) {
+  for (const auto& params :
+       std::vector<std::vector<std::pair<std::string, std::string>>>{
+           {{"", "v"}},
+           {{"a\tb", "v"}},
+           {{"k", "1"}, {"k", "2"}},
+           {{"k", "\xff"}},
+           {{"k", std::string(10000, 'v')}}}) {
+    StartUpdateRequest request;
+    request.parameters = params;
+    EXPECT_EQ(StartUpdateBody(request).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << params[0].first;
+  }
+  StartUpdateRequest full;
+  full.full_refresh = true;
+  full.reset_checkpoint_selection = {"f"};
+  EXPECT_EQ(StartUpdateBody(full).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(StartUpdateBodyTest, HostileTableNamesAreEscapedNotPasted) {

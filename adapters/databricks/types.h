@@ -95,6 +95,9 @@ struct Pipeline {
   std::string run_as_user_name;
   std::vector<UpdateStateInfo> latest_updates;
   std::optional<PipelineSpec> spec;
+  // Default parameters of the pipeline's updates (top-level `parameters`,
+  // GetPipelineResponse), in body order.
+  std::vector<std::pair<std::string, std::string>> parameters;
 };
 
 // An update, as GET .../updates/{update_id} (inside `update`), list updates
@@ -208,8 +211,13 @@ struct StartUpdateRequest {
   std::optional<bool> full_refresh;
   std::vector<std::string> refresh_selection;
   std::vector<std::string> full_refresh_selection;
+  std::vector<std::string> refresh_flow_selection;
+  std::vector<std::string> reset_checkpoint_selection;
   std::optional<bool> validate_only;
   std::optional<std::string> cause;
+  // Per-update parameters; unset: no `parameters` sent (the pipeline's
+  // defaults apply). Written as a JSON object of strings.
+  std::optional<std::vector<std::pair<std::string, std::string>>> parameters;
 };
 
 // Query parameters of GET /api/2.0/pipelines.

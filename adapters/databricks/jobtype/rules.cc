@@ -1,6 +1,7 @@
 #include "adapters/databricks/jobtype/rules.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -48,6 +49,46 @@ absl::Status CheckTables(
   return absl::OkStatus();
 }
 
+// Adds job parameter `i`, a `parameters.<key>`, to the plan's update
+// parameters. Caller input is not echoed: messages name the index.
+absl::Status AddUpdateParameter(int i, const v1::Parameter& p,
+                                StartPlan* plan) {
+  if (p.direction() == v1::DIRECTION_OUTPUT) return absl::OkStatus();
+  if (p.direction() != v1::DIRECTION_INPUT &&
+      p.direction() != v1::DIRECTION_INPUT_OUTPUT) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameters[", i,
+                     "]: a parameters.<key> must have direction "
+                     "DIRECTION_INPUT or DIRECTION_INPUT_OUTPUT"));
+  }
+  if (p.data_type() != v1::DATA_TYPE_STRING) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "parameters[", i,
+        "]: a parameters.<key> must have data type DATA_TYPE_STRING"));
+  }
+  const std::string key(
+      absl::string_view(p.name()).substr(kUpdateParameterPrefix.size()));
+  if (key.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "parameters[", i, "]: \"parameters.\" needs a key after the dot"));
+  }
+  for (unsigned char c : key) {
+    if (c < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "parameters[", i, "]: the key contains a control character"));
+    }
+  }
+  if (!plan->parameters.has_value()) plan->parameters.emplace();
+  for (const auto& [k, v] : *plan->parameters) {
+    if (k == key) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "parameters[", i, "]: this parameters.<key> is given twice"));
+    }
+  }
+  plan->parameters->emplace_back(key, p.value());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<std::string> DefaultConfigurationPrefixes() {
@@ -87,6 +128,9 @@ v1::ImportedJob ImportedJobFromPipeline(
     }
     std::vector<std::pair<std::string, std::string>> config;
     for (const auto& [key, value] : spec.configuration) {
+      // A "parameters." name is an update parameter's, never a
+      // configuration key's (it would be forwarded as one).
+      if (absl::StartsWith(key, kUpdateParameterPrefix)) continue;
       const bool wanted = std::any_of(
           prefixes.begin(), prefixes.end(),
           [&](const std::string& p) { return absl::StartsWith(key, p); });
@@ -101,7 +145,23 @@ v1::ImportedJob ImportedJobFromPipeline(
                         v1::PARAMETER_SOURCE_PIPELINE_CONFIGURATION,
                         absl::StrCat("spec.configuration.", key));
     }
-    if (spec.continuous.value_or(false)) {
+  }
+  // The pipeline's default update parameters, forwarded per update.
+  std::vector<std::pair<std::string, std::string>> defaults =
+      pipeline.parameters;
+  std::stable_sort(
+      defaults.begin(), defaults.end(),
+      [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [key, value] : defaults) {
+    const std::string name = absl::StrCat(kUpdateParameterPrefix, key);
+    v1::Parameter p =
+        MakeParameter(name, v1::DATA_TYPE_STRING, value,
+                      v1::PARAMETER_SOURCE_PIPELINE_PARAMETERS, name);
+    p.set_forwarded(true);
+    *job.add_parameters() = std::move(p);
+  }
+  if (pipeline.spec.has_value()) {
+    if (pipeline.spec->continuous.value_or(false)) {
       job.add_notes(
           "Continuous pipeline: its updates keep running until stopped and "
           "never complete on their own; a Polysync run stays Running until "
@@ -142,6 +202,10 @@ absl::StatusOr<StartPlan> PlanStart(const v1::StartUpdateRequest& request) {
           "parameters[", i, "]: the value has ", p.value().size(),
           " bytes; at most ", kMaxParameterValueBytes, " are allowed"));
     }
+    if (absl::StartsWith(p.name(), kUpdateParameterPrefix)) {
+      if (absl::Status s = AddUpdateParameter(i, p, &plan); !s.ok()) return s;
+      continue;
+    }
     if (p.name() != kFullRefresh) continue;
     if (p.direction() == v1::DIRECTION_OUTPUT) continue;  // never sent
     if (seen_full_refresh) {
@@ -181,17 +245,46 @@ absl::StatusOr<StartPlan> PlanStart(const v1::StartUpdateRequest& request) {
       !s.ok()) {
     return s;
   }
+  if (auto s = CheckTables(request.refresh_flow_selection(),
+                           "refresh_flow_selection");
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckTables(request.reset_checkpoint_selection(),
+                           "reset_checkpoint_selection");
+      !s.ok()) {
+    return s;
+  }
   if (plan.full_refresh && (request.refresh_selection_size() > 0 ||
-                            request.full_refresh_selection_size() > 0)) {
+                            request.full_refresh_selection_size() > 0 ||
+                            request.refresh_flow_selection_size() > 0 ||
+                            request.reset_checkpoint_selection_size() > 0)) {
     return absl::InvalidArgumentError(
-        "full_refresh=true cannot be combined with refresh_selection or "
-        "full_refresh_selection: a full refresh already recomputes every "
-        "table");
+        "full_refresh=true cannot be combined with a selection "
+        "(refresh_selection, full_refresh_selection, refresh_flow_selection, "
+        "reset_checkpoint_selection): a full refresh already recomputes "
+        "every table");
+  }
+  if (plan.parameters.has_value()) {
+    nlohmann::json map = nlohmann::json::object();
+    for (const auto& [k, v] : *plan.parameters) map[k] = v;
+    const size_t size = map.dump().size();
+    if (size > kMaxUpdateParametersJsonBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameters: the parameters.<key> given make ", size,
+                       " bytes of JSON; Databricks allows at most ",
+                       kMaxUpdateParametersJsonBytes));
+    }
   }
   plan.refresh_selection.assign(request.refresh_selection().begin(),
                                 request.refresh_selection().end());
   plan.full_refresh_selection.assign(request.full_refresh_selection().begin(),
                                      request.full_refresh_selection().end());
+  plan.refresh_flow_selection.assign(request.refresh_flow_selection().begin(),
+                                     request.refresh_flow_selection().end());
+  plan.reset_checkpoint_selection.assign(
+      request.reset_checkpoint_selection().begin(),
+      request.reset_checkpoint_selection().end());
   plan.validate_only = request.validate_only();
   return plan;
 }

@@ -10,7 +10,9 @@
 #ifndef POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_RULES_H_
 #define POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_RULES_H_
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -25,6 +27,8 @@ namespace v1 = ::polysync::databricks::v1;
 
 inline constexpr absl::string_view kJobType = "Databricks Pipeline";
 inline constexpr absl::string_view kFullRefresh = "full_refresh";
+// A job parameter named "parameters.<key>" is the update parameter <key>.
+inline constexpr absl::string_view kUpdateParameterPrefix = "parameters.";
 
 // Limits on a StartUpdate request.
 inline constexpr size_t kMaxParameters = 1000;
@@ -33,6 +37,9 @@ inline constexpr size_t kMaxParameterValueBytes = 64 * 1024;
 inline constexpr size_t kMaxSelectionTables = 1000;
 inline constexpr size_t kMaxTableNameBytes = 1024;
 inline constexpr size_t kMaxIdempotencyKeyBytes = 256;
+// Databricks' limit on an update's parameters map as JSON ("10k characters";
+// counted here in bytes of UTF-8, never fewer than characters).
+inline constexpr size_t kMaxUpdateParametersJsonBytes = 10000;
 
 // The configuration key prefixes imported as STRING parameters by default.
 std::vector<std::string> DefaultConfigurationPrefixes();
@@ -42,8 +49,9 @@ std::string PipelineLink(absl::string_view host, absl::string_view pipeline_id);
 
 // The pipeline as a Polysync job: `continuous`, `development`, `photon`
 // (BOOL, when the spec has them), every configuration key starting with one
-// of `prefixes` (STRING, sorted by key), then `full_refresh` (BOOL, "false",
-// the only forwarded parameter).
+// of `prefixes` (STRING, sorted by key), every default update parameter as
+// `parameters.<key>` (STRING, forwarded, sorted by key), then `full_refresh`
+// (BOOL, "false", forwarded).
 v1::ImportedJob ImportedJobFromPipeline(
     const Pipeline& pipeline, absl::string_view workspace,
     absl::string_view host, const std::vector<std::string>& prefixes);
@@ -53,7 +61,12 @@ struct StartPlan {
   bool full_refresh = false;
   std::vector<std::string> refresh_selection;
   std::vector<std::string> full_refresh_selection;
+  std::vector<std::string> refresh_flow_selection;
+  std::vector<std::string> reset_checkpoint_selection;
   bool validate_only = false;
+  // The `parameters.<key>` given, as <key> -> value in request order; unset
+  // when none was given (no map is sent).
+  std::optional<std::vector<std::pair<std::string, std::string>>> parameters;
 };
 
 // Validates a StartUpdate request (limits, `full_refresh` parameter, a

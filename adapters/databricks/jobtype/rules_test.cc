@@ -75,6 +75,35 @@ TEST(ImportedJobTest, ParametersFollowTheJobTypeRules) {
   EXPECT_THAT(job.notes(), IsEmpty());
 }
 
+// The pipeline's default update parameters are STRING INPUT job parameters
+// `parameters.<key>`, forwarded, after the configuration keys and before
+// full_refresh, sorted by key.
+TEST(ImportedJobTest, DefaultUpdateParametersAreForwarded) {
+  Pipeline pipeline = SamplePipeline();
+  pipeline.parameters = {{"start_date", "2026-01-01"}, {"region", "emea"}};
+  pipeline.spec->configuration.emplace_back("parameters.region", "shadow");
+  v1::ImportedJob job =
+      ImportedJobFromPipeline(pipeline, "p", "h", {"spark.", "parameters."});
+  EXPECT_EQ(Names(job), (std::vector<std::string>{
+                            "continuous", "photon", "spark.databricks.delta.x",
+                            "spark.sql.shuffle.partitions", "parameters.region",
+                            "parameters.start_date", "full_refresh"}));
+  const v1::Parameter& region = job.parameters(4);
+  EXPECT_EQ(region.value(), "emea");
+  EXPECT_EQ(region.data_type(), v1::DATA_TYPE_STRING);
+  EXPECT_EQ(region.direction(), v1::DIRECTION_INPUT);
+  EXPECT_TRUE(region.forwarded());
+  EXPECT_EQ(region.source(), v1::PARAMETER_SOURCE_PIPELINE_PARAMETERS);
+  EXPECT_EQ(region.source_path(), "parameters.region");
+
+  // Without a spec the parameters are still there.
+  pipeline.spec.reset();
+  job = ImportedJobFromPipeline(pipeline, "p", "h", {});
+  EXPECT_EQ(Names(job),
+            (std::vector<std::string>{
+                "parameters.region", "parameters.start_date", "full_refresh"}));
+}
+
 TEST(ImportedJobTest, PrefixesAreConfigurable) {
   v1::ImportedJob job =
       ImportedJobFromPipeline(SamplePipeline(), "p", "h", {"pipelines."});
@@ -239,6 +268,92 @@ TEST(PlanStartTest, LimitsAreEnforced) {
   v1::StartUpdateRequest key;
   key.set_idempotency_key(std::string(257, 'k'));
   EXPECT_EQ(PlanStart(key).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+v1::Parameter UpdateParameter(const std::string& name, const std::string& value,
+                              v1::Direction dir = v1::DIRECTION_INPUT) {
+  v1::Parameter p;
+  p.set_name(name);
+  p.set_data_type(v1::DATA_TYPE_STRING);
+  p.set_direction(dir);
+  p.set_value(value);
+  return p;
+}
+
+TEST(PlanStartTest, UpdateParametersAreSentAsAMap) {
+  v1::StartUpdateRequest r = WithFullRefresh("false");
+  *r.add_parameters() = UpdateParameter("parameters.region", "apac");
+  *r.add_parameters() = UpdateParameter("parameters.start_date", "2026-02-01",
+                                        v1::DIRECTION_INPUT_OUTPUT);
+  *r.add_parameters() =
+      UpdateParameter("parameters.out", "x", v1::DIRECTION_OUTPUT);
+  auto plan = PlanStart(r);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_TRUE(plan->parameters.has_value());
+  EXPECT_EQ(*plan->parameters,
+            (std::vector<std::pair<std::string, std::string>>{
+                {"region", "apac"}, {"start_date", "2026-02-01"}}));
+  // None given: no map (the pipeline's defaults apply).
+  plan = PlanStart(WithFullRefresh("false"));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->parameters.has_value());
+}
+
+TEST(PlanStartTest, BadUpdateParametersAreRefusedWithoutEchoingThem) {
+  auto refused = [](std::vector<v1::Parameter> params) {
+    v1::StartUpdateRequest r;
+    for (auto& p : params) *r.add_parameters() = std::move(p);
+    return PlanStart(r).status();
+  };
+  v1::Parameter bool_typed = UpdateParameter("parameters.flag", "true");
+  bool_typed.set_data_type(v1::DATA_TYPE_BOOL);
+  const std::vector<std::vector<v1::Parameter>> cases = {
+      {UpdateParameter("parameters.", "v")},
+      {UpdateParameter("parameters.a\tb", "v")},
+      {UpdateParameter("parameters.k", "1"),
+       UpdateParameter("parameters.k", "2")},
+      {UpdateParameter("parameters.k", "v", v1::DIRECTION_UNSPECIFIED)},
+      {bool_typed},
+      {UpdateParameter("parameters.big", std::string(10000, 'v'))},
+  };
+  for (const auto& c : cases) {
+    absl::Status s = refused(c);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c[0].name();
+    EXPECT_THAT(std::string(s.message()), Not(HasSubstr("vvvv")));
+    EXPECT_THAT(std::string(s.message()), Not(HasSubstr("a\tb")));
+  }
+  // Just under the limit is fine: {"big":"vvv..."} is 10,000 bytes.
+  EXPECT_TRUE(
+      refused({UpdateParameter("parameters.big", std::string(10000 - 10, 'v'))})
+          .ok());
+}
+
+TEST(PlanStartTest, FlowSelectionsFollowTheSelectionRules) {
+  v1::StartUpdateRequest r;
+  r.add_refresh_flow_selection("orders_raw");
+  r.add_reset_checkpoint_selection("orders_raw");
+  auto plan = PlanStart(r);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->refresh_flow_selection,
+            std::vector<std::string>{"orders_raw"});
+  EXPECT_EQ(plan->reset_checkpoint_selection,
+            std::vector<std::string>{"orders_raw"});
+  for (int which = 0; which < 2; ++which) {
+    v1::StartUpdateRequest full = WithFullRefresh("true");
+    (which == 0 ? full.add_refresh_flow_selection()
+                : full.add_reset_checkpoint_selection())
+        ->assign("orders_raw");
+    EXPECT_EQ(PlanStart(full).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  v1::StartUpdateRequest many;
+  for (int i = 0; i < 1001; ++i) many.add_reset_checkpoint_selection("f");
+  EXPECT_EQ(PlanStart(many).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::StartUpdateRequest control;
+  control.add_refresh_flow_selection("a\nb");
+  EXPECT_EQ(PlanStart(control).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(StatusForStateTest, FollowsTheSeedTable) {

@@ -38,6 +38,9 @@ StartUpdateRequest BodyFor(const StartPlan& plan) {
   body.full_refresh = plan.full_refresh;
   body.refresh_selection = plan.refresh_selection;
   body.full_refresh_selection = plan.full_refresh_selection;
+  body.refresh_flow_selection = plan.refresh_flow_selection;
+  body.reset_checkpoint_selection = plan.reset_checkpoint_selection;
+  body.parameters = plan.parameters;
   if (plan.validate_only) body.validate_only = true;
   return body;
 }

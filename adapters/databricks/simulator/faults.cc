@@ -123,6 +123,9 @@ absl::StatusOr<FaultRule> FaultRuleFromJson(const nlohmann::json& j) {
     } else if (key == "stall_ms") {
       if (auto s = need_int(); !s.ok()) return s;
       rule.stall = absl::Milliseconds(value.get<int64_t>());
+    } else if (key == "hidden_ms") {
+      if (auto s = need_int(); !s.ok()) return s;
+      rule.hidden_for = absl::Milliseconds(value.get<int64_t>());
     } else if (key == "oversized_bytes") {
       if (auto s = need_int(); !s.ok()) return s;
       rule.oversized_bytes = value.get<uint64_t>();
@@ -173,6 +176,9 @@ nlohmann::json FaultRuleToJson(const FaultRule& rule) {
       break;
     default:
       break;
+  }
+  if (rule.hidden_for > absl::ZeroDuration()) {
+    j["hidden_ms"] = absl::ToInt64Milliseconds(rule.hidden_for);
   }
   return j;
 }

@@ -88,6 +88,11 @@ struct FaultRule {
   int drip_bytes = 16;                       // kSlowBody
   double rate_per_second = 10;               // kRateLimit
   int burst = 10;                            // kRateLimit
+  // A kind that processes the request (response_lost_*, truncated_json,
+  // slow_body) on updates.start: the update it creates stays out of every
+  // read for this long (a lagging read path), though a second start is
+  // refused at once.
+  absl::Duration hidden_for = absl::ZeroDuration();  // hidden_ms
 };
 
 // Parses one rule from JSON (keys as in FaultRule; durations in

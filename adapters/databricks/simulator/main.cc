@@ -36,6 +36,17 @@ ABSL_FLAG(std::string, conflict_error_code, "RESOURCE_CONFLICT",
           "error_code when an update is started while one is active.");
 ABSL_FLAG(int, max_active_updates, 200,
           "Concurrent updates allowed in the workspace (0: no limit).");
+ABSL_FLAG(bool, legacy_request_api, true,
+          "Speak the retired API guide's shapes: request_id in start answers "
+          "and updates, GET .../requests/{id}, update mode TRIGGERED. false: "
+          "today's API as the SDKs define it (no request_id; the requests "
+          "endpoint answers 404 ENDPOINT_NOT_FOUND; mode DEFAULT).");
+ABSL_FLAG(absl::Duration, retry_delay, absl::ZeroDuration(),
+          "How long DLT waits before retrying a failed update of a fail_once "
+          "pipeline (before time_scale); the pipeline shows --retry_gap_state "
+          "meanwhile and refuses starts.");
+ABSL_FLAG(std::string, retry_gap_state, "RECOVERING",
+          "The pipeline state while a retry is pending.");
 ABSL_FLAG(std::string, token, "",
           "Personal access token to accept (default: a fixed test token; "
           "the DATABRICKS_SIM_TOKEN environment variable also works).");
@@ -106,6 +117,13 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_conflict_error_code);
   options.workspace.max_active_updates =
       absl::GetFlag(FLAGS_max_active_updates);
+  options.workspace.legacy_request_api =
+      absl::GetFlag(FLAGS_legacy_request_api);
+  options.workspace.retry_delay = absl::GetFlag(FLAGS_retry_delay) * scale;
+  if (options.workspace.retry_delay < absl::ZeroDuration()) {
+    return Fail("--retry_delay must not be negative");
+  }
+  options.workspace.retry_gap_state = absl::GetFlag(FLAGS_retry_gap_state);
   std::string token = absl::GetFlag(FLAGS_token);
   if (token.empty()) {
     if (const char* env = std::getenv("DATABRICKS_SIM_TOKEN")) token = env;

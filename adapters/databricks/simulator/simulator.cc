@@ -436,7 +436,10 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
       } else if (e == "pipelines.delete") {
         resp = FromApi(workspace_.DeletePipeline(now, id));
       } else if (e == "updates.start") {
-        resp = FromApi(workspace_.StartUpdate(now, id, body));
+        resp = FromApi(workspace_.StartUpdate(now, id, body,
+                                              decision.has_fault
+                                                  ? decision.fault.hidden_for
+                                                  : absl::ZeroDuration()));
       } else if (e == "updates.list") {
         resp = FromApi(workspace_.ListUpdates(now, id, params));
       } else if (e == "updates.get") {

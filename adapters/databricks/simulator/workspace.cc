@@ -69,6 +69,25 @@ bool ReadStringList(const json& body, const char* key,
   return true;
 }
 
+// A `parameters` map (GetPipelineResponse.parameters, StartUpdate's
+// `parameters`): absent or null is an empty map; otherwise an object of
+// strings whose JSON is at most 10,000 characters ("Maximum total size: 10k
+// characters (JSON format)"). The error message on failure, else empty.
+std::string ReadParameters(const json& body, json* out) {
+  *out = json::object();
+  auto it = body.find("parameters");
+  if (it == body.end() || it->is_null()) return "";
+  if (!it->is_object()) return "parameters must be a map of strings.";
+  for (const auto& [k, v] : it->items()) {
+    if (!v.is_string()) return "parameters must be a map of strings.";
+  }
+  if (it->dump().size() > 10000) {
+    return "parameters exceed the maximum total size of 10000 characters.";
+  }
+  *out = *it;
+  return "";
+}
+
 std::optional<Behavior> BehaviorFromSpec(const json& spec) {
   auto conf = spec.find("configuration");
   if (conf == spec.end() || !conf->is_object()) return std::nullopt;
@@ -151,24 +170,37 @@ Workspace::Pipeline* Workspace::FindPipeline(const std::string& id) {
   return it == pipelines_.end() ? nullptr : &it->second;
 }
 
-json Workspace::UpdateJson(const Update& u) const {
+json Workspace::UpdateJson(const Update& u, bool listed) const {
+  const StartSpec& s = u.start;
   json j = {{"pipeline_id", u.pipeline_id},
             {"update_id", u.id},
-            {"config", u.config},
-            {"cause", u.cause},
+            {"cause", s.cause},
             {"state", u.state},
             {"cluster_id", u.cluster_id},
             {"creation_time", Millis(u.created)},
-            {"full_refresh", u.full_refresh},
-            {"validate_only", u.validate_only},
-            {"mode", u.continuous ? "CONTINUOUS" : "TRIGGERED"},
-            {"request_id", u.request_id}};
-  if (!u.refresh_selection.empty()) {
-    j["refresh_selection"] = u.refresh_selection;
+            {"full_refresh", s.full_refresh},
+            {"validate_only", s.validate_only}};
+  if (options_.legacy_request_api) {
+    // The retired guide's UpdateInfo.
+    j["config"] = u.config;
+    j["mode"] = u.continuous ? "CONTINUOUS" : "TRIGGERED";
+    j["request_id"] = u.request_id;
+  } else if (!listed) {
+    // UpdateInfo: `config` "Not returned by ListUpdates", `mode` "Returned
+    // only for GetUpdate".
+    j["config"] = u.config;
+    j["mode"] = u.continuous ? "CONTINUOUS" : "DEFAULT";
   }
-  if (!u.full_refresh_selection.empty()) {
-    j["full_refresh_selection"] = u.full_refresh_selection;
+  if (!s.refresh_selection.empty()) {
+    j["refresh_selection"] = s.refresh_selection;
   }
+  if (!s.full_refresh_selection.empty()) {
+    j["full_refresh_selection"] = s.full_refresh_selection;
+  }
+  if (!s.refresh_flow_selection.empty()) {
+    j["refresh_flow_selection"] = s.refresh_flow_selection;
+  }
+  if (!s.parameters.empty()) j["parameters"] = s.parameters;
   return j;
 }
 
@@ -179,6 +211,7 @@ json Workspace::LatestUpdates(const Pipeline& p) const {
        static_cast<int>(list.size()) < options_.latest_updates_limit;
        ++it) {
     const Update& u = updates_.at(*it);
+    if (!Visible(u)) continue;
     list.push_back({{"update_id", u.id},
                     {"state", u.state},
                     {"creation_time", FormatRfc3339Millis(u.created)}});
@@ -187,17 +220,23 @@ json Workspace::LatestUpdates(const Pipeline& p) const {
 }
 
 json Workspace::StatusJson(const Pipeline& p) const {
+  const bool running =
+      !p.active_update.empty() && Visible(updates_.at(p.active_update));
   json j = {{"pipeline_id", p.id},
-            {"state", p.active_update.empty() ? "IDLE" : "RUNNING"},
+            {"state", running               ? std::string("RUNNING")
+                      : !p.retry_of.empty() ? options_.retry_gap_state
+                                            : std::string("IDLE")},
             {"name", p.name},
             {"creator_user_name", p.creator},
             {"run_as_user_name", p.creator}};
   std::string health = "HEALTHY";
-  if (!p.update_ids.empty()) {
-    const Update& last = updates_.at(p.update_ids.back());
+  for (auto it = p.update_ids.rbegin(); it != p.update_ids.rend(); ++it) {
+    const Update& last = updates_.at(*it);
+    if (!Visible(last)) continue;
     j["cluster_id"] = last.cluster_id;
     if (last.state == "FAILED") health = "UNHEALTHY";
     j["latest_updates"] = LatestUpdates(p);
+    break;
   }
   j["health"] = health;
   return j;
@@ -211,8 +250,16 @@ absl::StatusOr<std::string> Workspace::AddPipeline(absl::Time now, json spec,
   if (!spec.is_object()) {
     return absl::InvalidArgumentError("spec must be a JSON object");
   }
+  // Default parameters are the pipeline's, beside its spec (CreatePipeline
+  // and GetPipelineResponse have `parameters`; PipelineSpec has none).
+  json parameters;
+  if (std::string e = ReadParameters(spec, &parameters); !e.empty()) {
+    return absl::InvalidArgumentError(e);
+  }
+  spec.erase("parameters");
   std::lock_guard<std::mutex> lock(mu_);
   Pipeline p;
+  p.parameters = std::move(parameters);
   p.id = NewId();
   while (pipelines_.count(p.id)) p.id = NewId();
   spec["id"] = p.id;
@@ -240,7 +287,10 @@ absl::Status Workspace::AddHistoricUpdate(const std::string& id, absl::Time at,
     return absl::FailedPreconditionError("an update is active");
   }
   counting_ = false;
-  CreateUpdateLocked(*p, at, NewId(), cause, false, {}, {}, false);
+  StartSpec start;
+  start.cause = cause;
+  start.parameters = p->parameters;
+  CreateUpdateLocked(*p, at, NewId(), std::move(start));
   TickLocked(now);
   counting_ = true;
   return absl::OkStatus();
@@ -320,6 +370,7 @@ ApiResult Workspace::GetPipeline(absl::Time now, const std::string& id) {
   r.body = StatusJson(*p);
   r.body["spec"] = p->spec;
   r.body["last_modified"] = Millis(p->last_modified);
+  if (!p->parameters.empty()) r.body["parameters"] = p->parameters;
   return r;
 }
 
@@ -337,6 +388,10 @@ ApiResult Workspace::EditPipeline(absl::Time now, const std::string& id,
   if (body.contains("name") && !body["name"].is_string()) {
     return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
                             "name must be a string.");
+  }
+  json parameters;
+  if (std::string e = ReadParameters(body, &parameters); !e.empty()) {
+    return ApiResult::Error(400, "INVALID_PARAMETER_VALUE", e);
   }
   std::lock_guard<std::mutex> lock(mu_);
   TickLocked(now);
@@ -363,6 +418,8 @@ ApiResult Workspace::EditPipeline(absl::Time now, const std::string& id,
   spec.erase("allow_duplicate_names");
   spec.erase("pipeline_id");
   spec.erase("expected_last_modified");
+  spec.erase("parameters");
+  p->parameters = std::move(parameters);  // an edit replaces every setting
   spec["id"] = id;
   if (spec.contains("name")) p->name = spec["name"].get<std::string>();
   spec["name"] = p->name;
@@ -381,6 +438,7 @@ ApiResult Workspace::DeletePipeline(absl::Time now, const std::string& id) {
     active_.erase(uid);
     updates_.erase(uid);
   }
+  retrying_.erase(id);
   pipelines_.erase(id);
   return ApiResult{};
 }
@@ -552,25 +610,20 @@ ApiResult Workspace::ListPipelines(absl::Time now, const QueryParams& params) {
 
 // --- updates -----------------------------------------------------------------
 
-Workspace::Update& Workspace::CreateUpdateLocked(
-    Pipeline& p, absl::Time at, const std::string& request_id,
-    const std::string& cause, bool full_refresh,
-    std::vector<std::string> refresh_selection,
-    std::vector<std::string> full_refresh_selection, bool validate_only) {
+Workspace::Update& Workspace::CreateUpdateLocked(Pipeline& p, absl::Time at,
+                                                 const std::string& request_id,
+                                                 StartSpec start) {
+  const std::string cause = start.cause;
   Update u;
   u.id = NewId();
   u.pipeline_id = p.id;
   u.request_id = request_id;
-  u.cause = cause;
+  u.start = std::move(start);
   u.state = "QUEUED";
   u.cluster_id = NewClusterId(at);
   u.config = p.spec;
   u.created = at;
   u.state_since = at;
-  u.full_refresh = full_refresh;
-  u.refresh_selection = std::move(refresh_selection);
-  u.full_refresh_selection = std::move(full_refresh_selection);
-  u.validate_only = validate_only;
   auto continuous = p.spec.find("continuous");
   u.continuous = continuous != p.spec.end() && *continuous == true;
   u.fails = p.behavior == Behavior::kFail ||
@@ -590,8 +643,8 @@ Workspace::Update& Workspace::CreateUpdateLocked(
            &stored,
            {{"create_update",
              {{"cause", cause},
-              {"full_refresh", stored.full_refresh},
-              {"validate_only", stored.validate_only}}}});
+              {"full_refresh", stored.start.full_refresh},
+              {"validate_only", stored.start.validate_only}}}});
   AddEvent(p, at, "INFO", "update_progress",
            absl::StrCat("Update ", id.substr(0, 6), " is QUEUED."), &stored,
            {{"update_progress", {{"state", "QUEUED"}}}});
@@ -599,40 +652,48 @@ Workspace::Update& Workspace::CreateUpdateLocked(
 }
 
 ApiResult Workspace::StartUpdate(absl::Time now, const std::string& id,
-                                 const json& body) {
+                                 const json& body, absl::Duration hidden_for) {
   if (!body.is_object()) {
     return ApiResult::Error(400, "MALFORMED_REQUEST",
                             "The request body must be a JSON object.");
   }
-  bool full_refresh = false, validate_only = false;
-  std::vector<std::string> refresh_selection, full_refresh_selection;
-  if (!ReadBool(body, "full_refresh", &full_refresh) ||
-      !ReadBool(body, "validate_only", &validate_only)) {
+  StartSpec start;
+  if (!ReadBool(body, "full_refresh", &start.full_refresh) ||
+      !ReadBool(body, "validate_only", &start.validate_only)) {
     return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
                             "full_refresh and validate_only are booleans.");
   }
-  if (!ReadStringList(body, "refresh_selection", &refresh_selection) ||
+  if (!ReadStringList(body, "refresh_selection", &start.refresh_selection) ||
       !ReadStringList(body, "full_refresh_selection",
-                      &full_refresh_selection)) {
+                      &start.full_refresh_selection) ||
+      !ReadStringList(body, "refresh_flow_selection",
+                      &start.refresh_flow_selection) ||
+      !ReadStringList(body, "reset_checkpoint_selection",
+                      &start.reset_checkpoint_selection)) {
     return ApiResult::Error(
         400, "INVALID_PARAMETER_VALUE",
-        "refresh_selection and full_refresh_selection are lists of strings.");
+        "refresh_selection, full_refresh_selection, refresh_flow_selection "
+        "and reset_checkpoint_selection are lists of strings.");
   }
-  if (full_refresh &&
-      (!refresh_selection.empty() || !full_refresh_selection.empty())) {
+  if (start.full_refresh && (!start.refresh_selection.empty() ||
+                             !start.full_refresh_selection.empty() ||
+                             !start.refresh_flow_selection.empty())) {
     return ApiResult::Error(
         400, "INVALID_PARAMETER_VALUE",
-        "full_refresh cannot be combined with refresh_selection or "
-        "full_refresh_selection.");
+        "full_refresh cannot be combined with refresh_selection, "
+        "full_refresh_selection or refresh_flow_selection.");
   }
-  std::string cause = "API_CALL";
+  json given_parameters;
+  if (std::string e = ReadParameters(body, &given_parameters); !e.empty()) {
+    return ApiResult::Error(400, "INVALID_PARAMETER_VALUE", e);
+  }
   if (body.contains("cause") && !body["cause"].is_null()) {
     if (!body["cause"].is_string() ||
         !IsCause(body["cause"].get<std::string>())) {
       return ApiResult::Error(400, "INVALID_PARAMETER_VALUE",
                               "Invalid cause: " + body["cause"].dump());
     }
-    cause = body["cause"].get<std::string>();
+    start.cause = body["cause"].get<std::string>();
   }
   std::lock_guard<std::mutex> lock(mu_);
   TickLocked(now);
@@ -644,6 +705,13 @@ ApiResult Workspace::StartUpdate(absl::Time now, const std::string& id,
         absl::StrCat("Cannot start a new update of pipeline ", id, ": update ",
                      p->active_update, " is still active."));
   }
+  if (!p->retry_of.empty()) {
+    // DLT is about to retry a failed update: the pipeline is not idle.
+    return ApiResult::Error(
+        options_.conflict_status, options_.conflict_error_code,
+        absl::StrCat("Cannot start a new update of pipeline ", id,
+                     ": the pipeline is ", options_.retry_gap_state, "."));
+  }
   if (options_.max_active_updates > 0 &&
       static_cast<int>(active_.size()) >= options_.max_active_updates) {
     return ApiResult::Error(
@@ -651,12 +719,16 @@ ApiResult Workspace::StartUpdate(absl::Time now, const std::string& id,
         absl::StrCat("The workspace already runs ", active_.size(),
                      " pipeline updates, its limit of concurrent updates."));
   }
+  // The update runs with the pipeline's defaults, overridden key by key by
+  // the start's own parameters.
+  start.parameters = p->parameters;
+  for (const auto& [k, v] : given_parameters.items()) start.parameters[k] = v;
   std::string request_id = NewId();
-  Update& u = CreateUpdateLocked(
-      *p, now, request_id, cause, full_refresh, std::move(refresh_selection),
-      std::move(full_refresh_selection), validate_only);
+  Update& u = CreateUpdateLocked(*p, now, request_id, std::move(start));
+  if (hidden_for > absl::ZeroDuration()) u.visible_from = now + hidden_for;
   ApiResult r;
-  r.body = {{"update_id", u.id}, {"request_id", request_id}};
+  r.body = {{"update_id", u.id}};  // StartUpdateResponse
+  if (options_.legacy_request_api) r.body["request_id"] = request_id;
   return r;
 }
 
@@ -668,8 +740,12 @@ ApiResult Workspace::ListUpdates(absl::Time now, const std::string& id,
   TickLocked(now);
   Pipeline* p = FindPipeline(id);
   if (p == nullptr) return NoPipeline(id);
+  std::vector<std::string> ids;  // the visible ones, oldest first
+  for (const auto& uid : p->update_ids) {
+    if (Visible(updates_.at(uid))) ids.push_back(uid);
+  }
   // Cursor: index (in creation order) of the newest update still to return.
-  int64_t start = static_cast<int64_t>(p->update_ids.size()) - 1;
+  int64_t start = static_cast<int64_t>(ids.size()) - 1;
   if (auto token = Param(params, "page_token"); token && !token->empty()) {
     auto state = DecodePageToken(*token);
     if (!state || !(*state)["n"].is_number_integer() || (*state)["p"] != id) {
@@ -680,18 +756,18 @@ ApiResult Workspace::ListUpdates(absl::Time now, const std::string& id,
   }
   int64_t stop = -1;  // exclusive lower bound
   if (auto until = Param(params, "until_update_id"); until && !until->empty()) {
-    auto it = std::find(p->update_ids.begin(), p->update_ids.end(), *until);
-    if (it == p->update_ids.end()) {
+    auto it = std::find(ids.begin(), ids.end(), *until);
+    if (it == ids.end()) {
       return ApiResult::Error(404, "RESOURCE_DOES_NOT_EXIST",
                               "Update " + *until + " does not exist.");
     }
-    stop = (it - p->update_ids.begin()) - 1;
+    stop = (it - ids.begin()) - 1;
   }
   ApiResult r;
   json list = json::array();
   int64_t i = start;
   for (; i > stop && static_cast<int>(list.size()) < max_results; --i) {
-    list.push_back(UpdateJson(updates_.at(p->update_ids[i])));
+    list.push_back(UpdateJson(updates_.at(ids[i]), /*listed=*/true));
   }
   if (!list.empty()) r.body["updates"] = std::move(list);
   if (i > stop)
@@ -705,7 +781,8 @@ ApiResult Workspace::GetUpdate(absl::Time now, const std::string& id,
   TickLocked(now);
   if (FindPipeline(id) == nullptr) return NoPipeline(id);
   auto it = updates_.find(update_id);
-  if (it == updates_.end() || it->second.pipeline_id != id) {
+  if (it == updates_.end() || it->second.pipeline_id != id ||
+      !Visible(it->second)) {
     return ApiResult::Error(
         404, "RESOURCE_DOES_NOT_EXIST",
         absl::StrCat("Update ", update_id, " does not exist in pipeline ", id,
@@ -718,12 +795,21 @@ ApiResult Workspace::GetUpdate(absl::Time now, const std::string& id,
 
 ApiResult Workspace::GetRequest(absl::Time now, const std::string& id,
                                 const std::string& request_id) {
+  if (!options_.legacy_request_api) {
+    // Not an endpoint of today's API (in neither SDK).
+    return ApiResult::Error(
+        404, "ENDPOINT_NOT_FOUND",
+        absl::StrCat("No API found for 'GET /api/2.0/pipelines/", id,
+                     "/requests/", request_id, "'"));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   TickLocked(now);
   Pipeline* p = FindPipeline(id);
   if (p == nullptr) return NoPipeline(id);
   const Update* latest = nullptr;
-  bool active = false;
+  // A retry DLT has yet to start keeps its request active.
+  bool active =
+      !p->retry_of.empty() && updates_.at(p->retry_of).request_id == request_id;
   for (const auto& uid : p->update_ids) {
     const Update& u = updates_.at(uid);
     if (u.request_id != request_id) continue;
@@ -777,13 +863,13 @@ std::string Workspace::NextState(const Update& u) const {
   if (u.state == "CREATED") return "WAITING_FOR_RESOURCES";
   if (u.state == "WAITING_FOR_RESOURCES") return "INITIALIZING";
   if (u.state == "INITIALIZING") {
-    return u.full_refresh || !u.full_refresh_selection.empty()
+    return u.start.full_refresh || !u.start.full_refresh_selection.empty()
                ? "RESETTING"
                : "SETTING_UP_TABLES";
   }
   if (u.state == "RESETTING") return "SETTING_UP_TABLES";
   if (u.state == "SETTING_UP_TABLES") {
-    if (u.validate_only) return u.fails ? "FAILED" : "COMPLETED";
+    if (u.start.validate_only) return u.fails ? "FAILED" : "COMPLETED";
     return "RUNNING";
   }
   if (u.state == "RUNNING") return u.fails ? "FAILED" : "COMPLETED";
@@ -859,6 +945,9 @@ void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
                                                  {"failed_records", 3}}})}}}});
   }
   if (state == "FAILED") {
+    // A failure DLT will retry is not fatal; any other is.
+    const bool fatal = !(p.behavior == Behavior::kFailOnceThenRetry &&
+                         u.start.cause != "RETRY_ON_FAILURE");
     json exceptions = json::array(
         {{{"class_name", "org.apache.spark.sql.AnalysisException"},
           {"message",
@@ -867,13 +956,15 @@ void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
            "spelling and correctness of the schema and catalog."},
           {"stack", json::array()}}});
     flow_event("ERROR", "orders_cleaned", "FAILED",
-               "Flow 'orders_cleaned' has FAILED fatally. An error occurred "
-               "because we could not find the table main.raw.orders_landing.",
-               json::object(), {{"exceptions", exceptions}, {"fatal", true}});
+               absl::StrCat("Flow 'orders_cleaned' has FAILED",
+                            fatal ? " fatally" : "",
+                            ". An error occurred because we could not find "
+                            "the table main.raw.orders_landing."),
+               json::object(), {{"exceptions", exceptions}, {"fatal", fatal}});
     AddEvent(p, at, "ERROR", "update_progress",
              absl::StrCat("Update ", short_id, " is FAILED."), &u,
              {{"update_progress", {{"state", state}}}},
-             {{"exceptions", exceptions}, {"fatal", true}});
+             {{"exceptions", exceptions}, {"fatal", fatal}});
   } else {
     AddEvent(p, at, "INFO", "update_progress",
              absl::StrCat("Update ", short_id, " is ", state, "."), &u,
@@ -883,32 +974,65 @@ void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
     active_.erase(u.id);
     if (p.active_update == u.id) p.active_update.clear();
     if (state == "FAILED" && p.behavior == Behavior::kFailOnceThenRetry &&
-        u.cause != "RETRY_ON_FAILURE") {
-      // DLT retries the failed update itself, under the same request.
-      Update& retry = CreateUpdateLocked(
-          p, at, u.request_id, "RETRY_ON_FAILURE", u.full_refresh,
-          u.refresh_selection, u.full_refresh_selection, u.validate_only);
-      if (worklist != nullptr) worklist->push_back(retry.id);
+        u.start.cause != "RETRY_ON_FAILURE") {
+      // DLT retries the failed update itself, under the same request, once
+      // retry_delay has passed.
+      p.retry_of = u.id;
+      p.retry_due = at + options_.retry_delay;
+      retrying_.insert(p.id);
+      if (options_.retry_delay <= absl::ZeroDuration() && worklist != nullptr) {
+        StartDueRetriesLocked(at, worklist);
+      }
     }
   }
 }
 
+void Workspace::StartDueRetriesLocked(absl::Time now,
+                                      std::vector<std::string>* worklist) {
+  for (auto it = retrying_.begin(); it != retrying_.end();) {
+    Pipeline* p = FindPipeline(*it);
+    if (p == nullptr) {
+      it = retrying_.erase(it);
+      continue;
+    }
+    if (p->retry_due > now) {
+      ++it;
+      continue;
+    }
+    const Update& failed = updates_.at(p->retry_of);
+    StartSpec start = failed.start;
+    start.cause = "RETRY_ON_FAILURE";
+    const std::string request_id = failed.request_id;
+    const absl::Time at = p->retry_due;
+    p->retry_of.clear();
+    it = retrying_.erase(it);
+    Update& retry = CreateUpdateLocked(*p, at, request_id, std::move(start));
+    worklist->push_back(retry.id);
+  }
+}
+
 void Workspace::TickLocked(absl::Time now) {
+  if (now > now_) now_ = now;
   std::vector<std::string> worklist(active_.begin(), active_.end());
-  while (!worklist.empty()) {
-    std::string id = std::move(worklist.back());
-    worklist.pop_back();
-    auto it = updates_.find(id);
-    if (it == updates_.end()) continue;
-    Update& u = it->second;
-    Pipeline* p = FindPipeline(u.pipeline_id);
-    if (p == nullptr) continue;
-    while (!IsTerminal(u.state)) {
-      absl::Duration d = StateDuration(u);
-      if (d == absl::InfiniteDuration()) break;
-      absl::Time end = u.state_since + d;
-      if (end > now) break;
-      Transition(*p, u, NextState(u), end, &worklist);
+  // A failure in this tick can make a retry due in it too: look again until
+  // nothing moves.
+  for (StartDueRetriesLocked(now, &worklist); !worklist.empty();
+       StartDueRetriesLocked(now, &worklist)) {
+    while (!worklist.empty()) {
+      std::string id = std::move(worklist.back());
+      worklist.pop_back();
+      auto it = updates_.find(id);
+      if (it == updates_.end()) continue;
+      Update& u = it->second;
+      Pipeline* p = FindPipeline(u.pipeline_id);
+      if (p == nullptr) continue;
+      while (!IsTerminal(u.state)) {
+        absl::Duration d = StateDuration(u);
+        if (d == absl::InfiniteDuration()) break;
+        absl::Time end = u.state_since + d;
+        if (end > now) break;
+        Transition(*p, u, NextState(u), end, &worklist);
+      }
     }
   }
 }

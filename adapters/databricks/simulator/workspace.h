@@ -32,8 +32,9 @@ namespace polysync::databricks::sim {
 enum class Behavior {
   kSucceed,            // COMPLETED (continuous pipelines stay RUNNING)
   kFail,               // FAILED, with ERROR events
-  kFailOnceThenRetry,  // FAILED, then DLT retries (RETRY_ON_FAILURE) and the
-                       // retry COMPLETES; same request_id
+  kFailOnceThenRetry,  // FAILED, then DLT retries (RETRY_ON_FAILURE) after
+                       // WorkspaceOptions::retry_delay and the retry
+                       // COMPLETES; same request_id
 };
 
 // Parses "succeed", "fail", "fail_once" (the values of the spec
@@ -66,6 +67,24 @@ struct WorkspaceOptions {
   std::string limit_error_code = "RESOURCE_EXHAUSTED";
   // How many entries `latest_updates` carries (newest first).
   int latest_updates_limit = 5;
+  // Which API the workspace speaks.
+  // false: today's, as databricks-sdk-py `service/pipelines.py` defines it:
+  //   a start answers {"update_id"} only (StartUpdateResponse); updates carry
+  //   no request_id (UpdateInfo); GET .../requests/{id} is not an endpoint
+  //   (404 ENDPOINT_NOT_FOUND); update `mode` is DEFAULT or CONTINUOUS
+  //   (UpdateMode) and, like `config`, only GET update returns it.
+  // true: the retired API 2.0 guide's shapes: `request_id` in start answers
+  //   and updates, the requests endpoint, `mode` TRIGGERED or CONTINUOUS.
+  // The default stays true until the adapter follows DLT's retries without
+  // the requests endpoint; `--legacy_request_api` sets it in the binary.
+  bool legacy_request_api = true;
+  // How long DLT takes to retry a failed update (Behavior::kFailOnceThenRetry)
+  // after the failure. In that gap the pipeline's state is `retry_gap_state`
+  // (RECOVERING is the likely real one; unverified, so tests vary it), no
+  // update is active, a start is refused like a start while an update is
+  // active, and a stop is the API's no-op (the retry still appears).
+  absl::Duration retry_delay = absl::ZeroDuration();
+  std::string retry_gap_state = "RECOVERING";
   uint64_t random_seed = 20261120;
 };
 
@@ -95,8 +114,12 @@ class Workspace {
   ApiResult EditPipeline(absl::Time now, const std::string& id,
                          const nlohmann::json& body);
   ApiResult DeletePipeline(absl::Time now, const std::string& id);
+  // `hidden_for` > 0: the update is created at once (a second start is
+  // refused) but stays out of every read (GET pipeline, list and get update)
+  // for that long, as a lagging read path would show it.
   ApiResult StartUpdate(absl::Time now, const std::string& id,
-                        const nlohmann::json& body);
+                        const nlohmann::json& body,
+                        absl::Duration hidden_for = absl::ZeroDuration());
   ApiResult ListUpdates(absl::Time now, const std::string& id,
                         const QueryParams& params);
   ApiResult GetUpdate(absl::Time now, const std::string& id,
@@ -135,20 +158,30 @@ class Workspace {
     std::string update_id;
     nlohmann::json json;
   };
+  // What a start asks for (the StartUpdate body's fields that are kept).
+  struct StartSpec {
+    std::string cause = "API_CALL";
+    bool full_refresh = false;
+    std::vector<std::string> refresh_selection;
+    std::vector<std::string> full_refresh_selection;
+    std::vector<std::string> refresh_flow_selection;
+    std::vector<std::string> reset_checkpoint_selection;
+    bool validate_only = false;
+    // The effective parameters: the pipeline's defaults overridden by the
+    // start's `parameters` (an object of strings; may be empty).
+    nlohmann::json parameters = nlohmann::json::object();
+  };
   struct Update {
     std::string id;
     std::string pipeline_id;
     std::string request_id;
-    std::string cause;
+    StartSpec start;
     std::string state;
     std::string cluster_id;
     nlohmann::json config;
     absl::Time created;
     absl::Time state_since;
-    bool full_refresh = false;
-    std::vector<std::string> refresh_selection;
-    std::vector<std::string> full_refresh_selection;
-    bool validate_only = false;
+    absl::Time visible_from = absl::InfinitePast();
     bool continuous = false;
     bool fails = false;
   };
@@ -159,26 +192,35 @@ class Workspace {
     std::string creator;
     absl::Time last_modified;
     Behavior behavior = Behavior::kSucceed;
+    // Default parameters (GetPipelineResponse.parameters): an object of
+    // strings, from the create or edit body's top-level `parameters`.
+    nlohmann::json parameters = nlohmann::json::object();
     std::vector<std::string> update_ids;  // oldest first
     std::string active_update;            // empty when none
-    std::vector<Event> events;            // oldest first
+    // A failed update DLT will retry at `retry_due` (empty when none).
+    std::string retry_of;
+    absl::Time retry_due;
+    std::vector<Event> events;  // oldest first
     int64_t updates_created = 0;
   };
 
+  // Whether reads show `u` yet (see StartUpdate's hidden_for).
+  bool Visible(const Update& u) const { return u.visible_from <= now_; }
   std::string NewId();
   std::string NewClusterId(absl::Time now);
   Pipeline* FindPipeline(const std::string& id);
-  nlohmann::json UpdateJson(const Update& u) const;
+  // `listed`: as ListUpdates shows it (without `config` and, in today's
+  // API, `mode`).
+  nlohmann::json UpdateJson(const Update& u, bool listed = false) const;
   nlohmann::json LatestUpdates(const Pipeline& p) const;
   nlohmann::json StatusJson(const Pipeline& p) const;
   void TickLocked(absl::Time now);
   // Creates an update (state QUEUED at `at`) and its events.
   Update& CreateUpdateLocked(Pipeline& p, absl::Time at,
-                             const std::string& request_id,
-                             const std::string& cause, bool full_refresh,
-                             std::vector<std::string> refresh_selection,
-                             std::vector<std::string> full_refresh_selection,
-                             bool validate_only);
+                             const std::string& request_id, StartSpec start);
+  // Starts the retries that are due by `now`; their ids go to `worklist`.
+  void StartDueRetriesLocked(absl::Time now,
+                             std::vector<std::string>* worklist);
   void Transition(Pipeline& p, Update& u, const std::string& state,
                   absl::Time at, std::vector<std::string>* worklist);
   void AddEvent(Pipeline& p, absl::Time at, const std::string& level,
@@ -194,6 +236,8 @@ class Workspace {
   std::map<std::string, Pipeline> pipelines_;  // by id
   std::map<std::string, Update> updates_;      // by update id
   std::set<std::string> active_;               // update ids
+  std::set<std::string> retrying_;             // pipeline ids with retry_of
+  absl::Time now_ = absl::InfinitePast();      // the latest tick
   int64_t seq_ = 0;
   int64_t updates_created_ = 0;
   bool counting_ = true;  // false while adding history
