@@ -123,6 +123,11 @@ int main(int argc, char** argv) {
   if (auto s = polysync::server::ValidateConfig(config); !s.ok()) {
     return Fail(s);
   }
+  // Secrets present, TLS certificate and key a pair: refused now rather than
+  // failing every call (or every handshake) later.
+  if (auto s = polysync::server::CheckStartupResources(config); !s.ok()) {
+    return Fail(s);
+  }
   polysync::log::Level level;
   polysync::log::ParseLevel(config.log_level(), &level);
   polysync::log::SetMinLevel(level);
