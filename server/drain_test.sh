@@ -87,9 +87,9 @@ JSON
 start_stalled_call "$tmp/one.log" --drain_delay=500ms --shutdown_grace=1s
 start=$(now_ms)
 kill -TERM "$server_pid"
-wait_exit "$server_pid" 6000 "after one SIGTERM (drain 500 ms, grace 1 s)"
+wait_exit "$server_pid" 8000 "after one SIGTERM (drain 500 ms, grace 1 s)"
 elapsed=$(( $(now_ms) - start ))
-[ "$elapsed" -lt 3500 ] || { cat "$tmp/one.log"; fail "exited ${elapsed} ms after SIGTERM, want < 3500 (drain 500 ms + grace 1 s + margin)"; }
+[ "$elapsed" -lt 5000 ] || { cat "$tmp/one.log"; fail "exited ${elapsed} ms after SIGTERM, want < 5000 (drain 500 ms + grace 1 s + margin)"; }
 [ "$rc" -eq 0 ] || { cat "$tmp/one.log"; fail "exit code $rc after one SIGTERM, want 0"; }
 grep -q '"msg":"stopped"' "$tmp/one.log" || fail "no stopped line"
 
@@ -106,7 +106,7 @@ for sig in TERM INT; do
   kill -"$sig" "$server_pid"
   wait_exit "$server_pid" 3000 "after a second SIG$sig"
   elapsed=$(( $(now_ms) - start ))
-  [ "$elapsed" -lt 1500 ] || { cat "$tmp/two-$sig.log"; fail "second SIG$sig: exited after ${elapsed} ms, want at once"; }
+  [ "$elapsed" -lt 2500 ] || { cat "$tmp/two-$sig.log"; fail "second SIG$sig: exited after ${elapsed} ms, want at once"; }
   want=$(( 128 + $(kill -l "$sig") ))
   [ "$rc" -eq "$want" ] || { cat "$tmp/two-$sig.log"; fail "second SIG$sig: exit code $rc, want $want"; }
   grep -q '"msg":"second signal; exiting now"' "$tmp/two-$sig.log" ||
