@@ -45,6 +45,9 @@ class Backend {
 
   databricks::jobtype::JobType& job_type() { return *job_type_; }
   databricks::api::Workspaces& workspaces() { return *workspaces_; }
+  // The one transport of every upstream request (Server cancels what is in
+  // flight on it when the shutdown grace is over).
+  databricks::http::Transport& transport() { return *transport_; }
   // The in-process simulated workspace, or nullptr.
   databricks::sim::Simulator* simulator() { return simulator_.get(); }
 

@@ -2,7 +2,8 @@
 //
 // The file is JSON in protobuf's JSON mapping of
 // polysync.databricks.v1.ServerConfig (proto/polysync/databricks/v1/
-// config.proto documents every key). Unknown keys and wrongly typed values are
+// config.proto documents every key), and strict JSON (no key twice in an
+// object, no trailing comma). Unknown keys and wrongly typed values are
 // refused with the key's name, so a typo never silently falls back to a
 // default.
 //
@@ -45,6 +46,14 @@ void ApplyDefaults(ServerConfig& config);
 // profile has exactly one auth method with its secrets referenced, that the
 // default workspace exists.
 absl::Status ValidateConfig(const ServerConfig& config);
+
+// What start-up checks beyond the document, before anything is served
+// (main calls it after ValidateConfig): every secret the configuration names
+// is present (an environment variable set and not blank, a file readable and
+// not blank; presence only: a value never reaches a message or a log line),
+// and the TLS certificate and private key load and belong together.
+// INVALID_ARGUMENT naming the key otherwise.
+absl::Status CheckStartupResources(const ServerConfig& config);
 
 // The shutdown grace and the drain delay (after ApplyDefaults).
 absl::Duration ShutdownGrace(const ServerConfig& config);

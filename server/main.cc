@@ -1,9 +1,11 @@
 // polysync-dlt: the gRPC service that runs Delta Live Tables pipelines for
 // Polysync. Loads the configuration, starts the server, and drains on SIGTERM.
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -29,8 +31,9 @@ ABSL_FLAG(std::string, listen, "",
 ABSL_FLAG(std::string, log_level, "",
           "debug, info, warn or error; overrides the file. Default info.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::ZeroDuration(),
-          "How long in-flight calls may finish after SIGTERM; overrides the "
-          "file. Default 20s.");
+          "How long in-flight calls may finish after SIGTERM (then the "
+          "requests to Databricks still in flight are cancelled and the "
+          "process exits); overrides the file. Default 20s.");
 ABSL_FLAG(absl::Duration, drain_delay, absl::InfiniteDuration(),
           "After SIGTERM, how long calls are still accepted (readiness "
           "already NOT_SERVING) before shutdown_grace starts; overrides the "
@@ -123,6 +126,11 @@ int main(int argc, char** argv) {
   if (auto s = polysync::server::ValidateConfig(config); !s.ok()) {
     return Fail(s);
   }
+  // Secrets present, TLS certificate and key a pair: refused now rather than
+  // failing every call (or every handshake) later.
+  if (auto s = polysync::server::CheckStartupResources(config); !s.ok()) {
+    return Fail(s);
+  }
   polysync::log::Level level;
   polysync::log::ParseLevel(config.log_level(), &level);
   polysync::log::SetMinLevel(level);
@@ -147,7 +155,8 @@ int main(int argc, char** argv) {
   }
 
   auto server = polysync::server::Server::Start(
-      {config, absl::GetFlag(FLAGS_reflection), &(*backend)->job_type()});
+      {config, absl::GetFlag(FLAGS_reflection), &(*backend)->job_type(),
+       &(*backend)->transport()});
   if (!server.ok()) return Fail(server.status());
   polysync::log::Info(
       "serving",
@@ -158,6 +167,16 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
+  // A second SIGTERM or SIGINT during the drain ends the process at once,
+  // with 128 + the signal's number (143, 130), as a shell reports a process
+  // killed by it.
+  std::thread([signals] {
+    int again = 0;
+    sigwait(&signals, &again);
+    polysync::log::Warn("second signal; exiting now",
+                        {polysync::log::Field("signal", again)});
+    _exit(128 + again);
+  }).detach();
   const absl::Duration grace = polysync::server::ShutdownGrace(config);
   const absl::Duration delay = polysync::server::DrainDelay(config);
   // Readiness flips at once; calls are still served while Kubernetes

@@ -111,6 +111,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     return absl::InvalidArgumentError("Server::Start needs a job type");
   }
   server->job_type_ = options.job_type;
+  server->upstream_ = options.upstream;
   auto authorizer = Authorizer::Create(options.config.authorization());
   if (!authorizer.ok()) return authorizer.status();
   server->authorizer_ = *std::move(authorizer);
@@ -196,14 +197,27 @@ void Server::Shutdown(absl::Duration grace) {
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
+  const auto started = std::chrono::steady_clock::now();
   std::thread ender([&] {
     std::unique_lock<std::mutex> lock(mu);
-    cv.wait_for(lock, absl::ToChronoMilliseconds(grace - watch_margin),
-                [&] { return done; });
+    cv.wait_until(lock,
+                  started + absl::ToChronoMilliseconds(grace - watch_margin),
+                  [&] { return done; });
+    lock.unlock();
     job_type_->EndWatches(absl::UnavailableError(
         "server draining; resume the watch (another replica will answer)"));
     service_->EndImports(absl::UnavailableError(
         "server draining; import again (another replica will answer)"));
+    lock.lock();
+    // gRPC has cancelled the calls still running when the grace period is
+    // over, but a call ends only when its upstream request answers: end
+    // those requests, so a stalled Databricks cannot hold the process.
+    if (!cv.wait_until(lock, started + absl::ToChronoMilliseconds(grace),
+                       [&] { return done; }) &&
+        upstream_ != nullptr) {
+      lock.unlock();
+      upstream_->CancelAll("server shutting down (shutdown_grace is over)");
+    }
   });
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(grace));

@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "adapters/databricks/http/transport.h"
 #include "adapters/databricks/jobtype/job_type.h"
 #include "polysync/databricks/v1/config.pb.h"
 #include "server/authz.h"
@@ -41,6 +42,10 @@ struct ServerOptions {
   bool enable_reflection = true;
   // The job type the service calls (see backend.h); must outlive the server.
   databricks::jobtype::JobType* job_type = nullptr;
+  // The transport every upstream request goes through (see backend.h), or
+  // nullptr. When `shutdown_grace` is over, Shutdown() cancels what is still
+  // in flight on it, so no call keeps the process waiting on Databricks.
+  databricks::http::Transport* upstream = nullptr;
 };
 
 // The health service names: the process ("") and the service.
@@ -66,8 +71,10 @@ class Server {
 
   // Stops accepting calls, lets unary calls finish within `grace`, ends open
   // watches with UNAVAILABLE ("resume the watch") and imports still running
-  // with UNAVAILABLE ("import again") just before `grace` runs out, and
-  // returns when every call is done. Health is NOT_SERVING.
+  // with UNAVAILABLE ("import again") just before `grace` runs out, cancels
+  // the upstream requests still in flight when it is over (the calls waiting
+  // on them end), and returns when every call is done. Health is
+  // NOT_SERVING.
   void Shutdown(absl::Duration grace);
 
   // Blocks until the server has shut down.
@@ -77,6 +84,7 @@ class Server {
   Server() = default;
 
   databricks::jobtype::JobType* job_type_ = nullptr;
+  databricks::http::Transport* upstream_ = nullptr;
   std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<PipelinesService> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -320,6 +320,15 @@ class Call : public std::enable_shared_from_this<Call> {
                    : absl::StrCat(result.response.status)})
         .Increment();
 
+    if (transport_failed &&
+        result.status.code() == absl::StatusCode::kCancelled) {
+      // The transport was cancelled (the end of a drain): neither an answer
+      // about the workspace nor worth a retry.
+      Release(LimiterOutcome::kOther);
+      if (!http::CertainlyNotSent(result.failure)) maybe_processed_ = true;
+      Finish(std::move(result.status), maybe_processed_);
+      return;
+    }
     NoteReachability(!transport_failed ||
                      result.failure ==
                          http::TransportFailure::kResponseTooLarge);

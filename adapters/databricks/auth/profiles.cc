@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "adapters/databricks/http/url.h"
 
 namespace polysync::databricks::auth {
 namespace {
@@ -132,11 +133,12 @@ absl::Status CheckProfile(const Profile& p) {
     return absl::InvalidArgumentError(absl::StrCat(
         "workspace profile \"", p.name, "\" (", p.origin, ") has no host"));
   }
-  if (!absl::StartsWith(p.host, "https://") &&
-      !absl::StartsWith(p.host, "http://")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("workspace profile \"", p.name, "\" (", p.origin,
-                     "): host must start with https://"));
+  // The transport's own URL parser; the host is never echoed (it may hold
+  // a password).
+  if (absl::Status s = http::CheckWorkspaceHost(p.host); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("workspace profile \"",
+                                                   p.name, "\" (", p.origin,
+                                                   "): host ", s.message()));
   }
   return absl::OkStatus();
 }

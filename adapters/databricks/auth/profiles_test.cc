@@ -145,6 +145,30 @@ TEST(ProfilesTest, FlagChoosesTheDefaultAndMustExist) {
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ProfilesTest, HostsFromTheEnvironmentAndIniAreCheckedLikeTheConfig) {
+  // The configuration file's rule (user info, link-local, one URL parser)
+  // holds for DATABRICKS_HOST and .databrickscfg hosts too.
+  for (const char* host :
+       {"https://user:hunter2pass@adb-1.2.net", "http://127.0.0.1:1@vm:18090",
+        "https://169.254.169.254"}) {
+    auto env = LoadProfiles(
+        v1::ServerConfig(),
+        {StaticEnv({{"DATABRICKS_HOST", host}, {"DATABRICKS_TOKEN", "dapi-x"}}),
+         "", ""});
+    EXPECT_EQ(env.status().code(), absl::StatusCode::kInvalidArgument) << host;
+    EXPECT_THAT(env.status().message(), HasSubstr("host")) << host;
+    EXPECT_THAT(env.status().message(),
+                ::testing::Not(HasSubstr("hunter2pass")));
+    const std::string ini =
+        WriteIni(std::string("[w]\nhost = ") + host + "\ntoken = dapi-w\n");
+    auto from_ini = LoadProfiles(v1::ServerConfig(), {StaticEnv({}), ini, ""});
+    EXPECT_EQ(from_ini.status().code(), absl::StatusCode::kInvalidArgument)
+        << host;
+    EXPECT_THAT(from_ini.status().message(),
+                ::testing::Not(HasSubstr("hunter2pass")));
+  }
+}
+
 TEST(ProfilesTest, MissingIniFileIsNotFound) {
   auto set = LoadProfiles(v1::ServerConfig(),
                           {StaticEnv({}), "/nonexistent/databrickscfg", ""});

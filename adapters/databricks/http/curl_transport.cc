@@ -160,6 +160,12 @@ class CurlTransport final : public Transport {
   void Send(Request request, Callback done) override {
     const absl::Time now = absl::Now();
     absl::Status refused = CheckUrlAllowed(request.url);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (refused.ok() && cancelled_) {
+        refused = CancelledStatus(request.method, request.url);
+      }
+    }
     if (refused.ok() && request.deadline != absl::InfiniteFuture() &&
         request.deadline <= now) {
       refused = absl::DeadlineExceededError(
@@ -180,13 +186,18 @@ class CurlTransport final : public Transport {
     t->started = now;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!stopping_) {
+      if (!stopping_ && !cancelled_) {
         incoming_.push_back(std::move(t));
       }
     }
-    if (t != nullptr) {  // shutting down
-      Complete(std::move(t->done),
-               absl::CancelledError("HTTP transport shut down"),
+    if (t != nullptr) {  // shutting down, or cancelled just now
+      absl::Status status;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        status = stopping_ ? absl::CancelledError("HTTP transport shut down")
+                           : CancelledStatus(t->request.method, t->request.url);
+      }
+      Complete(std::move(t->done), std::move(status),
                TransportFailure::kNotSent, {}, now);
       return;
     }
@@ -210,7 +221,49 @@ class CurlTransport final : public Transport {
     WakeUnlessOnLoop();
   }
 
+  void CancelAll(absl::string_view reason) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cancelled_) return;
+      cancelled_ = true;
+      cancel_reason_ = std::string(reason);
+    }
+    log::Info("cancelling every request to Databricks still in flight",
+              {log::Field("reason", std::string(reason))});
+    curl_multi_wakeup(multi_);
+  }
+
  private:
+  // CANCELLED for a request CancelAll() ended or refused. Needs mu_ held.
+  absl::Status CancelledStatus(absl::string_view method,
+                               absl::string_view url) const {
+    return absl::CancelledError(absl::StrCat(method, " ", url.substr(0, 200),
+                                             ": cancelled: ", cancel_reason_));
+  }
+
+  // After CancelAll(): ends the transfers in flight and the ones not yet
+  // started. Loop thread only.
+  void FailCancelled(std::deque<std::unique_ptr<Transfer>>& incoming) {
+    std::vector<std::pair<std::unique_ptr<Transfer>, TransportFailure>> ended;
+    for (auto& [easy, t] : transfers_) {
+      curl_multi_remove_handle(multi_, easy);
+      ended.emplace_back(std::move(t), TransportFailure::kConnectionLost);
+    }
+    transfers_.clear();
+    for (auto& t : incoming) {
+      ended.emplace_back(std::move(t), TransportFailure::kNotSent);
+    }
+    incoming.clear();
+    for (auto& [t, failure] : ended) {
+      absl::Status status;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        status = CancelledStatus(t->request.method, t->request.url);
+      }
+      Complete(std::move(t->done), std::move(status), failure, {}, t->started);
+    }
+  }
+
   // A Send or RunAfter from the loop's own thread (a callback sending the
   // next request) needs no wake-up: the loop looks at the queues again
   // before it waits. That saves two system calls and a loop turn per request
@@ -351,6 +404,7 @@ class CurlTransport final : public Transport {
       std::vector<std::function<void()>> due;
       absl::Time next_timer = absl::InfiniteFuture();
       bool stopping;
+      bool cancelled;
       {
         std::lock_guard<std::mutex> lock(mu_);
         incoming.swap(incoming_);
@@ -361,8 +415,10 @@ class CurlTransport final : public Transport {
         }
         if (!timers_.empty()) next_timer = timers_.top().when;
         stopping = stopping_;
+        cancelled = cancelled_;
       }
       if (stopping) break;
+      if (cancelled) FailCancelled(incoming);
       for (auto& t : incoming) Start(std::move(t));
       for (auto& fn : due) fn();
 
@@ -441,6 +497,8 @@ class CurlTransport final : public Transport {
   std::mutex mu_;
   bool stopping_ = false;                           // guarded by mu_
   bool exited_ = false;                             // guarded by mu_
+  bool cancelled_ = false;                          // guarded by mu_
+  std::string cancel_reason_;                       // guarded by mu_
   std::deque<std::unique_ptr<Transfer>> incoming_;  // guarded by mu_
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>>
       timers_;                  // guarded by mu_

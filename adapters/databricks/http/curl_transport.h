@@ -1,6 +1,6 @@
 // The production Transport: libcurl's multi interface on one event-loop
 // thread. This file and curl_transport.cc are the only code in the project
-// that includes <curl/curl.h>.
+// that includes <curl/curl.h> (with url.cc, its URL parser).
 //
 // - Many requests in flight at once; kept-alive connections are reused, and
 //   HTTP/2 is used (multiplexed) where the server offers it.

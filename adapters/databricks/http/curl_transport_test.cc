@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -223,6 +224,35 @@ TEST_F(CurlTransportTest, ShutdownAnswersEveryPendingCallback) {
   absl::SleepFor(absl::Milliseconds(50));
   transport_.reset();
   EXPECT_EQ(answered.load(), 2);
+}
+
+TEST_F(CurlTransportTest, CancelAllEndsAStalledRequestAndRefusesLaterOnes) {
+  Fault("pipelines.list", FaultKind::kStall);  // 30 s
+  std::promise<TransportResult> stalled;
+  Request r = Get("/api/2.0/pipelines");
+  r.deadline = absl::Now() + absl::Seconds(60);
+  transport_->Send(
+      r, [&](TransportResult result) { stalled.set_value(std::move(result)); });
+  auto future = stalled.get_future();
+  // Cancel once the request is on the wire (the simulator holds it).
+  for (int i = 0; i < 500 && sim_->RequestCount("pipelines.list") == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(sim_->RequestCount("pipelines.list"), 1);
+  const absl::Time cancelled_at = absl::Now();
+  transport_->CancelAll("test is over");
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(5)),
+            std::future_status::ready);
+  EXPECT_LT(absl::Now() - cancelled_at, absl::Seconds(1));
+  TransportResult result = future.get();
+  EXPECT_EQ(result.status.code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(std::string(result.status.message()), HasSubstr("test is over"));
+  EXPECT_EQ(result.failure, TransportFailure::kConnectionLost);
+
+  TransportResult later = SendAndWait(*transport_, Get("/api/2.0/pipelines"));
+  EXPECT_EQ(later.status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(later.failure, TransportFailure::kNotSent);
+  EXPECT_EQ(sim_->RequestCount("pipelines.list"), 1) << "sent after CancelAll";
 }
 
 class CurlTransportTlsTest : public ::testing::Test {

@@ -116,6 +116,14 @@ class Transport {
   // Calls `fn` once after `delay` on the transport's thread (for retry
   // backoff without parking a thread).
   virtual void RunAfter(absl::Duration delay, std::function<void()> fn) = 0;
+
+  // Ends every request in flight now and refuses every later one: each is
+  // answered (on the transport's thread, exactly once, as always) with
+  // CANCELLED whose message ends with `reason`; `failure` is
+  // kConnectionLost for a request that may have been sent, kNotSent for the
+  // rest. Timers still run. Irreversible: for the end of a drain, so nothing
+  // keeps the process waiting on the network.
+  virtual void CancelAll(absl::string_view reason) = 0;
 };
 
 // Checks the URL policy: https:// for every host; http:// only for loopback

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "adapters/databricks/http/url.h"
+
 namespace polysync::databricks::http {
 namespace {
 
@@ -38,6 +40,48 @@ TEST(CheckUrlAllowedTest, OtherSchemesAndBrokenUrlsAreRefused) {
         "no-scheme", "https://h/a b", "https://h/\r\nX: y"}) {
     EXPECT_FALSE(CheckUrlAllowed(url).ok()) << url;
   }
+}
+
+TEST(CheckUrlAllowedTest, UserInfoIsRefusedWithoutEchoingIt) {
+  for (const char* url : {"https://user:hunter2pass@adb-1.2.net/api",
+                          "http://127.0.0.1:hunter2pass@127.0.0.1:8/api"}) {
+    const absl::Status s = CheckUrlAllowed(url);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << url;
+    EXPECT_THAT(std::string(s.message()),
+                ::testing::Not(::testing::HasSubstr("hunter2pass")));
+  }
+  // libcurl reads the host as "vm": plain http to it is refused.
+  EXPECT_EQ(CheckUrlAllowed("http://127.0.0.1:1@vm:18090/api").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(UrlTest, ParseUrlReadsWhatLibcurlConnectsTo) {
+  auto url = ParseUrl("HTTPS://u:p@Adb-1.2.Net:8443/x?y#z");
+  ASSERT_TRUE(url.ok()) << url.status();
+  EXPECT_EQ(url->scheme, "https");
+  EXPECT_EQ(url->host, "adb-1.2.net");
+  EXPECT_EQ(url->port, 8443);
+  EXPECT_TRUE(url->has_user_info);
+  EXPECT_TRUE(url->has_query_or_fragment);
+  EXPECT_EQ(ParseUrl("http://[::1]/")->host, "::1");
+  EXPECT_EQ(ParseUrl("https://h")->port, 443);
+  for (const char* bad : {"https://h:99999/", "https://h:0/", "https://", "h:1",
+                          "https://h/a b"}) {
+    EXPECT_EQ(ParseUrl(bad).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
+TEST(UrlTest, LinkLocalAndLoopback) {
+  EXPECT_TRUE(IsLinkLocal("169.254.169.254"));
+  EXPECT_TRUE(IsLinkLocal("fe80::1"));
+  EXPECT_TRUE(IsLinkLocal("fe80::1%eth0"));
+  EXPECT_FALSE(IsLinkLocal("169.255.0.1"));
+  EXPECT_FALSE(IsLinkLocal("adb-1.2.net"));
+  EXPECT_TRUE(IsLoopback("127.0.0.1"));
+  EXPECT_TRUE(IsLoopback("::1"));
+  EXPECT_TRUE(IsLoopback("localhost"));
+  EXPECT_FALSE(IsLoopback("127.0.0.1.evil.example"));
 }
 
 TEST(ResponseTest, HeaderLookupIsByLowerCaseName) {
