@@ -455,6 +455,36 @@ TEST_F(ServiceTest, SameIdempotencyKeyTwiceStartsOnce) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// The answer says how long and where the key is remembered: for the window,
+// in this replica's memory (so a restart forgets it); nothing without a key.
+TEST_F(ServiceTest, StartSaysHowLongAndWhereTheKeyIsRemembered) {
+  const std::string id = CreatePipeline("orders");
+  v1::StartUpdateRequest request;
+  request.set_pipeline_id(id);
+  request.set_idempotency_key("polysync-run-43");
+  v1::StartUpdateResponse first, second;
+  ASSERT_TRUE(Start(request, &first).ok());
+  ASSERT_TRUE(first.has_idempotency_key_ttl());
+  EXPECT_EQ(first.idempotency_key_ttl().seconds(), 3600);
+  EXPECT_EQ(first.idempotency_key_store(),
+            v1::IDEMPOTENCY_KEY_STORE_REPLICA_MEMORY);
+  ASSERT_TRUE(Start(request, &second).ok());
+  EXPECT_TRUE(second.replayed());
+  EXPECT_EQ(second.idempotency_key_store(),
+            v1::IDEMPOTENCY_KEY_STORE_REPLICA_MEMORY);
+  EXPECT_GT(second.idempotency_key_ttl().seconds(), 3500);
+  EXPECT_LE(second.idempotency_key_ttl().seconds(), 3600);
+
+  Advance(absl::Hours(1));  // the first update ends
+  v1::StartUpdateRequest unkeyed;
+  unkeyed.set_pipeline_id(id);
+  v1::StartUpdateResponse third;
+  ASSERT_TRUE(Start(unkeyed, &third).ok());
+  EXPECT_FALSE(third.has_idempotency_key_ttl());
+  EXPECT_EQ(third.idempotency_key_store(),
+            v1::IDEMPOTENCY_KEY_STORE_UNSPECIFIED);
+}
+
 TEST_F(ServiceTest, DuplicateKeyInFlightWaitsForTheFirstCall) {
   const std::string id = CreatePipeline("orders");
   sim::FaultRule slow;

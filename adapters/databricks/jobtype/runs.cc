@@ -1,5 +1,6 @@
 #include "adapters/databricks/jobtype/runs.h"
 
+#include <algorithm>
 #include <memory>
 #include <set>
 
@@ -24,6 +25,16 @@ struct Runs::IdempotencyEntry {
 namespace {
 
 constexpr int kMaxStopAttempts = 3;
+
+// Says on a keyed answer how much longer, and where, the key is remembered.
+void SetKeyTtl(absl::Duration left, v1::StartUpdateResponse* response) {
+  left = std::max(left, absl::ZeroDuration());
+  const int64_t seconds = absl::ToInt64Seconds(left);
+  response->mutable_idempotency_key_ttl()->set_seconds(seconds);
+  response->mutable_idempotency_key_ttl()->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(left - absl::Seconds(seconds))));
+  response->set_idempotency_key_store(v1::IDEMPOTENCY_KEY_STORE_REPLICA_MEMORY);
+}
 
 // The newest update in latest_updates that has not ended, if any.
 std::optional<UpdateStateInfo> ActiveUpdate(const Pipeline& pipeline) {
@@ -405,6 +416,7 @@ void Runs::Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
       } else {
         v1::StartUpdateResponse replay = e.response;
         replay.set_replayed(true);
+        SetKeyTtl(e.expires - now, &replay);
         answer = std::move(replay);
       }
     }
@@ -429,6 +441,9 @@ void Runs::Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
   StartChecked(**ws, request, *std::move(plan), std::move(ctx),
                [this, key, done = std::move(done)](
                    absl::StatusOr<v1::StartUpdateResponse> result) {
+                 if (result.ok()) {
+                   SetKeyTtl(options_.idempotency_window, &*result);
+                 }
                  RememberResult(key, result);
                  done(std::move(result));
                });
