@@ -485,6 +485,62 @@ TEST_F(ServiceTest, StartSaysHowLongAndWhereTheKeyIsRemembered) {
             v1::IDEMPOTENCY_KEY_STORE_UNSPECIFIED);
 }
 
+class RestartWaitTest : public ServiceTest {
+ protected:
+  void ConfigureBackend(server::BackendOptions& o) override {
+    o.job_type.runs.restart_poll = absl::Milliseconds(300);
+  }
+};
+
+// IF_RUNNING_RESTART waits for the stopped update to end, but no poll goes
+// out that cannot be answered before the caller's deadline: the caller gets
+// the service's explanation in time, not a bare deadline with a poll still
+// reaching Databricks.
+TEST_F(RestartWaitTest, RestartWaitSendsNoPollItCannotFinishBeforeTheDeadline) {
+  const std::string id = CreatePipeline("orders");
+  MustStart(id);
+  sim::FaultRule slow;
+  slow.endpoint = "pipelines.get";
+  slow.kind = sim::FaultKind::kLatency;
+  slow.latency = absl::Milliseconds(100);
+  slow.count = -1;
+  sim_->InjectFault(slow);
+  // The manual clock stands still: the stopped update stays STOPPING. The
+  // start, its snapshot and the look-up of the active update take about
+  // 0.2 s; polls could go out at about 0.2, 0.6 and 1.0 s, but the last
+  // would be answered after the deadline.
+  std::atomic<bool> sampling{true};
+  std::atomic<int64_t> last_poll_ms{0};
+  const absl::Time t0 = absl::Now();
+  std::thread sampler([&] {
+    int64_t seen = sim_->RequestCount("pipelines.get");
+    while (sampling) {
+      const int64_t count = sim_->RequestCount("pipelines.get");
+      if (count != seen) {
+        seen = count;
+        last_poll_ms = absl::ToInt64Milliseconds(absl::Now() - t0);
+      }
+      absl::SleepFor(absl::Microseconds(200));
+    }
+  });
+  v1::StartUpdateRequest request;
+  request.set_pipeline_id(id);
+  request.set_if_running(v1::IF_RUNNING_RESTART);
+  grpc::ClientContext context;
+  const absl::Duration deadline = absl::Milliseconds(1080);
+  context.set_deadline(absl::ToChronoTime(t0 + deadline));
+  v1::StartUpdateResponse r;
+  grpc::Status status = stub_->StartUpdate(&context, request, &r);
+  absl::SleepFor(absl::Milliseconds(500));
+  sampling = false;
+  sampler.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(status.error_message(), HasSubstr("no new update was started"));
+  // The last poll left time for its 100 ms answer.
+  EXPECT_LE(last_poll_ms.load(), absl::ToInt64Milliseconds(deadline) - 100);
+  EXPECT_EQ(sim_->UpdatesCreated(id), 1);
+}
+
 TEST_F(ServiceTest, DuplicateKeyInFlightWaitsForTheFirstCall) {
   const std::string id = CreatePipeline("orders");
   sim::FaultRule slow;
