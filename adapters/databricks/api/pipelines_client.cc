@@ -542,6 +542,11 @@ const AdaptiveLimiter& PipelinesClient::limiter() const {
   return shared_->limiter;
 }
 
+bool PipelinesClient::unreachable() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->reachable.has_value() && !*shared_->reachable;
+}
+
 void PipelinesClient::ListPipelines(ListPipelinesRequest request,
                                     CallContext ctx,
                                     Done<ListPipelinesPage> done) {

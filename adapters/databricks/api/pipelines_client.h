@@ -111,6 +111,9 @@ class PipelinesClient {
   const std::string& host() const;
   // The limiter's current values (metrics, tests).
   const AdaptiveLimiter& limiter() const;
+  // True when the last request to the workspace got no HTTP answer at all
+  // (it failed to connect, or lost the connection or timed out).
+  bool unreachable() const;
 
   struct Shared;  // implementation detail, shared with calls in flight
 

@@ -168,7 +168,10 @@ class ImportImpl final : public Import,
     {
       std::lock_guard<std::mutex> lock(mu_);
       --in_flight_;
-      if (IsConnectionFailure(pipeline.status())) {
+      // A deadline that passed in the limiter's queue is no sign of a dead
+      // workspace: the last request must have gone unanswered too.
+      if (IsConnectionFailure(pipeline.status()) &&
+          ws_.client().unreachable()) {
         if (++connection_failures_in_a_row_ >= options_.unreachable_after &&
             !unreachable_) {
           unreachable_ = true;
