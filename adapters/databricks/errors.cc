@@ -15,6 +15,15 @@ namespace {
 
 constexpr size_t kExcerptBytes = 200;
 
+bool IsRedirect(int http_status) {
+  return http_status >= 300 && http_status < 400;
+}
+
+// A redirect (libcurl never follows one): the body, which may be a login
+// page or carry its URL, is left out.
+absl::Status RedirectStatus(std::string_view endpoint, int http_status,
+                            std::string_view request_id);
+
 std::string RequestIdSuffix(std::string_view request_id) {
   if (request_id.empty()) return "";
   return absl::StrCat(" (request id ", Excerpt(request_id, 64), ")");
@@ -49,6 +58,7 @@ absl::StatusCode StatusCodeForHttp(int http_status,
   if (http_status >= 500 && http_status < 600) {
     return absl::StatusCode::kUnavailable;
   }
+  if (IsRedirect(http_status)) return absl::StatusCode::kFailedPrecondition;
   return absl::StatusCode::kUnknown;
 }
 
@@ -82,12 +92,28 @@ absl::Status MakeStatus(absl::StatusCode code, std::string_view endpoint,
   return status;
 }
 
+absl::Status RedirectStatus(std::string_view endpoint, int http_status,
+                            std::string_view request_id) {
+  absl::Status status(
+      absl::StatusCode::kFailedPrecondition,
+      absl::StrCat(AsAbsl(endpoint), ": HTTP ", http_status,
+                   ": redirected instead of answered (redirects are not "
+                   "followed); the workspace host is wrong or sends this "
+                   "service to a login page: check the profile's host",
+                   RequestIdSuffix(request_id)));
+  status.SetPayload(kHttpStatusPayload, absl::Cord(absl::StrCat(http_status)));
+  return status;
+}
+
 }  // namespace
 
 absl::Status StatusFromHttpResponse(std::string_view endpoint, int http_status,
                                     std::string_view body,
                                     std::string_view request_id) {
   if (http_status >= 200 && http_status < 300) return absl::OkStatus();
+  if (IsRedirect(http_status)) {
+    return RedirectStatus(endpoint, http_status, request_id);
+  }
 
   // A Databricks error body, when the body is one; else the raw body.
   std::string error_code;
@@ -115,6 +141,9 @@ absl::Status StatusFromTokenEndpointResponse(std::string_view endpoint,
                                              std::string_view body,
                                              std::string_view request_id) {
   if (http_status >= 200 && http_status < 300) return absl::OkStatus();
+  if (IsRedirect(http_status)) {
+    return RedirectStatus(endpoint, http_status, request_id);
+  }
   std::string error_code;
   std::string text;
   if (absl::StatusOr<OAuthError> error = DecodeOAuthError(body);

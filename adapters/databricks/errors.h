@@ -17,7 +17,10 @@
 //   other 4xx (405, 413, 414, ...)           INVALID_ARGUMENT: the request
 //                                            we built was refused as such
 //   5xx (500, 502, 503, 504, others)         UNAVAILABLE
-//   anything else (1xx, 3xx, 0)              UNKNOWN
+//   3xx (a redirect: a wrong host, or a login page; never followed)
+//                                            FAILED_PRECONDITION, message
+//                                            without the body
+//   anything else (1xx, 0)                   UNKNOWN
 //   any status whose body says "RPC token bucket limit has been exceeded"
 //   or whose error_code is REQUEST_LIMIT_EXCEEDED
 //                                            RESOURCE_EXHAUSTED (throttled)
@@ -73,7 +76,8 @@ absl::Status StatusFromHttpResponse(std::string_view endpoint, int http_status,
 // whose error bodies are {"error": ..., "error_description": ...}:
 //   2xx -> OK; 400 and 401 (invalid_client, invalid_grant, ...) and other
 //   4xx -> UNAUTHENTICATED; 403 -> PERMISSION_DENIED; 429 ->
-//   RESOURCE_EXHAUSTED; 5xx -> UNAVAILABLE; anything else -> UNKNOWN.
+//   RESOURCE_EXHAUSTED; 5xx -> UNAVAILABLE; 3xx -> FAILED_PRECONDITION (as
+//   above); anything else -> UNKNOWN.
 // The OAuth `error` travels like a Databricks error_code (message and
 // payload). Never pass request bodies here: only the response.
 absl::Status StatusFromTokenEndpointResponse(std::string_view endpoint,

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "adapters/databricks/decoders.h"
 #include "adapters/databricks/text.h"
 #include "common/secrets.h"
@@ -61,7 +62,11 @@ TEST(StatusFromHttpResponseTest, TheTable) {
        absl::StatusCode::kUnavailable},
       {504, "", absl::StatusCode::kUnavailable},
       {599, "", absl::StatusCode::kUnavailable},
-      {302, "", absl::StatusCode::kUnknown},
+      {301, "", absl::StatusCode::kFailedPrecondition},
+      {302, "", absl::StatusCode::kFailedPrecondition},
+      {303, "<html>login</html>", absl::StatusCode::kFailedPrecondition},
+      {307, "", absl::StatusCode::kFailedPrecondition},
+      {308, "", absl::StatusCode::kFailedPrecondition},
       {100, "", absl::StatusCode::kUnknown},
       {0, "", absl::StatusCode::kUnknown},
       // Throttling text makes any status RESOURCE_EXHAUSTED.
@@ -208,7 +213,33 @@ TEST(StatusFromTokenEndpointResponseTest, OAuthErrors) {
   EXPECT_EQ(StatusFromTokenEndpointResponse("x", 503, "<html>", "").code(),
             absl::StatusCode::kUnavailable);
   EXPECT_EQ(StatusFromTokenEndpointResponse("x", 302, "", "").code(),
-            absl::StatusCode::kUnknown);
+            absl::StatusCode::kFailedPrecondition);
+}
+
+// A redirect from the API means a wrong host or a login page: a clear
+// FAILED_PRECONDITION naming the status and what to check, and nothing of the
+// body (a login page's URL may carry anything).
+TEST(StatusFromHttpResponseTest, RedirectNamesTheStatusButNotTheBody) {
+  const std::string body =
+      "<html><a href=\"https://login.example.com/?session=dapi0123456789abcdef"
+      "\">moved</a></html>";
+  for (int http_status : {301, 302, 303, 307, 308}) {
+    absl::Status status =
+        StatusFromHttpResponse("GET pipelines", http_status, body, "rid-1");
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+    EXPECT_THAT(status.message(),
+                HasSubstr(absl::StrCat("HTTP ", http_status)));
+    EXPECT_THAT(status.message(), HasSubstr("redirect"));
+    EXPECT_THAT(status.message(), HasSubstr("host"));
+    EXPECT_THAT(status.message(), Not(HasSubstr("login.example.com")));
+    EXPECT_THAT(status.message(), Not(HasSubstr("dapi")));
+    EXPECT_THAT(status.message(), Not(HasSubstr("unexpected")));
+    EXPECT_THAT(HttpStatusOf(status), Optional(http_status));
+  }
+  absl::Status token =
+      StatusFromTokenEndpointResponse("POST oidc/v1/token", 302, body, "");
+  EXPECT_THAT(token.message(), HasSubstr("HTTP 302"));
+  EXPECT_THAT(token.message(), Not(HasSubstr("login.example.com")));
 }
 
 // An upstream error that echoes a credential near the excerpt's end shows

@@ -16,6 +16,8 @@ LimiterOptions Sane(LimiterOptions o) {
   o.min_concurrency = std::clamp(o.min_concurrency, 1, o.max_concurrency);
   if (o.successes_per_increase < 1) o.successes_per_increase = 1;
   if (!(o.increase_factor >= 1)) o.increase_factor = 1;
+  if (!(o.interactive_share >= 0)) o.interactive_share = 0;
+  o.interactive_share = std::min(o.interactive_share, 1.0);
   return o;
 }
 
@@ -38,16 +40,37 @@ void AdaptiveLimiter::RefillLocked(absl::Time now) {
   // A clock that goes backwards adds nothing (and is not remembered).
 }
 
-Admission AdaptiveLimiter::TryAcquire(absl::Time now) {
+int AdaptiveLimiter::SlotsLocked(Priority priority) const {
+  const int limit = static_cast<int>(concurrency_);
+  if (priority == Priority::kInteractive || limit < 2 ||
+      options_.interactive_share <= 0) {
+    return limit;
+  }
+  const int reserved = std::clamp(
+      static_cast<int>(std::ceil(limit * options_.interactive_share)), 1,
+      limit - 1);
+  return limit - reserved;
+}
+
+double AdaptiveLimiter::ReservedTokensLocked(Priority priority) const {
+  if (priority == Priority::kInteractive) return 0;
+  const double capacity = std::max(1.0, rate_);
+  return std::min(capacity - 1.0,
+                  std::floor(capacity * options_.interactive_share));
+}
+
+Admission AdaptiveLimiter::TryAcquire(absl::Time now, Priority priority) {
   std::lock_guard<std::mutex> lock(mu_);
   RefillLocked(now);
   Admission admission;
-  if (in_flight_ >= static_cast<int>(concurrency_)) {
+  if (in_flight_ >= SlotsLocked(priority)) {
     admission.wait_for_release = true;
     return admission;
   }
-  if (tokens_ < 1.0) {
-    admission.wait = absl::Seconds((1.0 - tokens_) / rate_);
+  // Bulk requests leave the last tokens of the bucket to interactive ones.
+  const double needed = 1.0 + ReservedTokensLocked(priority);
+  if (tokens_ < needed) {
+    admission.wait = absl::Seconds((needed - tokens_) / rate_);
     // Never ask for a zero wait: that would spin the caller.
     admission.wait = std::max(admission.wait, absl::Microseconds(1));
     return admission;
@@ -105,6 +128,11 @@ double AdaptiveLimiter::requests_per_second() const {
 int AdaptiveLimiter::concurrency_limit() const {
   std::lock_guard<std::mutex> lock(mu_);
   return static_cast<int>(concurrency_);
+}
+
+int AdaptiveLimiter::concurrency_limit(Priority priority) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SlotsLocked(priority);
 }
 
 int AdaptiveLimiter::in_flight() const {

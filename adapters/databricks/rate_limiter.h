@@ -10,6 +10,15 @@
 // is available, schedules a new try (after `wait`, or when a permit is
 // released). Thread-safe (std::mutex, which ThreadSanitizer can see).
 //
+// Requests have a priority. Bulk ones (an import's listing and details) use
+// at most the limit minus an interactive share (a quarter by default, at
+// least one slot when the limit is 2 or more) of the concurrency slots, and
+// leave the same share of the token bucket; interactive ones (status, start,
+// stop, watch polls, sync) may use everything. So a few imports never make a
+// status read wait behind thousands of detail fetches; alone, bulk requests
+// still get the full request rate. The caller keeps its queue of waiting
+// interactive requests ahead of the bulk one (pipelines_client.cc).
+//
 //   AdaptiveLimiter limiter(LimiterOptions{}, clock.Now());
 //   Admission a = limiter.TryAcquire(clock.Now());
 //   if (!a.granted) {
@@ -44,6 +53,15 @@ struct LimiterOptions {
   // At most one halving per cooldown, so a burst of 429s answering requests
   // that were already in flight halves once, not once per response.
   absl::Duration decrease_cooldown = absl::Seconds(1);
+  // The share of the concurrency limit (rounded up, at least 1 and leaving
+  // bulk at least 1 slot) and of the token bucket (rounded down) that bulk
+  // requests leave to interactive ones. 0 turns priorities off.
+  double interactive_share = 0.25;
+};
+
+enum class Priority {
+  kInteractive,  // a caller waits for the answer: status, start, stop, watch
+  kBulk,         // part of an import: waits behind interactive requests
 };
 
 enum class LimiterOutcome {
@@ -67,8 +85,10 @@ class AdaptiveLimiter {
   AdaptiveLimiter(const AdaptiveLimiter&) = delete;
   AdaptiveLimiter& operator=(const AdaptiveLimiter&) = delete;
 
-  // Takes a permit (one token and one concurrency slot) if both are free.
-  Admission TryAcquire(absl::Time now);
+  // Takes a permit (one token and one concurrency slot) if both are free
+  // for a request of this priority.
+  Admission TryAcquire(absl::Time now,
+                       Priority priority = Priority::kInteractive);
 
   // Returns a permit taken by TryAcquire and reports how the request went.
   void Release(LimiterOutcome outcome, absl::Time now);
@@ -76,12 +96,17 @@ class AdaptiveLimiter {
   // Current values, for metrics and tests.
   double requests_per_second() const;
   int concurrency_limit() const;
+  // The concurrency slots a request of this priority may use now (bulk:
+  // the limit minus the interactive share).
+  int concurrency_limit(Priority priority) const;
   // The configured ceiling of the concurrency cap.
   int max_concurrency() const { return options_.max_concurrency; }
   int in_flight() const;
 
  private:
   void RefillLocked(absl::Time now);
+  int SlotsLocked(Priority priority) const;
+  double ReservedTokensLocked(Priority priority) const;
 
   const LimiterOptions options_;
   mutable std::mutex mu_;

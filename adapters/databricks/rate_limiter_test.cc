@@ -149,6 +149,87 @@ TEST(AdaptiveLimiterTest, RecoversFromTheFloor) {
   EXPECT_GT(limiter.requests_per_second(), 1);
 }
 
+// Imports (bulk) never take the last quarter of the workspace's slots:
+// status, start, stop and watch polls (interactive) always find one.
+TEST(AdaptiveLimiterTest, BulkLeavesReservedSlotsForInteractiveRequests) {
+  LimiterOptions options;
+  options.requests_per_second = 1e6;
+  options.max_concurrency = 16;
+  AdaptiveLimiter limiter(options, kStart);
+  EXPECT_EQ(limiter.concurrency_limit(Priority::kBulk), 12);
+  EXPECT_EQ(limiter.concurrency_limit(Priority::kInteractive), 16);
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(limiter.TryAcquire(kStart, Priority::kBulk).granted) << i;
+  }
+  Admission bulk = limiter.TryAcquire(kStart, Priority::kBulk);
+  EXPECT_FALSE(bulk.granted);
+  EXPECT_TRUE(bulk.wait_for_release);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(limiter.TryAcquire(kStart, Priority::kInteractive).granted)
+        << i;
+  }
+  Admission interactive = limiter.TryAcquire(kStart, Priority::kInteractive);
+  EXPECT_FALSE(interactive.granted);
+  EXPECT_TRUE(interactive.wait_for_release);
+  // A released slot goes to bulk only once in-flight requests are below its
+  // share again.
+  limiter.Release(LimiterOutcome::kOther, kStart);
+  EXPECT_FALSE(limiter.TryAcquire(kStart, Priority::kBulk).granted);
+  EXPECT_TRUE(limiter.TryAcquire(kStart, Priority::kInteractive).granted);
+  for (int i = 0; i < 5; ++i) limiter.Release(LimiterOutcome::kOther, kStart);
+  EXPECT_TRUE(limiter.TryAcquire(kStart, Priority::kBulk).granted);
+  EXPECT_EQ(limiter.in_flight(), 12);
+}
+
+// The share follows a halved limit; bulk keeps at least one slot.
+TEST(AdaptiveLimiterTest, ReservedShareFollowsTheCurrentLimit) {
+  LimiterOptions options;
+  options.requests_per_second = 1e6;
+  options.max_concurrency = 4;
+  AdaptiveLimiter limiter(options, kStart);
+  EXPECT_EQ(limiter.concurrency_limit(Priority::kBulk), 3);
+  limiter.TryAcquire(kStart, Priority::kInteractive);
+  limiter.Release(LimiterOutcome::kThrottled, kStart);  // 4 -> 2
+  EXPECT_EQ(limiter.concurrency_limit(), 2);
+  EXPECT_EQ(limiter.concurrency_limit(Priority::kBulk), 1);
+  limiter.TryAcquire(kStart, Priority::kInteractive);
+  limiter.Release(LimiterOutcome::kThrottled, kStart + absl::Seconds(2));
+  EXPECT_EQ(limiter.concurrency_limit(), 1);
+  EXPECT_EQ(limiter.concurrency_limit(Priority::kBulk), 1);
+  EXPECT_TRUE(
+      limiter.TryAcquire(kStart + absl::Seconds(3), Priority::kBulk).granted);
+}
+
+// Bulk requests leave a quarter of the token bucket: an interactive request
+// gets a token at once, and waits less than a bulk one when the bucket is
+// empty. Bulk alone still gets the full rate.
+TEST(AdaptiveLimiterTest, BulkLeavesTokensForInteractiveRequests) {
+  LimiterOptions options;
+  options.requests_per_second = 10;
+  options.max_concurrency = 1000;
+  AdaptiveLimiter limiter(options, kStart);
+  int bulk = 0;
+  while (limiter.TryAcquire(kStart, Priority::kBulk).granted) ++bulk;
+  EXPECT_EQ(bulk, 8);
+  Admission a = limiter.TryAcquire(kStart, Priority::kBulk);
+  EXPECT_FALSE(a.wait_for_release);
+  EXPECT_EQ(a.wait, absl::Milliseconds(100));
+  EXPECT_TRUE(limiter.TryAcquire(kStart, Priority::kInteractive).granted);
+  EXPECT_TRUE(limiter.TryAcquire(kStart, Priority::kInteractive).granted);
+  Admission i = limiter.TryAcquire(kStart, Priority::kInteractive);
+  EXPECT_FALSE(i.granted);
+  Admission b = limiter.TryAcquire(kStart, Priority::kBulk);
+  EXPECT_LT(i.wait, b.wait);
+  // Over ten seconds of bulk only, about ten per second.
+  int granted = 0;
+  for (int ms = 1; ms <= 10000; ++ms) {
+    granted +=
+        limiter.TryAcquire(kStart + absl::Milliseconds(ms), Priority::kBulk)
+            .granted;
+  }
+  EXPECT_NEAR(granted, 100, 3);
+}
+
 TEST(AdaptiveLimiterTest, ReleaseWithoutAcquireAndBadOptionsAreHarmless) {
   LimiterOptions options;
   options.requests_per_second = -5;

@@ -10,8 +10,10 @@
 //   bazel run -c opt //tests/bench:import_bench
 //
 // The workspace limits are raised for the benchmark (requests_per_second
-// 100000, max_concurrent_requests C): the defaults (30/s, 16) are meant for
-// a real workspace. Also reports the server's time and peak RSS for
+// 100000, and max_concurrent_requests the limit whose bulk share, what an
+// import may use beside interactive calls, is C): the defaults (30/s, 16)
+// are meant for a real workspace. Also reports the server's time and peak RSS
+// for
 // --large_pipelines (12,000, the Azure maximum per workspace).
 #include <grpcpp/grpcpp.h>
 
@@ -33,6 +35,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "adapters/databricks/http/curl_transport.h"
+#include "adapters/databricks/rate_limiter.h"
 #include "nlohmann/json.hpp"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 #include "tests/bench/bench_util.h"
@@ -200,6 +203,18 @@ std::string LatencyFault(int ms) {
       R"(, "count": -1}])");
 }
 
+// The smallest workspace concurrency limit whose bulk share (rate_limiter.h:
+// what an import may use, the rest kept for interactive calls) is `c`.
+int LimitForImportSlots(int c) {
+  namespace db = ::polysync::databricks;
+  for (int limit = c;; ++limit) {
+    db::LimiterOptions options;
+    options.max_concurrency = limit;
+    db::AdaptiveLimiter limiter(options, absl::Now());
+    if (limiter.concurrency_limit(db::Priority::kBulk) >= c) return limit;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -238,7 +253,7 @@ int main(int argc, char** argv) {
   std::vector<bench::Profile> profiles;
   for (int c : cs) {
     names.push_back(absl::StrCat("c", c));
-    profiles.push_back({names.back(), 100000, c});
+    profiles.push_back({names.back(), 100000, LimitForImportSlots(c)});
   }
   auto server =
       bench::StartServer(runfiles, bench::ServerConfig(sim->url, profiles));
@@ -364,7 +379,9 @@ int main(int argc, char** argv) {
                    LatencyFault(latency_ms)});
     if (!big_sim.ok()) return 2;
     auto big = bench::StartServer(
-        runfiles, bench::ServerConfig(big_sim->url, {{"large", 100000, c}}));
+        runfiles,
+        bench::ServerConfig(big_sim->url,
+                            {{"large", 100000, LimitForImportSlots(c)}}));
     if (!big.ok()) return 2;
     const int64_t idle_kb = bench::ProcStatusKb(big->child->pid(), "VmRSS");
     auto big_stub = v1::DatabricksPipelines::NewStub(

@@ -210,7 +210,8 @@ class LimitedWorkspaceServiceTest : public ServiceTest {
 };
 
 // The workspace's configured limit is what the simulator sees, and an import
-// uses all of it: 7 detail fetches while the next page is listed.
+// uses all of it but the interactive share (2 of 8 slots): 5 detail fetches
+// while the next page is listed.
 TEST_F(LimitedWorkspaceServiceTest, ImportFillsTheWorkspaceLimitExactly) {
   sim_->GeneratePipelines(250);
   sim::FaultRule slow;
@@ -231,7 +232,7 @@ TEST_F(LimitedWorkspaceServiceTest, ImportFillsTheWorkspaceLimitExactly) {
   ASSERT_TRUE(reader->Finish().ok());
   EXPECT_EQ(ids.size(), 250u);
   EXPECT_EQ(sim_->RequestCount("pipelines.list"), 3);
-  EXPECT_EQ(sim_->PeakConcurrentRequests(), 8);
+  EXPECT_EQ(sim_->PeakConcurrentRequests(), 6);
 }
 
 // status_cache_ttl from the configuration file: a second read within it is
@@ -452,6 +453,92 @@ TEST_F(ServiceTest, SameIdempotencyKeyTwiceStartsOnce) {
   v1::StartUpdateResponse third;
   EXPECT_EQ(Start(request, &third).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// The answer says how long and where the key is remembered: for the window,
+// in this replica's memory (so a restart forgets it); nothing without a key.
+TEST_F(ServiceTest, StartSaysHowLongAndWhereTheKeyIsRemembered) {
+  const std::string id = CreatePipeline("orders");
+  v1::StartUpdateRequest request;
+  request.set_pipeline_id(id);
+  request.set_idempotency_key("polysync-run-43");
+  v1::StartUpdateResponse first, second;
+  ASSERT_TRUE(Start(request, &first).ok());
+  ASSERT_TRUE(first.has_idempotency_key_ttl());
+  EXPECT_EQ(first.idempotency_key_ttl().seconds(), 3600);
+  EXPECT_EQ(first.idempotency_key_store(),
+            v1::IDEMPOTENCY_KEY_STORE_REPLICA_MEMORY);
+  ASSERT_TRUE(Start(request, &second).ok());
+  EXPECT_TRUE(second.replayed());
+  EXPECT_EQ(second.idempotency_key_store(),
+            v1::IDEMPOTENCY_KEY_STORE_REPLICA_MEMORY);
+  EXPECT_GT(second.idempotency_key_ttl().seconds(), 3500);
+  EXPECT_LE(second.idempotency_key_ttl().seconds(), 3600);
+
+  Advance(absl::Hours(1));  // the first update ends
+  v1::StartUpdateRequest unkeyed;
+  unkeyed.set_pipeline_id(id);
+  v1::StartUpdateResponse third;
+  ASSERT_TRUE(Start(unkeyed, &third).ok());
+  EXPECT_FALSE(third.has_idempotency_key_ttl());
+  EXPECT_EQ(third.idempotency_key_store(),
+            v1::IDEMPOTENCY_KEY_STORE_UNSPECIFIED);
+}
+
+class RestartWaitTest : public ServiceTest {
+ protected:
+  void ConfigureBackend(server::BackendOptions& o) override {
+    o.job_type.runs.restart_poll = absl::Milliseconds(300);
+  }
+};
+
+// IF_RUNNING_RESTART waits for the stopped update to end, but no poll goes
+// out that cannot be answered before the caller's deadline: the caller gets
+// the service's explanation in time, not a bare deadline with a poll still
+// reaching Databricks.
+TEST_F(RestartWaitTest, RestartWaitSendsNoPollItCannotFinishBeforeTheDeadline) {
+  const std::string id = CreatePipeline("orders");
+  MustStart(id);
+  sim::FaultRule slow;
+  slow.endpoint = "pipelines.get";
+  slow.kind = sim::FaultKind::kLatency;
+  slow.latency = absl::Milliseconds(100);
+  slow.count = -1;
+  sim_->InjectFault(slow);
+  // The manual clock stands still: the stopped update stays STOPPING. The
+  // start, its snapshot and the look-up of the active update take about
+  // 0.2 s; polls could go out at about 0.2, 0.6 and 1.0 s, but the last
+  // would be answered after the deadline.
+  std::atomic<bool> sampling{true};
+  std::atomic<int64_t> last_poll_ms{0};
+  const absl::Time t0 = absl::Now();
+  std::thread sampler([&] {
+    int64_t seen = sim_->RequestCount("pipelines.get");
+    while (sampling) {
+      const int64_t count = sim_->RequestCount("pipelines.get");
+      if (count != seen) {
+        seen = count;
+        last_poll_ms = absl::ToInt64Milliseconds(absl::Now() - t0);
+      }
+      absl::SleepFor(absl::Microseconds(200));
+    }
+  });
+  v1::StartUpdateRequest request;
+  request.set_pipeline_id(id);
+  request.set_if_running(v1::IF_RUNNING_RESTART);
+  grpc::ClientContext context;
+  const absl::Duration deadline = absl::Milliseconds(1080);
+  context.set_deadline(absl::ToChronoTime(t0 + deadline));
+  v1::StartUpdateResponse r;
+  grpc::Status status = stub_->StartUpdate(&context, request, &r);
+  absl::SleepFor(absl::Milliseconds(500));
+  sampling = false;
+  sampler.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(status.error_message(), HasSubstr("no new update was started"));
+  // The last poll left time for its 100 ms answer.
+  EXPECT_LE(last_poll_ms.load(), absl::ToInt64Milliseconds(deadline) - 100);
+  EXPECT_EQ(sim_->UpdatesCreated(id), 1);
 }
 
 TEST_F(ServiceTest, DuplicateKeyInFlightWaitsForTheFirstCall) {

@@ -35,8 +35,10 @@ struct PipelinesClient::Shared {
   // Set when the client is destroyed: waiting calls end with CANCELLED.
   std::atomic<bool> closed{false};
   std::mutex mu;
-  // Calls waiting for a concurrency slot, in arrival order.
-  std::deque<std::function<void()>> waiting;  // guarded by mu
+  // Calls waiting for a concurrency slot, in arrival order: interactive
+  // ones are woken first, bulk ones while bulk is below its share.
+  std::deque<std::function<void()>> waiting;       // guarded by mu
+  std::deque<std::function<void()>> bulk_waiting;  // guarded by mu
   // Whether the last request got an HTTP answer (any status).
   std::optional<bool> reachable;  // guarded by mu
 };
@@ -176,7 +178,7 @@ class Call : public std::enable_shared_from_this<Call> {
              maybe_processed_);
       return;
     }
-    Admission admission = shared_->limiter.TryAcquire(now);
+    Admission admission = shared_->limiter.TryAcquire(now, ctx_.priority);
     if (admission.granted) {
       admitted_ = true;
       Authenticate();
@@ -186,7 +188,9 @@ class Call : public std::enable_shared_from_this<Call> {
     if (admission.wait_for_release) {
       {
         std::lock_guard<std::mutex> lock(shared_->mu);
-        shared_->waiting.push_back([self] { self->Acquire(true); });
+        (ctx_.priority == Priority::kBulk ? shared_->bulk_waiting
+                                          : shared_->waiting)
+            .push_back([self] { self->Acquire(true); });
       }
       if (!deadline_timer_ && deadline_ != absl::InfiniteFuture()) {
         // Never wait in the queue past the deadline.
@@ -242,16 +246,23 @@ class Call : public std::enable_shared_from_this<Call> {
     }
   }
 
-  // Wakes the oldest waiting call when a concurrency slot is free. Called
+  // Wakes the oldest waiting interactive call when a concurrency slot is
+  // free, else the oldest bulk one when bulk is below its share. Called
   // after every release and after every enqueue, so no wake-up is lost.
   void Kick() {
     std::function<void()> next;
     {
       std::lock_guard<std::mutex> lock(shared_->mu);
+      const AdaptiveLimiter& limiter = shared_->limiter;
+      const int in_flight = limiter.in_flight();
       if (!shared_->waiting.empty() &&
-          shared_->limiter.in_flight() < shared_->limiter.concurrency_limit()) {
+          in_flight < limiter.concurrency_limit(Priority::kInteractive)) {
         next = std::move(shared_->waiting.front());
         shared_->waiting.pop_front();
+      } else if (!shared_->bulk_waiting.empty() &&
+                 in_flight < limiter.concurrency_limit(Priority::kBulk)) {
+        next = std::move(shared_->bulk_waiting.front());
+        shared_->bulk_waiting.pop_front();
       }
     }
     if (next) shared_->transport.RunAfter(absl::ZeroDuration(), next);
@@ -528,6 +539,8 @@ PipelinesClient::~PipelinesClient() {
   {
     std::lock_guard<std::mutex> lock(shared_->mu);
     waiting.swap(shared_->waiting);
+    for (auto& w : shared_->bulk_waiting) waiting.push_back(std::move(w));
+    shared_->bulk_waiting.clear();
   }
   for (auto& w : waiting) w();  // each ends with CANCELLED
 }
@@ -536,6 +549,11 @@ const std::string& PipelinesClient::host() const { return shared_->host; }
 
 const AdaptiveLimiter& PipelinesClient::limiter() const {
   return shared_->limiter;
+}
+
+bool PipelinesClient::unreachable() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->reachable.has_value() && !*shared_->reachable;
 }
 
 void PipelinesClient::ListPipelines(ListPipelinesRequest request,

@@ -4,7 +4,8 @@
 // Every call is asynchronous (the callback runs on the transport's thread or,
 // for an immediate refusal, inline) and goes through the same steps:
 // identifiers are validated before they reach a URL; the workspace's
-// AdaptiveLimiter grants a permit; Credentials add the auth headers; the
+// AdaptiveLimiter grants a permit (interactive calls ahead of bulk ones);
+// Credentials add the auth headers; the
 // Transport sends; errors are mapped by errors.h; retries follow
 // retry_policy.h, with backoff scheduled on the transport (no thread sleeps).
 //
@@ -63,6 +64,9 @@ struct CallContext {
   // non-idempotent request (start, stop) is sent, which is then not sent:
   // a caller that saw its call cancelled must not find an update started.
   std::function<bool()> cancelled;
+  // Bulk (an import) waits behind interactive calls for the workspace's
+  // request slots and leaves them a share (rate_limiter.h).
+  Priority priority = Priority::kInteractive;
 };
 
 // The result of StartUpdate.
@@ -107,6 +111,9 @@ class PipelinesClient {
   const std::string& host() const;
   // The limiter's current values (metrics, tests).
   const AdaptiveLimiter& limiter() const;
+  // True when the last request to the workspace got no HTTP answer at all
+  // (it failed to connect, or lost the connection or timed out).
+  bool unreachable() const;
 
   struct Shared;  // implementation detail, shared with calls in flight
 

@@ -6,7 +6,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <future>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "adapters/databricks/auth/credentials.h"
@@ -400,6 +404,77 @@ TEST(PipelinesClientQueueTest, ExpiredWaiterDoesNotStrandTheQueue) {
     EXPECT_TRUE(a.get().ok());
     ASSERT_EQ(c.wait_for(std::chrono::seconds(5)), std::future_status::ready);
     EXPECT_TRUE(c.get().ok());
+  }
+  transport.reset();
+}
+
+// An interactive call waiting for a slot goes before bulk calls (an
+// import's) that queued earlier, and bulk never takes the reserved slot.
+TEST(PipelinesClientQueueTest, WaitingInteractiveCallsGoBeforeBulkOnes) {
+  auto clock = std::make_shared<sim::ManualClock>();
+  sim::SimulatorOptions options;
+  options.clock = clock;
+  options.seed_default_pipelines = false;
+  options.io_threads = 8;
+  auto simulator = sim::Simulator::Start(options);
+  ASSERT_TRUE(simulator.ok());
+  auto& sim = **simulator;
+  auto id = sim.CreatePipeline({{"name", "orders"}});
+  ASSERT_TRUE(id.ok());
+  FaultRule slow;
+  slow.endpoint = "pipelines.get";
+  slow.kind = FaultKind::kLatency;
+  slow.latency = absl::Milliseconds(200);
+  slow.count = -1;
+  sim.InjectFault(slow);
+  auto transport = http::MakeCurlTransport({});
+  auth::Profile profile;
+  profile.token = auth::SecretSource::FromEnv(
+      "T", auth::StaticEnv({{"T", sim.access_token()}}));
+  ClientOptions client_options;
+  client_options.limiter.max_concurrency = 2;  // 1 for bulk, 1 reserved
+  client_options.limiter.requests_per_second = 1e6;
+  {
+    PipelinesClient client(sim.base_url(),
+                           std::shared_ptr<auth::Credentials>(
+                               auth::MakeCredentials(profile, *transport)),
+                           *transport, client_options);
+    std::mutex mu;
+    std::vector<std::string> order;
+    std::vector<std::future<void>> calls;
+    auto get = [&](const std::string& name, Priority priority) {
+      auto promise = std::make_shared<std::promise<void>>();
+      calls.push_back(promise->get_future());
+      CallContext ctx;
+      ctx.deadline = absl::Now() + absl::Seconds(10);
+      ctx.priority = priority;
+      client.GetPipeline(*id, ctx,
+                         [&, name, promise](absl::StatusOr<Pipeline>) {
+                           {
+                             std::lock_guard<std::mutex> lock(mu);
+                             order.push_back(name);
+                           }
+                           promise->set_value();
+                         });
+    };
+    get("bulk1", Priority::kBulk);  // takes bulk's only slot
+    get("bulk2", Priority::kBulk);  // waits
+    get("bulk3", Priority::kBulk);  // waits
+    absl::SleepFor(absl::Milliseconds(50));
+    EXPECT_EQ(sim.RequestCount("pipelines.get"), 1);
+    get("status1", Priority::kInteractive);  // the reserved slot, at once
+    get("status2", Priority::kInteractive);  // waits, but ahead of bulk
+    for (auto& c : calls) {
+      ASSERT_EQ(c.wait_for(std::chrono::seconds(10)),
+                std::future_status::ready);
+    }
+    ASSERT_EQ(order.size(), 5u);
+    auto position = [&](const std::string& name) {
+      return std::find(order.begin(), order.end(), name) - order.begin();
+    };
+    EXPECT_LT(position("status1"), position("bulk2"));
+    EXPECT_LT(position("status2"), position("bulk2"));
+    EXPECT_LT(position("bulk2"), position("bulk3"));
   }
   transport.reset();
 }

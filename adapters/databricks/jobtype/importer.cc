@@ -7,12 +7,26 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "adapters/databricks/errors.h"
 #include "adapters/databricks/ids.h"
 #include "adapters/databricks/jobtype/rules.h"
 #include "common/log.h"
 
 namespace polysync::databricks::jobtype {
 namespace {
+
+// A failure with no HTTP answer behind it: the workspace did not answer.
+bool IsConnectionFailure(const absl::Status& status) {
+  return (status.code() == absl::StatusCode::kUnavailable ||
+          status.code() == absl::StatusCode::kDeadlineExceeded) &&
+         !HttpStatusOf(status).has_value();
+}
+
+// An import's requests wait behind interactive calls (rate_limiter.h).
+api::CallContext Bulk(api::CallContext ctx) {
+  ctx.priority = Priority::kBulk;
+  return ctx;
+}
 
 class ImportImpl final : public Import,
                          public std::enable_shared_from_this<ImportImpl> {
@@ -22,7 +36,7 @@ class ImportImpl final : public Import,
              OnDone on_done)
       : ws_(ws),
         request_(std::move(request)),
-        ctx_(std::move(ctx)),
+        ctx_(Bulk(std::move(ctx))),
         options_(std::move(options)),
         max_details_(options_.max_concurrent_details > 0
                          ? options_.max_concurrent_details
@@ -82,6 +96,15 @@ class ImportImpl final : public Import,
       if (!page.ok()) {
         listing_error_ = page.status();
         listing_done_ = true;
+        // The list is incomplete and the import fails anyway: what was
+        // listed is not fetched (against a dead workspace each fetch would
+        // spend its whole retry budget).
+        AbandonQueueLocked();
+      } else if (unreachable_) {
+        for (const auto& st : page->statuses) {
+          not_fetched_ += absl::StrContains(st.name, request_.name_filter());
+        }
+        listing_done_ = true;
       } else {
         for (auto& s : page->statuses) {
           if (!absl::StrContains(s.name, request_.name_filter())) continue;
@@ -110,8 +133,8 @@ class ImportImpl final : public Import,
       const int slots =
           reserve_for_listing_ == 0
               ? max_details_
-              : std::min(max_details_,
-                         ws_.client().limiter().concurrency_limit());
+              : std::min(max_details_, ws_.client().limiter().concurrency_limit(
+                                           Priority::kBulk));
       const int limit =
           std::max(1, slots - (listing_done_ ? 0 : reserve_for_listing_));
       while (!queue_.empty() && in_flight_ < limit) {
@@ -145,6 +168,19 @@ class ImportImpl final : public Import,
     {
       std::lock_guard<std::mutex> lock(mu_);
       --in_flight_;
+      // A deadline that passed in the limiter's queue is no sign of a dead
+      // workspace: the last request must have gone unanswered too.
+      if (IsConnectionFailure(pipeline.status()) &&
+          ws_.client().unreachable()) {
+        if (++connection_failures_in_a_row_ >= options_.unreachable_after &&
+            !unreachable_) {
+          unreachable_ = true;
+          unreachable_error_ = pipeline.status();
+          AbandonQueueLocked();
+        }
+      } else {
+        connection_failures_in_a_row_ = 0;
+      }
       if (pipeline.ok()) {
         if (absl::StrContains(pipeline->name, request_.name_filter())) {
           *batch_.add_jobs() =
@@ -175,7 +211,7 @@ class ImportImpl final : public Import,
       last = std::move(batch_);
       batch_.Clear();
       status = cancelled_ ? absl::CancelledError("import cancelled")
-                          : listing_error_;
+                          : EndStatusLocked();
     }
     if (last.jobs_size() + last.errors_size() > 0) on_batch_(std::move(last));
     log::Info(
@@ -183,6 +219,31 @@ class ImportImpl final : public Import,
         {log::Field("workspace", ws_.name()), log::Field("ok", status.ok()),
          log::Field("correlation_id", ctx_.correlation_id)});
     on_done_(status);
+  }
+
+  // Drops the pipelines not yet fetched (counted in not_fetched_).
+  void AbandonQueueLocked() {
+    not_fetched_ += static_cast<int>(queue_.size());
+    queue_.clear();
+  }
+
+  absl::Status EndStatusLocked() const {
+    const std::string not_fetched =
+        absl::StrCat(not_fetched_, " pipeline", not_fetched_ == 1 ? "" : "s",
+                     " not fetched; import again");
+    if (unreachable_) {
+      return absl::UnavailableError(absl::StrCat(
+          "workspace ", ws_.name(), " is unreachable (",
+          connection_failures_in_a_row_,
+          " pipelines in a row got no answer; the last: ",
+          unreachable_error_.message(), "): import stopped",
+          listing_done_ ? "" : " before listing ended", ", ", not_fetched));
+    }
+    if (listing_error_.ok() || not_fetched_ == 0) return listing_error_;
+    return absl::Status(
+        listing_error_.code(),
+        absl::StrCat(listing_error_.message(), "; import stopped, ",
+                     not_fetched, " once listing works"));
   }
 
   api::Workspace& ws_;
@@ -195,12 +256,18 @@ class ImportImpl final : public Import,
   OnDone on_done_;
 
   std::mutex mu_;
-  std::deque<Pending> queue_;          // guarded by mu_
-  int in_flight_ = 0;                  // guarded by mu_
-  bool listing_done_ = false;          // guarded by mu_
-  bool cancelled_ = false;             // guarded by mu_
-  bool finished_ = false;              // guarded by mu_
-  absl::Status listing_error_;         // guarded by mu_
+  std::deque<Pending> queue_;   // guarded by mu_
+  int in_flight_ = 0;           // guarded by mu_
+  bool listing_done_ = false;   // guarded by mu_
+  bool cancelled_ = false;      // guarded by mu_
+  bool finished_ = false;       // guarded by mu_
+  absl::Status listing_error_;  // guarded by mu_
+  // Pipelines whose details failed for want of any answer, in a row.
+  int connection_failures_in_a_row_ = 0;  // guarded by mu_
+  // Set after `unreachable_after` of those: nothing more is sent.
+  bool unreachable_ = false;           // guarded by mu_
+  absl::Status unreachable_error_;     // guarded by mu_
+  int not_fetched_ = 0;                // guarded by mu_
   v1::ImportPipelinesResponse batch_;  // guarded by mu_
 };
 

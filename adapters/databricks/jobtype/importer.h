@@ -3,14 +3,26 @@
 // Lists the pipelines page by page and, while later pages are still being
 // listed, fetches each matching pipeline's details with at most
 // `max_concurrent_details` requests in flight: by default all but one of the
-// workspace's concurrent requests (its limiter's current limit) while pages
+// workspace's concurrent requests that bulk requests may use (its limiter's
+// current limit minus the interactive share) while pages
 // are being listed, so the next page is not queued behind this import's own
 // details, then all of them. The import then
 // takes about max(pages, N / concurrency) request times instead of their
 // sum. Jobs are delivered in batches of `batch_size`. A
 // pipeline whose details cannot be read becomes a PipelineError in a batch;
-// the rest still import. If listing fails (after the client's retries), the
-// batches already built are delivered and the import ends with that error.
+// the rest still import. Its requests are bulk: they wait behind interactive
+// calls to the same workspace and leave them a share of its request slots
+// (rate_limiter.h).
+//
+// When the workspace is known to be unreachable the import stops instead of
+// spending a retry budget on every remaining pipeline: if listing fails
+// (after the client's retries), nothing more is fetched, the batches already
+// built are delivered and the import ends with that error, saying how many
+// listed pipelines were not fetched; after `unreachable_after` pipelines in a
+// row got no answer at all (connection refused, reset or timed out, after
+// retries), the same, ending UNAVAILABLE "workspace ... is unreachable ...
+// N pipelines not fetched; import again". So an import against a dead
+// workspace ends within about one retry budget.
 //
 // With `pipeline_ids`, those pipelines are fetched directly (no listing); the
 // name filter still applies. The name filter is an exact, case-sensitive
@@ -36,6 +48,9 @@ struct ImportOptions {
   int max_concurrent_details = 0;
   int batch_size = 100;
   int page_size = 100;
+  // Pipelines in a row whose details got no answer (after retries) before
+  // the workspace is taken as unreachable and the import stops.
+  int unreachable_after = 3;
 };
 
 class Import {

@@ -1,5 +1,6 @@
 #include "adapters/databricks/jobtype/runs.h"
 
+#include <algorithm>
 #include <memory>
 #include <set>
 
@@ -24,6 +25,16 @@ struct Runs::IdempotencyEntry {
 namespace {
 
 constexpr int kMaxStopAttempts = 3;
+
+// Says on a keyed answer how much longer, and where, the key is remembered.
+void SetKeyTtl(absl::Duration left, v1::StartUpdateResponse* response) {
+  left = std::max(left, absl::ZeroDuration());
+  const int64_t seconds = absl::ToInt64Seconds(left);
+  response->mutable_idempotency_key_ttl()->set_seconds(seconds);
+  response->mutable_idempotency_key_ttl()->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(left - absl::Seconds(seconds))));
+  response->set_idempotency_key_store(v1::IDEMPOTENCY_KEY_STORE_REPLICA_MEMORY);
+}
 
 // The newest update in latest_updates that has not ended, if any.
 std::optional<UpdateStateInfo> ActiveUpdate(const Pipeline& pipeline) {
@@ -162,10 +173,27 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
     }
   }
 
+  // Polls until the pipeline is idle. A poll is sent only when its answer
+  // (judged by the last poll's round trip) can arrive before the caller's
+  // deadline, and never once the caller has gone away: the caller gets this
+  // explanation in time, and Databricks sees no poll nobody waits for.
   void WaitIdle() {
+    const absl::Time now = options_.now();
+    if (ctx_.cancelled && ctx_.cancelled()) {
+      done_(absl::CancelledError(absl::StrCat(
+          "restart: the caller went away while the stopped update ",
+          stopped_run_id_, " was ending; no new update was started")));
+      return;
+    }
+    if (now + poll_round_trip_ > ctx_.deadline) {
+      GiveUpWaiting();
+      return;
+    }
     auto self = shared_from_this();
     ws_.client().GetPipeline(
-        pipeline_id_, ctx_, [self](absl::StatusOr<Pipeline> p) {
+        pipeline_id_, ctx_, [self, now](absl::StatusOr<Pipeline> p) {
+          const absl::Time answered = self->options_.now();
+          self->poll_round_trip_ = answered - now;
           if (!p.ok()) {
             self->done_(p.status());
             return;
@@ -175,18 +203,21 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
             self->Start();
             return;
           }
-          if (self->options_.now() + self->options_.restart_poll >
-                  self->wait_until_ ||
-              self->options_.now() + self->options_.restart_poll >
-                  self->ctx_.deadline) {
-            self->done_(absl::DeadlineExceededError(absl::StrCat(
-                "restart: the stopped update ", self->stopped_run_id_,
-                " did not end in time; no new update was started")));
+          const absl::Time next = answered + self->options_.restart_poll;
+          if (next > self->wait_until_ ||
+              next + self->poll_round_trip_ > self->ctx_.deadline) {
+            self->GiveUpWaiting();
             return;
           }
           self->transport_.RunAfter(self->options_.restart_poll,
                                     [self] { self->WaitIdle(); });
         });
+  }
+
+  void GiveUpWaiting() {
+    done_(absl::DeadlineExceededError(
+        absl::StrCat("restart: the stopped update ", stopped_run_id_,
+                     " did not end in time; no new update was started")));
   }
 
   api::Workspace& ws_;
@@ -200,6 +231,8 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
   absl::Status refusal_;
   std::string stopped_run_id_;
   absl::Time wait_until_;
+  // How long the last restart poll took to be answered.
+  absl::Duration poll_round_trip_ = absl::ZeroDuration();
   bool restarted_ = false;
 };
 
@@ -408,6 +441,7 @@ void Runs::Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
       } else {
         v1::StartUpdateResponse replay = e.response;
         replay.set_replayed(true);
+        SetKeyTtl(e.expires - now, &replay);
         answer = std::move(replay);
       }
     }
@@ -432,6 +466,9 @@ void Runs::Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
   StartChecked(**ws, request, *std::move(plan), std::move(ctx),
                [this, key, done = std::move(done)](
                    absl::StatusOr<v1::StartUpdateResponse> result) {
+                 if (result.ok()) {
+                   SetKeyTtl(options_.idempotency_window, &*result);
+                 }
                  RememberResult(key, result);
                  done(std::move(result));
                });
