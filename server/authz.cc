@@ -180,8 +180,11 @@ absl::StatusOr<std::vector<std::string>> Authorizer::Permitted(
 }
 
 bool Authorizer::NamedInAGrant(absl::string_view workspace) const {
+  // By its exact name: a "*" grant names no workspace.
   for (const auto& g : grants_) {
-    if (Contains(g.workspaces, workspace)) return true;
+    for (const auto& w : g.workspaces) {
+      if (w != "*" && w == workspace) return true;
+    }
   }
   return false;
 }

@@ -258,11 +258,11 @@ TEST(StatusFromHttpResponseTest, EchoedSecretNearTheCutIsRedactedWhole) {
                        message, R"("})");
       absl::Status status =
           StatusFromHttpResponse("GET pipelines", 400, body, "");
-      EXPECT_EQ(std::string(status.message()).find(secret.substr(0, 8)),
+      EXPECT_EQ(std::string(status.message()).find(secret.substr(0, 4)),
                 std::string::npos)
           << status;
       status = StatusFromHttpResponse("GET pipelines", 502, message, "");
-      EXPECT_EQ(std::string(status.message()).find(secret.substr(0, 8)),
+      EXPECT_EQ(std::string(status.message()).find(secret.substr(0, 4)),
                 std::string::npos)
           << status;
       status = StatusFromTokenEndpointResponse(
@@ -270,7 +270,7 @@ TEST(StatusFromHttpResponseTest, EchoedSecretNearTheCutIsRedactedWhole) {
           absl::StrCat(R"({"error":"invalid_client","error_description":")",
                        message, R"("})"),
           "");
-      EXPECT_EQ(std::string(status.message()).find(secret.substr(0, 8)),
+      EXPECT_EQ(std::string(status.message()).find(secret.substr(0, 4)),
                 std::string::npos)
           << status;
     }

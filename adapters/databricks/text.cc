@@ -63,7 +63,10 @@ std::string RedactedHead(std::string_view text, size_t max_bytes) {
 }  // namespace
 
 std::string Excerpt(std::string_view raw, size_t max_bytes) {
-  const std::string redacted = RedactedHead(raw, max_bytes);
+  // Leading whitespace first, so that the head redacted is the head shown.
+  const absl::string_view lead = absl::StripLeadingAsciiWhitespace(AsAbsl(raw));
+  const std::string redacted =
+      RedactedHead(std::string_view(lead.data(), lead.size()), max_bytes);
   const absl::string_view stripped = absl::StripAsciiWhitespace(redacted);
   std::string_view text(stripped.data(), stripped.size());
   std::string out;

@@ -220,8 +220,8 @@ http::Transport& SharedTransport() {
 std::string HttpGet(const std::string& url) {
   http::Request r;
   r.url = url;
-  // Uncompressed: cpp-httplib would otherwise spend the server's CPU on
-  // brotli inside the measured interval.
+  // Uncompressed, so no compression can spend the server's CPU inside the
+  // measured interval.
   r.headers.push_back({"Accept-Encoding", "identity"});
   auto result = http::SendAndWait(SharedTransport(), r);
   if (!result.status.ok() || result.response.status != 200) return "";

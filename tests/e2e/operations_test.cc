@@ -29,6 +29,7 @@ namespace v1 = ::polysync::databricks::v1;
 namespace sim = ::polysync::databricks::sim;
 namespace health = ::grpc::health::v1;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string Runfile(const std::string& path) {
   return absl::StrCat(std::getenv("TEST_SRCDIR"), "/",
@@ -425,6 +426,34 @@ TEST_F(AuthorizationTest, RefusedCallsLogTheirCorrelationId) {
   ASSERT_EQ(refused.size(), 2u);
   EXPECT_THAT(refused[1],
               HasSubstr(absl::StrCat("\"correlation_id\":\"", id, "\"")));
+}
+
+// A refused caller's workspace is not echoed (unless a grant names it
+// exactly): a guessed secret sent as the workspace gets the same answer as a
+// wrong guess, even with a "*" grant in the configuration.
+TEST_F(AuthorizationTest, RefusalsAreNoRedactionOracle) {
+  auto stub = harness_->Stub();
+  const std::string secret = "operator-token-0123456789";  // registered
+  std::string wrong = secret;
+  for (char& c : wrong) c = c == 'z' ? 'y' : 'z';
+  auto refusal = [&](const std::string& workspace) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer reader-token-0123456789");
+    v1::StopUpdateRequest stop;
+    stop.set_workspace(workspace);
+    stop.set_run_id(
+        absl::StrCat(harness_->pipeline_id_, ":", harness_->pipeline_id_));
+    v1::StopUpdateResponse stopped;
+    return stub->StopUpdate(&context, stop, &stopped);
+  };
+  grpc::Status right = refusal(secret), other = refusal(wrong);
+  EXPECT_NE(right.error_code(), grpc::StatusCode::OK);
+  EXPECT_EQ(right.error_code(), other.error_code());
+  EXPECT_EQ(right.error_message(), other.error_message());
+  EXPECT_THAT(right.error_message(), Not(HasSubstr("REDACTED")));
+  EXPECT_THAT(other.error_message(), Not(HasSubstr("zzzz")));
+  // A workspace a grant names is named.
+  EXPECT_THAT(refusal("prod").error_message(), HasSubstr("\"prod\""));
 }
 
 TEST_F(AuthorizationTest, RotatedTokenFileIsUsedOnTheNextCall) {
