@@ -6,13 +6,17 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "adapters/databricks/jobtype/job_type.h"
 #include "adapters/databricks/simulator/simulator.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 #include "server/backend.h"
@@ -200,6 +204,45 @@ TEST_F(StatusTest, ShortDeadlineOfOneCallerDoesNotFailASharedRead) {
   EXPECT_GE(b_took, absl::Milliseconds(2000));
   EXPECT_LT(b_took, absl::Milliseconds(5500));
   EXPECT_EQ(sim_->RequestCount("updates.get") - before, 1);
+}
+
+// A deadline longer than the reader's timer step (5 s) is kept to: the
+// timer is re-armed until the deadline, and the caller is answered then with
+// the reader's own DEADLINE_EXCEEDED (the job type is called directly, so no
+// gRPC deadline can answer in its place).
+TEST_F(StatusTest, LongDeadlineIsAnsweredAtTheDeadline) {
+  const std::string run = MustStart(sim::Behavior::kSucceed);
+  sim::FaultRule slow;
+  slow.endpoint = "updates.get";
+  slow.kind = sim::FaultKind::kLatency;
+  slow.latency = absl::Seconds(10);
+  slow.count = 1;
+  sim_->InjectFault(slow);
+  v1::GetUpdateStatusRequest request;
+  request.set_run_id(run);
+  databricks::api::CallContext ctx;
+  const absl::Time start = absl::Now();
+  ctx.deadline = start + absl::Seconds(6);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<absl::StatusOr<v1::UpdateStatus>> answer;
+  absl::Time answered;
+  h_->backend().job_type().GetUpdateStatus(
+      request, ctx, [&](absl::StatusOr<v1::UpdateStatus> s) {
+        std::lock_guard<std::mutex> lock(mu);
+        answer = std::move(s);
+        answered = absl::Now();
+        cv.notify_all();
+      });
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(15),
+                          [&] { return answer.has_value(); }));
+  EXPECT_EQ(answer->status().code(), absl::StatusCode::kDeadlineExceeded)
+      << answer->status();
+  EXPECT_THAT(std::string(answer->status().message()),
+              HasSubstr("deadline passed"));
+  EXPECT_GE(answered - start, absl::Milliseconds(5900));
+  EXPECT_LT(answered - start, absl::Milliseconds(8000));
 }
 
 // A read that no caller waits for any more sends nothing further.

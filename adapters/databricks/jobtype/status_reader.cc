@@ -360,6 +360,45 @@ struct StatusReader::Flight {
   std::map<uint64_t, Done> waiters;  // guarded by mu
 };
 
+// Answers `waiter` with DEADLINE_EXCEEDED at `deadline` unless it was
+// answered before. The timer is re-armed in steps of at most kDeadlineStep,
+// so a caller answered early leaves no timer (nor its flight) queued for the
+// rest of a long deadline: at most one step.
+void StatusReader::ArmDeadline(http::Transport& timers,
+                               std::shared_ptr<Flight> flight, uint64_t waiter,
+                               absl::Time deadline, std::string run_id) {
+  constexpr absl::Duration kDeadlineStep = absl::Seconds(5);
+  const absl::Duration left =
+      std::max(absl::ZeroDuration(), deadline - absl::Now());
+  timers.RunAfter(
+      std::min(left, kDeadlineStep),
+      [&timers, flight = std::move(flight), waiter, deadline,
+       run_id = std::move(run_id)]() mutable {
+        Done late;
+        {
+          std::lock_guard<std::mutex> lock(flight->mu);
+          auto it = flight->waiters.find(waiter);
+          if (it == flight->waiters.end()) return;  // answered already
+          if (absl::Now() < deadline) {
+            // Not yet: another step (outside the lock).
+            late = nullptr;
+          } else {
+            late = std::move(it->second);
+            flight->waiters.erase(it);
+          }
+        }
+        if (late == nullptr) {
+          ArmDeadline(timers, std::move(flight), waiter, deadline,
+                      std::move(run_id));
+          return;
+        }
+        late(absl::DeadlineExceededError(absl::StrCat(
+            "the caller's deadline passed while the status of run ", run_id,
+            " was being read from Databricks (the read goes on for other "
+            "callers and the cache)")));
+      });
+}
+
 void StatusReader::Compute(api::Workspace& workspace, const RunId& run,
                            const api::CallContext& ctx, const std::string& key,
                            Done done, bool fresh) {
@@ -379,22 +418,8 @@ void StatusReader::Compute(api::Workspace& workspace, const RunId& run,
   if (ctx.deadline != absl::InfiniteFuture()) {
     // This caller is answered at its own deadline; the computation goes on
     // for the others (and the cache).
-    timers_.RunAfter(
-        std::max(absl::ZeroDuration(), ctx.deadline - absl::Now()),
-        [flight, waiter, run_id = FormatRunId(run.pipeline_id, run.update_id)] {
-          Done late;
-          {
-            std::lock_guard<std::mutex> lock(flight->mu);
-            auto it = flight->waiters.find(waiter);
-            if (it == flight->waiters.end()) return;  // answered already
-            late = std::move(it->second);
-            flight->waiters.erase(it);
-          }
-          late(absl::DeadlineExceededError(absl::StrCat(
-              "the caller's deadline passed while the status of run ", run_id,
-              " was being read from Databricks (the read goes on for other "
-              "callers and the cache)")));
-        });
+    ArmDeadline(timers_, flight, waiter, ctx.deadline,
+                FormatRunId(run.pipeline_id, run.update_id));
   }
   if (!start) {
     CacheLookups().With({"shared"}).Increment();

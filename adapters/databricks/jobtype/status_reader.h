@@ -93,6 +93,9 @@ class StatusReader {
                const api::CallContext& ctx, const std::string& key, Done done,
                bool fresh);
   void Store(const std::string& key, const absl::StatusOr<v1::UpdateStatus>& s);
+  static void ArmDeadline(http::Transport& timers,
+                          std::shared_ptr<Flight> flight, uint64_t waiter,
+                          absl::Time deadline, std::string run_id);
 
   const StatusOptions options_;
   http::Transport& timers_;
