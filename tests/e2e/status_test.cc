@@ -294,6 +294,7 @@ TEST_F(NoRetryStatusTest, FailureMessagesLostToAnEventsErrorComeOnTheNextRead) {
   EXPECT_EQ(first.status(), v1::RUN_STATUS_FAILED);
   EXPECT_TRUE(first.terminal());
   EXPECT_TRUE(first.failure_messages().empty());
+  EXPECT_TRUE(first.incomplete());
   EXPECT_THAT(first.hint(), HasSubstr("could not be read"));
 
   v1::UpdateStatus second = MustStatus(run);
@@ -301,6 +302,7 @@ TEST_F(NoRetryStatusTest, FailureMessagesLostToAnEventsErrorComeOnTheNextRead) {
   EXPECT_TRUE(second.terminal());
   EXPECT_FALSE(second.failure_messages().empty());
   EXPECT_TRUE(second.has_end_time());
+  EXPECT_FALSE(second.incomplete());
   EXPECT_EQ(second.hint(), "");
 
   // Complete now: a terminal answer that is reused.
@@ -308,6 +310,37 @@ TEST_F(NoRetryStatusTest, FailureMessagesLostToAnEventsErrorComeOnTheNextRead) {
   v1::UpdateStatus third = MustStatus(run);
   EXPECT_EQ(third.failure_messages_size(), second.failure_messages_size());
   EXPECT_EQ(sim_->RequestCount("events.list"), events);
+}
+
+// A watch does not end on a terminal answer that lacks the failure
+// messages: it polls on and ends with the complete one.
+TEST_F(NoRetryStatusTest, WatchWaitsForTheFailureMessagesAnEventsErrorLost) {
+  const std::string run = MustStart(sim::Behavior::kFail);
+  Advance(absl::Minutes(5));
+  sim::FaultRule down;
+  down.endpoint = "events.list";
+  down.kind = sim::FaultKind::kHttpError;
+  down.status = 503;
+  down.count = 1;
+  sim_->InjectFault(down);
+  v1::WatchUpdateRequest request;
+  request.set_run_id(run);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  auto reader = stub_->WatchUpdate(&context, request);
+  std::vector<v1::UpdateStatus> seen;
+  v1::UpdateStatus s;
+  while (reader->Read(&s)) seen.push_back(s);
+  grpc::Status status = reader->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_GE(seen.size(), 2u);
+  EXPECT_TRUE(seen.front().incomplete());
+  EXPECT_TRUE(seen.front().failure_messages().empty());
+  const v1::UpdateStatus& last = seen.back();
+  EXPECT_EQ(last.status(), v1::RUN_STATUS_FAILED);
+  EXPECT_FALSE(last.incomplete());
+  EXPECT_FALSE(last.failure_messages().empty());
+  EXPECT_TRUE(last.has_end_time());
 }
 
 }  // namespace

@@ -252,6 +252,7 @@ class Computation : public std::enable_shared_from_this<Computation> {
   // The events read failed: say what the answer lacks.
   void EventsMissing(const absl::Status& error) {
     complete_ = false;
+    status_.set_incomplete(true);
     std::string missing;
     if (status_.dlt_state() == "FAILED" || status_.retry().retrying()) {
       missing = "failure_messages";

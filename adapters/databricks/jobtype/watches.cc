@@ -20,6 +20,8 @@ struct Watches::Poll {
   std::optional<v1::UpdateStatus> last;
   absl::Duration interval;
   uint64_t generation = 0;  // tells this poll's timers from an older poll's
+  // Terminal answers seen that were incomplete (the event log unread).
+  int incomplete_terminal = 0;
 };
 
 namespace {
@@ -28,7 +30,8 @@ bool Changed(const v1::UpdateStatus& a, const v1::UpdateStatus& b) {
   return a.dlt_state() != b.dlt_state() || a.status() != b.status() ||
          a.terminal() != b.terminal() ||
          a.retry().retrying() != b.retry().retrying() ||
-         a.retry().retry_update_id() != b.retry().retry_update_id();
+         a.retry().retry_update_id() != b.retry().retry_update_id() ||
+         a.incomplete() != b.incomplete();
 }
 
 bool Transient(const absl::Status& s) {
@@ -181,7 +184,12 @@ void Watches::OnResult(const std::string& key,
         poll.interval = std::min(options_.max_interval,
                                  poll.interval * options_.multiplier);
       }
-      if (status.ok() && status->terminal()) {
+      // A terminal answer that lacks its failure messages or end time is not
+      // the last word: poll on (a few times) for the complete one.
+      const bool wait_for_rest =
+          status.ok() && status->terminal() && status->incomplete() &&
+          poll.incomplete_terminal++ < options_.incomplete_polls;
+      if (status.ok() && status->terminal() && !wait_for_rest) {
         for (auto& [id, w] : poll.watchers) {
           ends.push_back(std::move(w.on_end));
           watcher_poll_.erase(id);

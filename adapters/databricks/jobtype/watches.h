@@ -38,6 +38,9 @@ struct WatchOptions {
   double multiplier = 1.5;
   // Watchers per server; beyond it Watch() is RESOURCE_EXHAUSTED.
   int max_watchers = 10000;
+  // Polls after a terminal answer that is incomplete (UpdateStatus
+  // .incomplete) before the watch ends with it anyway.
+  int incomplete_polls = 5;
 };
 
 class Watches {
