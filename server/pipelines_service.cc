@@ -11,8 +11,11 @@
 
 #include "absl/random/random.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "adapters/databricks/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "server/grpc_status.h"
@@ -79,9 +82,29 @@ void Record(const char* method, const grpc::Status& status, absl::Time start) {
       absl::ToDoubleSeconds(absl::Now() - start));
 }
 
-// At most 256 bytes of a caller-supplied value, for log lines.
-std::string Bounded(const std::string& value) {
-  return value.size() <= 256 ? value : value.substr(0, 256) + "...";
+// A caller-supplied identifier for log lines: as sent when it has the shape
+// of what it names, otherwise only its length. A cut value could keep part
+// of a secret (redaction sees only whole secrets), and an invalid one is the
+// caller's input, whatever it is.
+enum class Shape { kWorkspace, kPipelineId, kRunId };
+std::string Logged(Shape shape, const std::string& value) {
+  bool ok = false;
+  switch (shape) {
+    case Shape::kWorkspace:
+      ok = value.size() <= 64 &&
+           std::all_of(value.begin(), value.end(), [](char c) {
+             return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                    c == '-' || c == '_' || c == '.';
+           });
+      break;
+    case Shape::kPipelineId:
+      ok = databricks::HasIdShape(value);
+      break;
+    case Shape::kRunId:
+      ok = databricks::ParseRunId(value).ok();
+      break;
+  }
+  return ok ? value : absl::StrCat("(invalid, ", value.size(), " bytes)");
 }
 
 // The caller's x-request-id, or a new one.
@@ -523,8 +546,10 @@ grpc::ServerUnaryReactor* PipelinesService::StartUpdate(
           log::Info("audit",
                     {log::Field("action", "StartUpdate"),
                      log::Field("caller", Caller(context)),
-                     log::Field("workspace", Bounded(request->workspace())),
-                     log::Field("pipeline_id", Bounded(request->pipeline_id())),
+                     log::Field("workspace", Logged(Shape::kWorkspace,
+                                                    request->workspace())),
+                     log::Field("pipeline_id", Logged(Shape::kPipelineId,
+                                                      request->pipeline_id())),
                      log::Field("outcome", who.status().ToString()),
                      log::Field("correlation_id", correlation_id)});
         });
@@ -535,8 +560,9 @@ grpc::ServerUnaryReactor* PipelinesService::StartUpdate(
         job_type_.StartUpdate(*request, std::move(ctx), done);
       },
       Audit<v1::StartUpdateResponse>(
-          [caller = *who, workspace = Bounded(request->workspace()),
-           pipeline = Bounded(request->pipeline_id())](
+          [caller = *who,
+           workspace = Logged(Shape::kWorkspace, request->workspace()),
+           pipeline = Logged(Shape::kPipelineId, request->pipeline_id())](
               const absl::StatusOr<v1::StartUpdateResponse>& r,
               const std::string& correlation_id) {
             log::Info("audit",
@@ -584,17 +610,19 @@ grpc::ServerUnaryReactor* PipelinesService::StopUpdate(
   }
   auto who = Authorize(context, {Action::kStop}, request->workspace());
   if (!who.ok()) {
-    return Refuse("StopUpdate", context, who.status(),
-                  [&](const std::string& correlation_id) {
-                    log::Info(
-                        "audit",
-                        {log::Field("action", "StopUpdate"),
-                         log::Field("caller", Caller(context)),
-                         log::Field("workspace", Bounded(request->workspace())),
-                         log::Field("run_id", Bounded(request->run_id())),
-                         log::Field("outcome", who.status().ToString()),
-                         log::Field("correlation_id", correlation_id)});
-                  });
+    return Refuse(
+        "StopUpdate", context, who.status(),
+        [&](const std::string& correlation_id) {
+          log::Info(
+              "audit",
+              {log::Field("action", "StopUpdate"),
+               log::Field("caller", Caller(context)),
+               log::Field("workspace",
+                          Logged(Shape::kWorkspace, request->workspace())),
+               log::Field("run_id", Logged(Shape::kRunId, request->run_id())),
+               log::Field("outcome", who.status().ToString()),
+               log::Field("correlation_id", correlation_id)});
+        });
   }
   return Unary<v1::StopUpdateResponse>(
       "StopUpdate", context, request, response,
@@ -602,8 +630,9 @@ grpc::ServerUnaryReactor* PipelinesService::StopUpdate(
         job_type_.StopUpdate(*request, std::move(ctx), done);
       },
       Audit<v1::StopUpdateResponse>(
-          [caller = *who, workspace = Bounded(request->workspace()),
-           run_id = Bounded(request->run_id())](
+          [caller = *who,
+           workspace = Logged(Shape::kWorkspace, request->workspace()),
+           run_id = Logged(Shape::kRunId, request->run_id())](
               const absl::StatusOr<v1::StopUpdateResponse>& r,
               const std::string& correlation_id) {
             log::Info("audit",

@@ -456,6 +456,26 @@ TEST_F(AuthorizationTest, RefusalsAreNoRedactionOracle) {
   EXPECT_THAT(refusal("prod").error_message(), HasSubstr("\"prod\""));
 }
 
+// Audit lines show an identifier as sent only when it has the shape of one;
+// otherwise its length: a cut or rejected value is never logged.
+TEST_F(AuthorizationTest, AuditLinesDoNotLogInvalidIdentifiers) {
+  LogCapture logs;
+  auto stub = harness_->Stub();
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer operator-token-0123456789");
+  v1::StopUpdateRequest stop;
+  stop.set_workspace("prod");
+  stop.set_run_id("operator-token-0123456789");  // a registered secret
+  v1::StopUpdateResponse stopped;
+  EXPECT_EQ(stub->StopUpdate(&context, stop, &stopped).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  auto audits = logs.Lines("\"msg\":\"audit\"");
+  ASSERT_EQ(audits.size(), 1u);
+  EXPECT_THAT(audits[0], HasSubstr("\"run_id\":\"(invalid, 25 bytes)\""));
+  EXPECT_THAT(audits[0], Not(HasSubstr("REDACTED")));
+  EXPECT_THAT(audits[0], HasSubstr("\"workspace\":\"prod\""));
+}
+
 TEST_F(AuthorizationTest, RotatedTokenFileIsUsedOnTheNextCall) {
   auto stub = harness_->Stub();
   TmpFile("operator-token", "rotated-operator-token-987654321\n");
