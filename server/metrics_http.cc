@@ -291,14 +291,13 @@ void MetricsEndpoint::Serve() {
           break;
         }
         if (static_cast<int>(connections.size()) >= kMetricsMaxConnections) {
-          // Make room: the oldest connection still waiting for its request.
+          // Make room: the oldest connection still waiting for its request,
+          // else the oldest of all (one that does not read its answer), so
+          // that a new scrape is always served.
           auto oldest =
               std::find_if(connections.begin(), connections.end(),
                            [](const Connection& c) { return c.out.empty(); });
-          if (oldest == connections.end()) {
-            close(fd);
-            continue;
-          }
+          if (oldest == connections.end()) oldest = connections.begin();
           Close(*oldest);
           connections.erase(oldest);
         }
