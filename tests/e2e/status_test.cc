@@ -278,17 +278,23 @@ class NoRetryStatusTest : public StatusTest {
   void ConfigureBackend(server::BackendOptions& options) override {
     options.client.backoff.max_attempts = 1;
   }
+
+  // A failed run whose next events read gets one 503.
+  std::string FailedRunWithOneEventsOutage() {
+    const std::string run = MustStart(sim::Behavior::kFail);
+    Advance(absl::Minutes(5));
+    sim::FaultRule down;
+    down.endpoint = "events.list";
+    down.kind = sim::FaultKind::kHttpError;
+    down.status = 503;
+    down.count = 1;
+    sim_->InjectFault(down);
+    return run;
+  }
 };
 
 TEST_F(NoRetryStatusTest, FailureMessagesLostToAnEventsErrorComeOnTheNextRead) {
-  const std::string run = MustStart(sim::Behavior::kFail);
-  Advance(absl::Minutes(5));
-  sim::FaultRule down;
-  down.endpoint = "events.list";
-  down.kind = sim::FaultKind::kHttpError;
-  down.status = 503;
-  down.count = 1;
-  sim_->InjectFault(down);
+  const std::string run = FailedRunWithOneEventsOutage();
 
   v1::UpdateStatus first = MustStatus(run);
   EXPECT_EQ(first.status(), v1::RUN_STATUS_FAILED);
@@ -315,14 +321,7 @@ TEST_F(NoRetryStatusTest, FailureMessagesLostToAnEventsErrorComeOnTheNextRead) {
 // A watch does not end on a terminal answer that lacks the failure
 // messages: it polls on and ends with the complete one.
 TEST_F(NoRetryStatusTest, WatchWaitsForTheFailureMessagesAnEventsErrorLost) {
-  const std::string run = MustStart(sim::Behavior::kFail);
-  Advance(absl::Minutes(5));
-  sim::FaultRule down;
-  down.endpoint = "events.list";
-  down.kind = sim::FaultKind::kHttpError;
-  down.status = 503;
-  down.count = 1;
-  sim_->InjectFault(down);
+  const std::string run = FailedRunWithOneEventsOutage();
   v1::WatchUpdateRequest request;
   request.set_run_id(run);
   grpc::ClientContext context;
