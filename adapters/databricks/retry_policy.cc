@@ -13,6 +13,15 @@
 namespace polysync::databricks {
 namespace {
 
+// 502, 503 and 504 are the way to the service failing (a gateway, an
+// overloaded front end, a timeout); any other 5xx is the service's own error,
+// which a retry rarely cures.
+bool IsServiceError(const AttemptResult& result) {
+  const int s = result.http_status;
+  return result.transport == TransportFailure::kNone && !result.throttled &&
+         s >= 500 && s < 600 && s != 502 && s != 503 && s != 504;
+}
+
 bool MayHaveBeenProcessed(TransportFailure failure) {
   return failure != TransportFailure::kNone &&
          failure != TransportFailure::kConnectFailed;
@@ -133,6 +142,7 @@ RetryLoop::RetryLoop(const BackoffOptions& options, Idempotency idempotency,
                      absl::Time start, Uniform01 uniform01)
     : options_(options),
       idempotency_(idempotency),
+      start_(start),
       deadline_(start + options.budget),
       uniform01_(std::move(uniform01)) {}
 
@@ -177,6 +187,24 @@ RetryDecision RetryLoop::OnAttemptFailed(const AttemptResult& result,
                                    ": retry budget exhausted (next attempt in ",
                                    absl::FormatDuration(delay), ")");
     return decision;
+  }
+  if (IsServiceError(result)) {
+    if (service_error_retries_ >= kServiceErrorRetries) {
+      decision.reason =
+          absl::StrCat(Describe(result), " after ", service_error_retries_,
+                       " retries of service errors: not again");
+      return decision;
+    }
+    // Quickly or not at all: the retry starts within the window.
+    delay = std::min(delay, std::max(absl::ZeroDuration(),
+                                     start_ + kServiceErrorWindow - now));
+    if (now + delay > start_ + kServiceErrorWindow) {
+      decision.reason = absl::StrCat(Describe(result), ": more than ",
+                                     absl::FormatDuration(kServiceErrorWindow),
+                                     " after the first attempt: not retried");
+      return decision;
+    }
+    ++service_error_retries_;
   }
   ++attempts_;
   decision.retry = true;

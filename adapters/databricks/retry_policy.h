@@ -7,8 +7,11 @@
 // update is not idempotent: retrying it after the request may have been
 // processed can start a second update. So:
 //   - idempotent calls (GETs, and stop after the caller re-checked the
-//     active update) are retried on 429, any 5xx, throttling messages and
-//     every transport failure;
+//     active update) are retried on 429, 502, 503, 504, throttling messages
+//     and every transport failure within the budget; a 500 or another 5xx
+//     (an error of the service, not of the way to it) at most twice, within
+//     about 2 s of the first attempt (the SDKs do not retry a plain 500 at
+//     all; one broken pipeline must not cost an import a minute);
 //   - non-idempotent calls (start update) only on 429 / throttling, or when
 //     the connection failed before the request was sent (kConnectFailed);
 //     after anything else the caller must look at latest_updates instead.
@@ -69,6 +72,12 @@ bool IsRetryable(Idempotency idempotency, const AttemptResult& result);
 std::optional<absl::Duration> ParseRetryAfter(std::string_view value,
                                               absl::Time now);
 
+// A 500 (or a 5xx other than 502, 503, 504) is retried at most this often,
+// and only while the retry starts within kServiceErrorWindow of the first
+// attempt.
+inline constexpr int kServiceErrorRetries = 2;
+inline constexpr absl::Duration kServiceErrorWindow = absl::Seconds(2);
+
 struct BackoffOptions {
   absl::Duration initial_delay = absl::Milliseconds(500);
   absl::Duration max_delay = absl::Seconds(30);
@@ -104,9 +113,11 @@ class RetryLoop {
  private:
   BackoffOptions options_;
   Idempotency idempotency_;
+  absl::Time start_;
   absl::Time deadline_;
   Uniform01 uniform01_;
   int attempts_ = 1;
+  int service_error_retries_ = 0;  // of 500 and 5xx other than 502-504
 };
 
 // After a start update whose outcome is unknown (5xx, reset, timeout): the

@@ -111,13 +111,13 @@ TEST(RetryLoopTest, JitterSpansZeroToTheCap) {
   BackoffOptions options;
   options.initial_delay = absl::Seconds(4);
   RetryLoop low(options, Idempotency::kIdempotent, kStart, Fixed(0.0));
-  EXPECT_EQ(low.OnAttemptFailed(Http(500), kStart).delay, absl::ZeroDuration());
+  EXPECT_EQ(low.OnAttemptFailed(Http(503), kStart).delay, absl::ZeroDuration());
   RetryLoop high(options, Idempotency::kIdempotent, kStart, Fixed(0.999));
-  EXPECT_EQ(high.OnAttemptFailed(Http(500), kStart).delay,
+  EXPECT_EQ(high.OnAttemptFailed(Http(503), kStart).delay,
             absl::Seconds(4) * 0.999);
   RetryLoop nan(options, Idempotency::kIdempotent, kStart,
                 Fixed(std::numeric_limits<double>::quiet_NaN()));
-  EXPECT_EQ(nan.OnAttemptFailed(Http(500), kStart).delay, absl::ZeroDuration());
+  EXPECT_EQ(nan.OnAttemptFailed(Http(503), kStart).delay, absl::ZeroDuration());
 }
 
 TEST(RetryLoopTest, RetryAfterIsHonouredOn429And503Only) {
@@ -165,6 +165,44 @@ TEST(RetryLoopTest, BudgetAndAttemptsBound) {
   d = limited.OnAttemptFailed(Http(500), kStart);
   EXPECT_FALSE(d.retry);
   EXPECT_THAT(d.reason, HasSubstr("3 attempts"));
+}
+
+// 502, 503, 504 are retried through the budget; a 500 (or 501, 505...) at
+// most twice and only within about 2 s of the first attempt.
+TEST(RetryLoopTest, ServiceErrorsAreRetriedTwiceAndQuickly) {
+  BackoffOptions options;
+  options.max_attempts = 0;
+  for (int status : {500, 501, 505, 599}) {
+    RetryLoop loop(options, Idempotency::kIdempotent, kStart, Fixed(0.9));
+    RetryDecision d = loop.OnAttemptFailed(Http(status), kStart);
+    ASSERT_TRUE(d.retry) << status;
+    absl::Time at = kStart + d.delay;
+    d = loop.OnAttemptFailed(Http(status), at);
+    ASSERT_TRUE(d.retry) << status;
+    at += d.delay;
+    EXPECT_LE(at, kStart + absl::Seconds(2)) << status;
+    d = loop.OnAttemptFailed(Http(status), at);
+    EXPECT_FALSE(d.retry) << status;
+    EXPECT_THAT(d.reason, HasSubstr("service errors"));
+  }
+  // Past the window: not even once.
+  RetryLoop late(options, Idempotency::kIdempotent, kStart, Fixed(0.5));
+  EXPECT_TRUE(late.OnAttemptFailed(Http(503), kStart).retry);
+  EXPECT_FALSE(
+      late.OnAttemptFailed(Http(500), kStart + absl::Seconds(3)).retry);
+  // The way to the service failing keeps the whole budget.
+  for (int status : {502, 503, 504}) {
+    RetryLoop loop(options, Idempotency::kIdempotent, kStart, Fixed(0.5));
+    absl::Time at = kStart;
+    int retries = 0;
+    for (RetryDecision d = loop.OnAttemptFailed(Http(status), at); d.retry;
+         d = loop.OnAttemptFailed(Http(status), at)) {
+      at += d.delay;
+      ++retries;
+    }
+    EXPECT_GT(retries, 4) << status;
+    EXPECT_GT(at, kStart + absl::Seconds(20)) << status;
+  }
 }
 
 TEST(RetryLoopTest, NonIdempotentGivesUpAfterPossibleProcessing) {

@@ -216,5 +216,53 @@ TEST_F(UnreachableWorkspaceTest, TheCallersDeadlineIsHonoured) {
   EXPECT_EQ(h_->sim().RequestCount("pipelines.get"), after);
 }
 
+// Pipelines whose details always answer 500 (an error of the service, not of
+// the way to it) are retried at most twice within about 2 s each, with the
+// default retry options, and reported with Databricks' error code; the
+// import does not spend the 60 s budget on each of them (8 attempts apiece
+// before).
+class BrokenPipelinesTest : public ImportLoadTest {
+ protected:
+  void SetUp() override {
+    StartHarness(R"(, "limits": {"max_concurrent_requests": 4,
+                                 "requests_per_second": 100000})",
+                 nullptr);
+  }
+};
+
+TEST_F(BrokenPipelinesTest, AServiceErrorIsReportedAfterTwoQuickRetries) {
+  v1::ImportPipelinesRequest request;
+  for (int i = 0; i < 8; ++i) {
+    request.add_pipeline_ids(h_->CreatePipeline(absl::StrCat("p", i)));
+  }
+  sim::FaultRule broken;
+  broken.endpoint = "pipelines.get";
+  broken.kind = sim::FaultKind::kHttpError;
+  broken.status = 500;
+  broken.error_code = "INTERNAL_ERROR";
+  broken.count = -1;
+  h_->sim().InjectFault(broken);
+  h_->sim().ResetRequestCounts();
+  grpc::ClientContext context;
+  context.set_deadline(In(absl::Seconds(120)));
+  const absl::Time start = absl::Now();
+  auto reader = stub_->ImportPipelines(&context, request);
+  v1::ImportPipelinesResponse batch;
+  std::vector<v1::PipelineError> errors;
+  while (reader->Read(&batch)) {
+    for (const auto& e : batch.errors()) errors.push_back(e);
+  }
+  grpc::Status status = reader->Finish();
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(errors.size(), 8u);
+  for (const auto& e : errors) {
+    EXPECT_THAT(e.message(), HasSubstr("INTERNAL_ERROR")) << e.message();
+  }
+  // 8 pipelines, 4 at a time, each at most 3 attempts within about 2 s.
+  EXPECT_LT(took, absl::Seconds(8));
+  EXPECT_EQ(h_->sim().RequestCount("pipelines.get"), 8 * 3);
+}
+
 }  // namespace
 }  // namespace polysync
