@@ -440,7 +440,9 @@ TEST_F(AffinityTest, DatabricksUnavailableKeepsTheReplica) {
   testing::sim::FaultRule lost;
   lost.endpoint = "updates.start";
   lost.kind = testing::sim::FaultKind::kHttpError;
-  lost.status = 503;
+  // A gateway's 502: the start may have been processed, so the service does
+  // not retry it (a 503 with Databricks' error it would retry itself).
+  lost.status = 502;
   lost.count = 1;
   h_.sim().InjectFault(lost);
   // The service's own answer carries the cause.

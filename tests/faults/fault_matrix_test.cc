@@ -98,12 +98,14 @@ Code Expected(const Cell& c) {
       c.kind == FaultKind::kMalformedJson || c.kind == FaultKind::kOversized;
   switch (c.rpc) {
     case Rpc::kStart:
-      // Retried only when certainly not processed (429). Otherwise the
-      // service looks for the update the request may have created and
-      // adopts it (truncated answer, lost answer); with none it answers
-      // UNAVAILABLE rather than risk a second update.
+      // Retried only when certainly not processed (429, or a 503 with
+      // Databricks' JSON error once the re-read shows no new update).
+      // Otherwise the service looks for the update the request may have
+      // created and adopts it (truncated answer, lost answer); with none it
+      // answers UNAVAILABLE rather than risk a second update.
       if (c.kind == FaultKind::kLatency ||
-          (c.kind == FaultKind::kHttpError && c.status == 429) ||
+          (c.kind == FaultKind::kHttpError &&
+           (c.status == 429 || c.status == 503)) ||
           c.kind == FaultKind::kTruncatedJson ||
           c.kind == FaultKind::kResponseLost503) {
         return Code::OK;

@@ -477,18 +477,26 @@ bool Refuse(const absl::Status& status, PipelinesClient::Done<T>& done) {
 }
 
 // After a start whose outcome is unknown: re-read latest_updates and adopt
-// the one update that is new since `before` (clocks are never compared).
+// the one update that is new since `before` (clocks are never compared) and
+// was started by an API call (cause API_CALL: not a job's, not DLT's retry).
+// `if_none`, when not OK, is the answer when no new update appeared (a
+// retried start's 409: someone else's update is active).
 void Adopt(std::shared_ptr<Shared> shared, std::string pipeline_id,
            std::vector<UpdateStateInfo> before, absl::Status lost,
-           CallContext ctx, PipelinesClient::Done<StartUpdateOutcome> done) {
+           CallContext ctx, PipelinesClient::Done<StartUpdateOutcome> done,
+           absl::Status if_none = absl::OkStatus()) {
   // The POST may have used up the caller's deadline (a timeout is one way
   // to lose a response): the look-up gets its own budget.
   ctx.deadline = shared->options.now() + shared->options.adoption_timeout;
   auto after_done = [shared, pipeline_id, before = std::move(before), lost, ctx,
-                     done = std::move(done)](
+                     if_none, done = std::move(done)](
                         absl::StatusOr<Pipeline> after) mutable {
     std::vector<std::string> fresh;
     if (after.ok()) fresh = NewUpdateIds(before, after->latest_updates);
+    if (after.ok() && fresh.empty() && !if_none.ok()) {
+      done(if_none);
+      return;
+    }
     if (fresh.size() != 1) {
       done(absl::UnavailableError(absl::StrCat(
           "start update of pipeline ", pipeline_id,
@@ -501,19 +509,30 @@ void Adopt(std::shared_ptr<Shared> shared, std::string pipeline_id,
       return;
     }
     const std::string adopted = fresh.front();
-    log::Warn("start update response lost; adopted the new update",
-              {log::Field("pipeline_id", pipeline_id),
-               log::Field("update_id", adopted),
-               log::Field("correlation_id", ctx.correlation_id)});
-    // The request id comes from the update itself.
+    // The request id and the cause come from the update itself.
     Run<UpdateInfo>(
         shared,
         Get("GET pipelines/{id}/updates/{update_id}",
             PipelineSubject(pipeline_id),
             absl::StrCat(PipelinePath(pipeline_id), "/updates/", adopted)),
         ctx, &DecodeUpdate,
-        [adopted,
+        [adopted, pipeline_id, lost, ctx,
          done = std::move(done)](absl::StatusOr<UpdateInfo> update) mutable {
+          if (update.ok() && !update->cause.empty() &&
+              update->cause != "API_CALL") {
+            done(absl::UnavailableError(absl::StrCat(
+                "start update of pipeline ", pipeline_id,
+                ": the outcome is unknown (", lost.message(),
+                ") and the one new update, ", adopted, ", has cause ",
+                update->cause,
+                ": not this call's; not retried, so that no second update is "
+                "started")));
+            return;
+          }
+          log::Warn("start update response lost; adopted the new update",
+                    {log::Field("pipeline_id", pipeline_id),
+                     log::Field("update_id", adopted),
+                     log::Field("correlation_id", ctx.correlation_id)});
           done(StartUpdateOutcome{adopted,
                                   update.ok() ? update->request_id : "", true});
         });
@@ -522,6 +541,123 @@ void Adopt(std::shared_ptr<Shared> shared, std::string pipeline_id,
                 Get("GET pipelines/{id}", PipelineSubject(pipeline_id),
                     PipelinePath(pipeline_id)),
                 ctx, &DecodePipeline, std::move(after_done));
+}
+
+// A 503 whose body is Databricks' own JSON error (TEMPORARILY_UNAVAILABLE):
+// the front end refused the request before processing it, as the SDKs read
+// it (they retry 429 and 503 on every method). A proxy's page, a 502 or a
+// 504 says nothing of the kind.
+bool RefusedUnprocessed(const absl::Status& status) {
+  return HttpStatusOf(status) == 503 &&
+         DatabricksErrorCodeOf(status).has_value();
+}
+
+// At most this many POSTs after the first, each only once the re-read
+// showed that the previous one started nothing.
+constexpr int kMaxStartRetries = 3;
+
+// 2. POST, retried by the transport only when certainly not processed; a
+// 503 refused before processing is retried here once latest_updates shows
+// no new update (never for validate_only); any other unknown outcome is
+// resolved by adoption.
+void PostStart(std::shared_ptr<Shared> shared, std::string pipeline_id,
+               std::string body, bool validate_only,
+               std::vector<UpdateStateInfo> known, int retries, CallContext ctx,
+               PipelinesClient::Done<StartUpdateOutcome> done) {
+  Spec spec;
+  spec.endpoint = "POST pipelines/{id}/updates";
+  spec.subject = PipelineSubject(pipeline_id);
+  spec.method = "POST";
+  spec.path = absl::StrCat(PipelinePath(pipeline_id), "/updates");
+  spec.body = body;
+  spec.idempotency = Idempotency::kNonIdempotent;
+  Execute(
+      shared, std::move(spec), ctx,
+      [shared, pipeline_id, body, validate_only, known = std::move(known),
+       retries, ctx,
+       done = std::move(done)](absl::StatusOr<http::Response> response,
+                               bool maybe_processed) mutable {
+        absl::Status lost;
+        if (response.ok()) {
+          auto started = DecodeStartUpdateResult(response->body);
+          if (started.ok()) {
+            done(StartUpdateOutcome{started->update_id, started->request_id,
+                                    false});
+            return;
+          }
+          // A 2xx started an update even if its body is garbled.
+          lost =
+              DecodeFailure("POST pipelines/{id}/updates", response->status,
+                            response->Header("x-request-id"), started.status());
+        } else if (!maybe_processed) {
+          if (retries > 0 && HttpStatusOf(response.status()) == 409) {
+            // An earlier POST of this call may be the active update: adopt
+            // it on the usual terms, else the 409 stands.
+            Adopt(shared, pipeline_id, std::move(known), response.status(), ctx,
+                  std::move(done), response.status());
+            return;
+          }
+          done(response.status());
+          return;
+        } else {
+          lost = response.status();
+        }
+        const bool may_retry = RefusedUnprocessed(lost) && !validate_only &&
+                               retries < kMaxStartRetries;
+        if (!may_retry) {
+          // 3. The outcome is unknown.
+          Adopt(shared, pipeline_id, std::move(known), lost, ctx,
+                std::move(done));
+          return;
+        }
+        // Re-read before anything else: retry only when no update appeared.
+        CallContext reread = ctx;
+        reread.deadline =
+            std::min(ctx.deadline,
+                     shared->options.now() + shared->options.adoption_timeout);
+        Run<Pipeline>(
+            shared,
+            Get("GET pipelines/{id}", PipelineSubject(pipeline_id),
+                PipelinePath(pipeline_id)),
+            reread, &DecodePipeline,
+            [shared, pipeline_id, body = std::move(body), known, retries, ctx,
+             lost,
+             done = std::move(done)](absl::StatusOr<Pipeline> after) mutable {
+              if (!after.ok() ||
+                  !NewUpdateIds(known, after->latest_updates).empty()) {
+                // Something appeared (or nothing can be seen): adoption
+                // decides, as for any unknown outcome.
+                Adopt(shared, pipeline_id, std::move(known), lost, ctx,
+                      std::move(done));
+                return;
+              }
+              const absl::Duration delay =
+                  std::min(absl::Seconds(1) * (retries + 1),
+                           shared->options.backoff.max_delay);
+              if (shared->options.now() + delay >= ctx.deadline) {
+                done(absl::UnavailableError(absl::StrCat(
+                    "start update of pipeline ", pipeline_id,
+                    ": Databricks refused it before processing (",
+                    lost.message(),
+                    ") and the caller's deadline leaves no time to try again; "
+                    "no update was started")));
+                return;
+              }
+              log::Warn("start update refused before processing; retrying",
+                        {log::Field("pipeline_id", pipeline_id),
+                         log::Field("retry", retries + 1),
+                         log::Field("correlation_id", ctx.correlation_id)});
+              shared->transport.RunAfter(
+                  delay, [shared, pipeline_id, body = std::move(body),
+                          known = std::move(known), retries, ctx,
+                          done = std::move(done)]() mutable {
+                    PostStart(std::move(shared), std::move(pipeline_id),
+                              std::move(body), /*validate_only=*/false,
+                              std::move(known), retries + 1, std::move(ctx),
+                              std::move(done));
+                  });
+            });
+      });
 }
 
 }  // namespace
@@ -652,52 +788,21 @@ void PipelinesClient::StartUpdate(std::string pipeline_id,
   request.pipeline_id = pipeline_id;
   auto body = StartUpdateBody(request);
   if (Refuse(body.status(), done)) return;
+  const bool validate_only = request.validate_only.value_or(false);
   std::shared_ptr<Shared> shared = shared_;
   // 1. Snapshot latest_updates, so a lost response can be resolved without
   //    comparing clocks.
   GetPipeline(
       pipeline_id, ctx,
-      [shared, pipeline_id, body = *std::move(body), ctx,
+      [shared, pipeline_id, body = *std::move(body), validate_only, ctx,
        done = std::move(done)](absl::StatusOr<Pipeline> before) mutable {
         if (!before.ok()) {
           done(before.status());
           return;
         }
-        // 2. POST, retried only when certainly not processed.
-        Spec spec;
-        spec.endpoint = "POST pipelines/{id}/updates";
-        spec.subject = PipelineSubject(pipeline_id);
-        spec.method = "POST";
-        spec.path = absl::StrCat(PipelinePath(pipeline_id), "/updates");
-        spec.body = std::move(body);
-        spec.idempotency = Idempotency::kNonIdempotent;
-        Execute(shared, std::move(spec), ctx,
-                [shared, pipeline_id, known = std::move(before->latest_updates),
-                 ctx, done = std::move(done)](
-                    absl::StatusOr<http::Response> response,
-                    bool maybe_processed) mutable {
-                  absl::Status lost;
-                  if (response.ok()) {
-                    auto started = DecodeStartUpdateResult(response->body);
-                    if (started.ok()) {
-                      done(StartUpdateOutcome{started->update_id,
-                                              started->request_id, false});
-                      return;
-                    }
-                    // A 2xx started an update even if its body is garbled.
-                    lost = DecodeFailure(
-                        "POST pipelines/{id}/updates", response->status,
-                        response->Header("x-request-id"), started.status());
-                  } else if (!maybe_processed) {
-                    done(response.status());
-                    return;
-                  } else {
-                    lost = response.status();
-                  }
-                  // 3. The outcome is unknown.
-                  Adopt(shared, pipeline_id, std::move(known), lost, ctx,
-                        std::move(done));
-                });
+        PostStart(std::move(shared), std::move(pipeline_id), std::move(body),
+                  validate_only, std::move(before->latest_updates),
+                  /*retries=*/0, std::move(ctx), std::move(done));
       });
 }
 

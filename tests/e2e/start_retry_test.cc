@@ -1,0 +1,116 @@
+// StartUpdate against a front end that refuses starts before processing them
+// (503 with Databricks' JSON error): retried once the re-read shows no new
+// update, never for validate_only, and never into a second update, even when
+// the first POST was processed but its update is seen only later.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "adapters/databricks/simulator/simulator.h"
+#include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "tests/testing/service_harness.h"
+
+namespace polysync {
+namespace {
+
+namespace v1 = ::polysync::databricks::v1;
+namespace sim = ::polysync::databricks::sim;
+
+class StartRetryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    h_ = std::make_unique<polysync::testing::Harness>();
+    stub_ = v1::DatabricksPipelines::NewStub(
+        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
+    pipeline_id_ = h_->CreatePipeline("orders");
+  }
+
+  grpc::Status Start(bool validate_only, v1::StartUpdateResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(30));
+    v1::StartUpdateRequest request;
+    request.set_pipeline_id(pipeline_id_);
+    request.set_validate_only(validate_only);
+    return stub_->StartUpdate(&context, request, response);
+  }
+
+  void Inject(sim::FaultKind kind, int count,
+              absl::Duration hidden_for = absl::ZeroDuration()) {
+    sim::FaultRule rule;
+    rule.endpoint = "updates.start";
+    rule.kind = kind;
+    rule.status = 503;  // kHttpError: TEMPORARILY_UNAVAILABLE
+    rule.count = count;
+    rule.hidden_for = hidden_for;
+    h_->sim().InjectFault(rule);
+  }
+
+  int64_t Posts() { return h_->sim().RequestCount("updates.start"); }
+  int64_t Updates() { return h_->sim().UpdatesCreated(pipeline_id_); }
+
+  std::unique_ptr<polysync::testing::Harness> h_;
+  std::unique_ptr<v1::DatabricksPipelines::Stub> stub_;
+  std::string pipeline_id_;
+};
+
+TEST_F(StartRetryTest, AStartRefusedBeforeProcessingIsRetried) {
+  Inject(sim::FaultKind::kHttpError, 1);
+  v1::StartUpdateResponse response;
+  grpc::Status status = Start(false, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(response.update_id().empty());
+  EXPECT_EQ(Posts(), 2);
+  EXPECT_EQ(Updates(), 1);
+}
+
+TEST_F(StartRetryTest, ValidateOnlyIsNeverRetried) {
+  Inject(sim::FaultKind::kHttpError, 1);
+  v1::StartUpdateResponse response;
+  grpc::Status status = Start(true, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  EXPECT_EQ(Posts(), 1);
+  EXPECT_EQ(Updates(), 0);
+}
+
+// The first POST was processed, its answer lost (503), and its update is
+// seen by reads only 30 s (simulated) later: the re-read finds nothing, the
+// retry meets the hidden active update (409), and no second update exists.
+TEST_F(StartRetryTest, AProcessedStartSeenOnlyLaterMakesOneUpdate) {
+  Inject(sim::FaultKind::kResponseLost503, 1, absl::Seconds(30));
+  v1::StartUpdateResponse response;
+  grpc::Status status = Start(false, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << status.error_message();
+  EXPECT_EQ(Posts(), 2);
+  EXPECT_EQ(Updates(), 1);
+}
+
+// A start whose answer is lost (503) but whose update is visible at once is
+// adopted: one POST, one update.
+TEST_F(StartRetryTest, AProcessedStartIsAdoptedNotRetried) {
+  Inject(sim::FaultKind::kResponseLost503, 1);
+  v1::StartUpdateResponse response;
+  grpc::Status status = Start(false, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(Posts(), 1);
+  EXPECT_EQ(Updates(), 1);
+}
+
+// 503 after 503: a bounded number of POSTs, each after a re-read, then
+// UNAVAILABLE; nothing was started.
+TEST_F(StartRetryTest, Repeated503sEndUnavailable) {
+  Inject(sim::FaultKind::kHttpError, -1);
+  v1::StartUpdateResponse response;
+  grpc::Status status = Start(false, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  EXPECT_EQ(Posts(), 4);
+  EXPECT_EQ(Updates(), 0);
+}
+
+}  // namespace
+}  // namespace polysync
