@@ -791,7 +791,9 @@ int Watch(Context& ctx) {
   };
   on_status(*first);
   absl::StatusOr<v1::UpdateStatus> last = *first;
-  if (!first->terminal()) {
+  // An incomplete terminal answer (its failure messages unread) is followed
+  // by the watch until the service has the rest.
+  if (!first->terminal() || first->incomplete()) {
     v1::WatchUpdateRequest request;
     request.set_run_id(run_id);
     v1::UpdateStatus previous = *first;

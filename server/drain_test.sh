@@ -107,7 +107,7 @@ kill -TERM "$server_pid"
 wait_log "$tmp/one.log" '"msg":"stopped"' 8000 "after one SIGTERM (drain 500 ms, grace 1 s)"
 elapsed=$(( $(now_ms) - start ))
 [ "$elapsed" -lt 5000 ] || { cat "$tmp/one.log"; fail "done ${elapsed} ms after SIGTERM, want < 5000 (drain 500 ms + grace 1 s + margin)"; }
-wait_exit "$server_pid" 30000 "after one SIGTERM and its stopped line"
+wait_exit "$server_pid" 10000 "after one SIGTERM and its stopped line"
 [ "$rc" -eq 0 ] || { cat "$tmp/one.log"; fail "exit code $rc after one SIGTERM, want 0"; }
 grep -q '"msg":"stopped"' "$tmp/one.log" || fail "no stopped line"
 
@@ -125,7 +125,7 @@ for sig in TERM INT; do
   wait_log "$tmp/two-$sig.log" '"msg":"second signal; exiting now"' 3000 "after a second SIG$sig"
   elapsed=$(( $(now_ms) - start ))
   [ "$elapsed" -lt 2500 ] || { cat "$tmp/two-$sig.log"; fail "second SIG$sig: exiting after ${elapsed} ms, want at once"; }
-  wait_exit "$server_pid" 30000 "after a second SIG$sig"
+  wait_exit "$server_pid" 10000 "after a second SIG$sig"
   want=$(( 128 + $(kill -l "$sig") ))
   [ "$rc" -eq "$want" ] || { cat "$tmp/two-$sig.log"; fail "second SIG$sig: exit code $rc, want $want"; }
   grep -q '"msg":"second signal; exiting now"' "$tmp/two-$sig.log" ||

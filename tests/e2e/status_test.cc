@@ -223,26 +223,31 @@ TEST_F(StatusTest, LongDeadlineIsAnsweredAtTheDeadline) {
   databricks::api::CallContext ctx;
   const absl::Time start = absl::Now();
   ctx.deadline = start + absl::Seconds(6);
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<absl::StatusOr<v1::UpdateStatus>> answer;
-  absl::Time answered;
+  // Shared with the callback, which may outlive this test on a failure.
+  struct Answer {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<absl::StatusOr<v1::UpdateStatus>> status;
+    absl::Time at;
+  };
+  auto answer = std::make_shared<Answer>();
   h_->backend().job_type().GetUpdateStatus(
-      request, ctx, [&](absl::StatusOr<v1::UpdateStatus> s) {
-        std::lock_guard<std::mutex> lock(mu);
-        answer = std::move(s);
-        answered = absl::Now();
-        cv.notify_all();
+      request, ctx, [answer](absl::StatusOr<v1::UpdateStatus> s) {
+        std::lock_guard<std::mutex> lock(answer->mu);
+        answer->status = std::move(s);
+        answer->at = absl::Now();
+        answer->cv.notify_all();
       });
-  std::unique_lock<std::mutex> lock(mu);
-  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(15),
-                          [&] { return answer.has_value(); }));
-  EXPECT_EQ(answer->status().code(), absl::StatusCode::kDeadlineExceeded)
-      << answer->status();
-  EXPECT_THAT(std::string(answer->status().message()),
+  std::unique_lock<std::mutex> lock(answer->mu);
+  ASSERT_TRUE(answer->cv.wait_for(lock, std::chrono::seconds(15),
+                                  [&] { return answer->status.has_value(); }));
+  EXPECT_EQ(answer->status->status().code(),
+            absl::StatusCode::kDeadlineExceeded)
+      << answer->status->status();
+  EXPECT_THAT(std::string(answer->status->status().message()),
               HasSubstr("deadline passed"));
-  EXPECT_GE(answered - start, absl::Milliseconds(5900));
-  EXPECT_LT(answered - start, absl::Milliseconds(8000));
+  EXPECT_GE(answer->at - start, absl::Milliseconds(5900));
+  EXPECT_LT(answer->at - start, absl::Milliseconds(8000));
 }
 
 // A read that no caller waits for any more sends nothing further.

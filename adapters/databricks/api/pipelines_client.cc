@@ -1,5 +1,6 @@
 #include "adapters/databricks/api/pipelines_client.h"
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <mutex>
@@ -516,17 +517,22 @@ void Adopt(std::shared_ptr<Shared> shared, std::string pipeline_id,
             PipelineSubject(pipeline_id),
             absl::StrCat(PipelinePath(pipeline_id), "/updates/", adopted)),
         ctx, &DecodeUpdate,
-        [adopted, pipeline_id, lost, ctx,
+        [adopted, pipeline_id, lost, ctx, if_none,
          done = std::move(done)](absl::StatusOr<UpdateInfo> update) mutable {
-          if (update.ok() && !update->cause.empty() &&
-              update->cause != "API_CALL") {
+          if (!update.ok() || update->cause != "API_CALL") {
+            if (!if_none.ok()) {
+              done(if_none);
+              return;
+            }
             done(absl::UnavailableError(absl::StrCat(
                 "start update of pipeline ", pipeline_id,
                 ": the outcome is unknown (", lost.message(),
-                ") and the one new update, ", adopted, ", has cause ",
-                update->cause,
-                ": not this call's; not retried, so that no second update is "
-                "started")));
+                ") and the one new update, ", adopted, ", ",
+                update.ok() ? absl::StrCat("has cause ", update->cause,
+                                           ": not this call's")
+                            : absl::StrCat("cannot be read (",
+                                           update.status().message(), ")"),
+                "; not retried, so that no second update is started")));
             return;
           }
           log::Warn("start update response lost; adopted the new update",
@@ -592,9 +598,15 @@ void PostStart(std::shared_ptr<Shared> shared, std::string pipeline_id,
         } else if (!maybe_processed) {
           if (retries > 0 && HttpStatusOf(response.status()) == 409) {
             // An earlier POST of this call may be the active update: adopt
-            // it on the usual terms, else the 409 stands.
+            // it on the usual terms, else the 409 stands, saying so.
+            const absl::Status conflict(
+                response.status().code(),
+                absl::StrCat(response.status().message(),
+                             " (an earlier attempt of this start, answered "
+                             "503, may have started the active update: read "
+                             "the pipeline's updates before starting again)"));
             Adopt(shared, pipeline_id, std::move(known), response.status(), ctx,
-                  std::move(done), response.status());
+                  std::move(done), conflict);
             return;
           }
           done(response.status());
@@ -790,6 +802,10 @@ void PipelinesClient::StartUpdate(std::string pipeline_id,
   if (Refuse(body.status(), done)) return;
   const bool validate_only = request.validate_only.value_or(false);
   std::shared_ptr<Shared> shared = shared_;
+  // The whole start (snapshot, POSTs, their re-reads) within the caller's
+  // deadline, or the default timeout; an adoption has its own budget.
+  ctx.deadline = std::min(
+      ctx.deadline, shared->options.now() + shared->options.default_timeout);
   // 1. Snapshot latest_updates, so a lost response can be resolved without
   //    comparing clocks.
   GetPipeline(

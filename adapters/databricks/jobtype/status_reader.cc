@@ -252,7 +252,6 @@ class Computation : public std::enable_shared_from_this<Computation> {
   // The events read failed: say what the answer lacks.
   void EventsMissing(const absl::Status& error) {
     complete_ = false;
-    status_.set_incomplete(true);
     std::string missing;
     if (status_.dlt_state() == "FAILED" || status_.retry().retrying()) {
       missing = "failure_messages";
@@ -260,6 +259,7 @@ class Computation : public std::enable_shared_from_this<Computation> {
     if (status_.terminal() && !status_.has_end_time()) {
       missing = missing.empty() ? "end_time" : missing + " and end_time";
     }
+    status_.set_incomplete(!missing.empty());
     events_hint_ = absl::StrCat(
         "the event log could not be read (Databricks: ",
         absl::StatusCodeToString(error.code()), ")",
@@ -369,35 +369,41 @@ void StatusReader::ArmDeadline(http::Transport& timers,
                                std::shared_ptr<Flight> flight, uint64_t waiter,
                                absl::Time deadline, std::string run_id) {
   constexpr absl::Duration kDeadlineStep = absl::Seconds(5);
-  const absl::Duration left =
-      std::max(absl::ZeroDuration(), deadline - absl::Now());
-  timers.RunAfter(
-      std::min(left, kDeadlineStep),
-      [&timers, flight = std::move(flight), waiter, deadline,
-       run_id = std::move(run_id)]() mutable {
-        Done late;
-        {
-          std::lock_guard<std::mutex> lock(flight->mu);
-          auto it = flight->waiters.find(waiter);
-          if (it == flight->waiters.end()) return;  // answered already
-          if (absl::Now() < deadline) {
-            // Not yet: another step (outside the lock).
-            late = nullptr;
-          } else {
-            late = std::move(it->second);
-            flight->waiters.erase(it);
-          }
-        }
-        if (late == nullptr) {
-          ArmDeadline(timers, std::move(flight), waiter, deadline,
-                      std::move(run_id));
-          return;
-        }
-        late(absl::DeadlineExceededError(absl::StrCat(
-            "the caller's deadline passed while the status of run ", run_id,
-            " was being read from Databricks (the read goes on for other "
-            "callers and the cache)")));
-      });
+  const absl::Duration step = std::min(
+      std::max(absl::ZeroDuration(), deadline - absl::Now()), kDeadlineStep);
+  const absl::Time due = absl::Now() + step;
+  timers.RunAfter(step, [&timers, flight = std::move(flight), waiter, deadline,
+                         due, run_id = std::move(run_id)]() mutable {
+    const absl::Time now = absl::Now();
+    // Early: the transport is stopping and runs its timers at once, so
+    // answer now rather than re-arm (which would spin until the deadline).
+    const bool stopping = now + absl::Milliseconds(1) < due;
+    Done late;
+    {
+      std::lock_guard<std::mutex> lock(flight->mu);
+      auto it = flight->waiters.find(waiter);
+      if (it == flight->waiters.end()) return;  // answered already
+      if (now >= deadline || stopping) {
+        late = std::move(it->second);
+        flight->waiters.erase(it);
+      }
+    }
+    if (late == nullptr) {  // not yet: another step
+      ArmDeadline(timers, std::move(flight), waiter, deadline,
+                  std::move(run_id));
+      return;
+    }
+    if (stopping) {
+      late(absl::UnavailableError(
+          absl::StrCat("the service is shutting down while the status of run ",
+                       run_id, " is being read; ask again")));
+      return;
+    }
+    late(absl::DeadlineExceededError(absl::StrCat(
+        "the caller's deadline passed while the status of run ", run_id,
+        " was being read from Databricks (the read goes on for other "
+        "callers and the cache)")));
+  });
 }
 
 void StatusReader::Compute(api::Workspace& workspace, const RunId& run,
