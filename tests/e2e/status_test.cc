@@ -48,6 +48,16 @@ class StatusTest : public ::testing::Test {
   }
   virtual void ConfigureBackend(server::BackendOptions&) {}
 
+  // The next GET of an update answers after `latency`.
+  void SlowNextUpdateRead(absl::Duration latency) {
+    sim::FaultRule slow;
+    slow.endpoint = "updates.get";
+    slow.kind = sim::FaultKind::kLatency;
+    slow.latency = latency;
+    slow.count = 1;
+    sim_->InjectFault(slow);
+  }
+
   std::string MustStart(sim::Behavior behavior) {
     const std::string pipeline = h_->CreatePipeline("orders", behavior);
     v1::StartUpdateRequest request;
@@ -166,12 +176,7 @@ INSTANTIATE_TEST_SUITE_P(NotFound, RequestNotFoundTest,
 // B gets the status.
 TEST_F(StatusTest, ShortDeadlineOfOneCallerDoesNotFailASharedRead) {
   const std::string run = MustStart(sim::Behavior::kSucceed);
-  sim::FaultRule slow;
-  slow.endpoint = "updates.get";
-  slow.kind = sim::FaultKind::kLatency;
-  slow.latency = absl::Seconds(3);
-  slow.count = 1;
-  sim_->InjectFault(slow);
+  SlowNextUpdateRead(absl::Seconds(3));
   const int64_t before = sim_->RequestCount("updates.get");
 
   grpc::Status a_status;
@@ -212,12 +217,7 @@ TEST_F(StatusTest, ShortDeadlineOfOneCallerDoesNotFailASharedRead) {
 // gRPC deadline can answer in its place).
 TEST_F(StatusTest, LongDeadlineIsAnsweredAtTheDeadline) {
   const std::string run = MustStart(sim::Behavior::kSucceed);
-  sim::FaultRule slow;
-  slow.endpoint = "updates.get";
-  slow.kind = sim::FaultKind::kLatency;
-  slow.latency = absl::Seconds(10);
-  slow.count = 1;
-  sim_->InjectFault(slow);
+  SlowNextUpdateRead(absl::Seconds(10));
   v1::GetUpdateStatusRequest request;
   request.set_run_id(run);
   databricks::api::CallContext ctx;
@@ -254,12 +254,7 @@ TEST_F(StatusTest, LongDeadlineIsAnsweredAtTheDeadline) {
 TEST_F(StatusTest, ReadNobodyWaitsForStopsBeforeItsNextRequest) {
   const std::string run = MustStart(sim::Behavior::kFail);
   Advance(absl::Minutes(5));  // FAILED: a read would go on to the request
-  sim::FaultRule slow;
-  slow.endpoint = "updates.get";
-  slow.kind = sim::FaultKind::kLatency;
-  slow.latency = absl::Seconds(2);
-  slow.count = 1;
-  sim_->InjectFault(slow);
+  SlowNextUpdateRead(absl::Seconds(2));
   const int64_t requests = sim_->RequestCount("requests.get");
   const int64_t events = sim_->RequestCount("events.list");
   const absl::Time start = absl::Now();
