@@ -25,6 +25,11 @@ absl::StatusOr<std::unique_ptr<Backend>> Backend::Create(
         absl::Seconds(options.config.status_cache_ttl().seconds()) +
         absl::Nanoseconds(options.config.status_cache_ttl().nanos());
   }
+  if (options.config.has_dlt_retry_window()) {
+    options.job_type.status.retry_window =
+        absl::Seconds(options.config.dlt_retry_window().seconds()) +
+        absl::Nanoseconds(options.config.dlt_retry_window().nanos());
+  }
   auth::ProfileSources sources;
   sources.databrickscfg_path = options.databrickscfg_path;
   sources.default_workspace = options.default_workspace;

@@ -412,6 +412,14 @@ absl::Status ValidateConfig(const ServerConfig& config) {
     return absl::InvalidArgumentError(
         "status_cache_ttl: must be between 0s and 60s");
   }
+  if (config.has_dlt_retry_window() &&
+      (config.dlt_retry_window().seconds() < 0 ||
+       config.dlt_retry_window().nanos() < 0 ||
+       ToDuration(config.dlt_retry_window()) < absl::Minutes(1) ||
+       ToDuration(config.dlt_retry_window()) > absl::Hours(24))) {
+    return absl::InvalidArgumentError(
+        "dlt_retry_window: must be between 1m and 24h");
+  }
   if (auto s = CheckListen("listen", config.listen()); !s.ok()) {
     return s;
   }

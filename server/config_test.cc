@@ -182,6 +182,21 @@ TEST(ConfigTest, WorkspaceLimitsAndStatusCacheAreReadAndChecked) {
   EXPECT_THAT(stale.status().message(), HasSubstr("status_cache_ttl"));
 }
 
+TEST(ConfigTest, DltRetryWindowIsReadAndChecked) {
+  auto config = ParseConfig(R"json({"dlt_retry_window": "1800s"})json", "x.json");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->dlt_retry_window().seconds(), 1800);
+  for (const char* bad : {R"json({"dlt_retry_window": "30s"})json",
+                          R"json({"dlt_retry_window": "90000s"})json",
+                          R"json({"dlt_retry_window": "-60s"})json"}) {
+    auto refused = ParseConfig(bad, "x.json");
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+    EXPECT_THAT(refused.status().message(), HasSubstr("dlt_retry_window"))
+        << bad;
+  }
+}
+
 TEST(ConfigTest, BadLogLevelIsRefused) {
   auto config = ParseConfig(R"json({"log_level": "loud"})json", "x.json");
   EXPECT_THAT(config.status().message(), HasSubstr("log_level"));

@@ -10,6 +10,7 @@
 #ifndef POLYSYNC_ADAPTERS_DATABRICKS_API_WORKSPACES_H_
 #define POLYSYNC_ADAPTERS_DATABRICKS_API_WORKSPACES_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,9 +35,22 @@ class Workspace {
   const std::string& host() const { return profile_.host; }
   PipelinesClient& client() { return client_; }
 
+  // Whether the workspace still serves the retired
+  // GET .../requests/{request_id} endpoint. It is assumed to until it answers
+  // 404 or 400 once; from then on DLT's retries are followed through the
+  // pipeline's `latest_updates` only (status_reader.h).
+  bool serves_requests_endpoint() const {
+    return serves_requests_endpoint_.load(std::memory_order_relaxed);
+  }
+  // Remembers that it does not; true for the first caller only (who logs it).
+  bool MarkRequestsEndpointGone() {
+    return serves_requests_endpoint_.exchange(false);
+  }
+
  private:
   const auth::Profile profile_;
   PipelinesClient client_;
+  std::atomic<bool> serves_requests_endpoint_{true};
 };
 
 class Workspaces {

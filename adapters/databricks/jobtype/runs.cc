@@ -240,11 +240,14 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
 class StopOp : public std::enable_shared_from_this<StopOp> {
  public:
   StopOp(api::Workspace& ws, RunId run, api::CallContext ctx,
-         StatusReader& reader, Runs::Done<v1::StopUpdateResponse> done)
+         StatusReader& reader, http::Transport& transport,
+         const RunsOptions& options, Runs::Done<v1::StopUpdateResponse> done)
       : ws_(ws),
         run_(std::move(run)),
         ctx_(std::move(ctx)),
         reader_(reader),
+        transport_(transport),
+        options_(options),
         done_(std::move(done)) {}
 
   void Start() {
@@ -269,7 +272,73 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
     if (!status->retry().retry_update_id().empty()) {
       ours_.insert(status->retry().retry_update_id());
     }
+    if (status->retry().retrying()) {
+      StopInGap(*status);
+      return;
+    }
     CheckActive();
+  }
+
+  // Retry pending: no update is active, and DLT's retry may still come.
+  // The stop is sent all the same (it may cancel the retry; for a pipeline
+  // without an active update the API documents a no-op), the run is noted
+  // as stopped (it reads CANCELLED should no retry come), and a retry that
+  // appears is stopped in turn: at most kMaxStopAttempts stops within
+  // gap_stop_window.
+  void StopInGap(const v1::UpdateStatus& status) {
+    const std::string failed = status.retry().retry_update_id().empty()
+                                   ? run_.update_id
+                                   : status.retry().retry_update_id();
+    reader_.NoteStoppedInGap(ws_, run_, failed);
+    gap_until_ = std::min(absl::Now() + options_.gap_stop_window,
+                          ctx_.deadline - options_.restart_poll);
+    in_gap_ = true;
+    ++attempts_;
+    auto self = shared_from_this();
+    ws_.client().StopPipeline(
+        run_.pipeline_id, ctx_, [self](absl::StatusOr<api::Empty> s) {
+          if (!s.ok()) {
+            self->done_(s.status());
+            return;
+          }
+          log::Info("stop sent while DLT's retry is pending",
+                    {log::Field("workspace", self->ws_.name()),
+                     log::Field("run_id", FormatRunId(self->run_.pipeline_id,
+                                                      self->run_.update_id)),
+                     log::Field("correlation_id", self->ctx_.correlation_id)});
+          self->WatchGap();
+        });
+  }
+
+  // Re-reads the run after a stop in the gap until it ends, a retry
+  // appears (stopped in turn), or the window passes.
+  void WatchGap() {
+    auto self = shared_from_this();
+    reader_.ReadFresh(
+        ws_, run_, ctx_, [self](absl::StatusOr<v1::UpdateStatus> s) {
+          if (!s.ok()) {
+            self->done_(s.status());
+            return;
+          }
+          if (!s->retry().retry_update_id().empty()) {
+            self->ours_.insert(s->retry().retry_update_id());
+          }
+          // DLT's retry appeared and runs (and is not being stopped yet).
+          const bool retry_runs =
+              !s->retry().retrying() && s->dlt_state() != "STOPPING";
+          if (s->terminal() ||
+              (retry_runs && self->attempts_ >= kMaxStopAttempts) ||
+              absl::Now() + self->options_.restart_poll > self->gap_until_) {
+            self->Answer(*std::move(s), true);
+            return;
+          }
+          if (retry_runs) {
+            self->CheckActive();  // stop it too
+            return;
+          }
+          self->transport_.RunAfter(self->options_.restart_poll,
+                                    [self] { self->WatchGap(); });
+        });
   }
 
   void CheckActive() {
@@ -282,7 +351,11 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
           }
           auto active = ActiveUpdate(*p);
           if (!active.has_value()) {
-            self->Reread(false);  // it ended meanwhile
+            if (self->in_gap_) {
+              self->WatchGap();
+            } else {
+              self->Reread(false);  // it ended meanwhile
+            }
             return;
           }
           if (self->ours_.count(active->update_id) == 0) {
@@ -311,7 +384,11 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
                  log::Field("run_id", FormatRunId(self->run_.pipeline_id,
                                                   self->run_.update_id)),
                  log::Field("correlation_id", self->ctx_.correlation_id)});
-            self->Reread(true);
+            if (self->in_gap_) {
+              self->WatchGap();
+            } else {
+              self->Reread(true);
+            }
             return;
           }
           // Unknown outcome: retry only after re-checking that the same
@@ -349,9 +426,14 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
   const RunId run_;
   const api::CallContext ctx_;
   StatusReader& reader_;
+  http::Transport& transport_;
+  const RunsOptions& options_;
   Runs::Done<v1::StopUpdateResponse> done_;
   std::set<std::string> ours_;
   int attempts_ = 0;
+  // Stopped while DLT's retry was pending: watched until gap_until_.
+  bool in_gap_ = false;
+  absl::Time gap_until_;
 };
 
 // The request as the idempotency check compares it.
@@ -539,7 +621,8 @@ void Runs::Stop(const v1::StopUpdateRequest& request, api::CallContext ctx,
     return;
   }
   std::make_shared<StopOp>(*resolved->workspace, std::move(resolved->run),
-                           std::move(ctx), reader_, std::move(done))
+                           std::move(ctx), reader_, transport_, options_,
+                           std::move(done))
       ->Start();
 }
 

@@ -13,7 +13,10 @@
 // Stop: the API stops a pipeline's *active* update, so Stop first checks that
 // the run (or DLT's retry of it) is that update; a run that has ended is
 // answered with its status and stop_sent=false; a different active update is
-// FAILED_PRECONDITION.
+// FAILED_PRECONDITION. A run whose retry is pending (no update active yet)
+// is stopped all the same, noted as stopped (status_reader.h), and a retry
+// that appears within gap_stop_window is stopped in turn (at most three
+// stops in all).
 #ifndef POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_RUNS_H_
 #define POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_RUNS_H_
 
@@ -43,6 +46,9 @@ struct RunsOptions {
   // become idle after the stop.
   absl::Duration restart_poll = absl::Seconds(2);
   absl::Duration restart_timeout = absl::Minutes(10);
+  // A stop while DLT's retry is pending: how long a retry that appears is
+  // watched for (and stopped in turn), re-reading every restart_poll.
+  absl::Duration gap_stop_window = absl::Minutes(1);
   std::function<absl::Time()> now = [] { return absl::Now(); };
 };
 

@@ -4,6 +4,8 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "adapters/databricks/errors.h"
 #include "adapters/databricks/request_bodies.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -30,6 +32,9 @@ struct EventFacts {
   std::vector<std::string> failure_messages;
   std::optional<absl::Time> end_time;
   std::optional<absl::Time> stopping_since;
+  // ERROR events that carry an `error`, and how many of them say `fatal`.
+  int errors = 0;
+  int fatal_errors = 0;
 };
 
 EventFacts FactsFrom(const ListEventsPage& page, absl::string_view update_id) {
@@ -49,6 +54,8 @@ EventFacts FactsFrom(const ListEventsPage& page, absl::string_view update_id) {
     if (e.level == "ERROR") {
       if (!e.message.empty()) facts.failure_messages.push_back(e.message);
       if (e.error.has_value()) {
+        ++facts.errors;
+        if (e.error->fatal.value_or(false)) ++facts.fatal_errors;
         for (const auto& ex : e.error->exceptions) {
           if (!ex.message.empty()) facts.failure_messages.push_back(ex.message);
         }
@@ -56,6 +63,19 @@ EventFacts FactsFrom(const ListEventsPage& page, absl::string_view update_id) {
     }
   }
   return facts;
+}
+
+// DLT's retries of one run are followed at most this far (a chain of
+// updates with cause RETRY_ON_FAILURE; DLT gives up after a few).
+constexpr int kMaxFollowedRetries = 50;
+// Pages of list updates read to find the update after the run's, when it is
+// older than the pipeline's `latest_updates`.
+constexpr int kMaxUpdatePages = 10;
+
+bool Transient(absl::StatusCode code) {
+  return code == absl::StatusCode::kUnavailable ||
+         code == absl::StatusCode::kDeadlineExceeded ||
+         code == absl::StatusCode::kResourceExhausted;
 }
 
 // One status computation: a small chain of upstream calls.
@@ -70,12 +90,13 @@ class Computation : public std::enable_shared_from_this<Computation> {
       std::function<void(absl::StatusOr<v1::UpdateStatus>, bool complete)>;
 
   Computation(api::Workspace& ws, RunId run, api::CallContext ctx,
-              const StatusOptions& options, std::function<bool()> wanted,
-              Done done)
+              const StatusOptions& options, std::string stopped_in_gap,
+              std::function<bool()> wanted, Done done)
       : ws_(ws),
         run_(std::move(run)),
         ctx_(std::move(ctx)),
         options_(options),
+        stopped_in_gap_(std::move(stopped_in_gap)),
         wanted_(std::move(wanted)),
         done_(std::move(done)) {}
 
@@ -104,18 +125,30 @@ class Computation : public std::enable_shared_from_this<Computation> {
       SetTime(absl::FromUnixMillis(*update_.creation_time),
               status_.mutable_creation_time());
     }
-    SetState(update_);
-    if (update_.state == "FAILED" && !update_.request_id.empty() &&
-        HasIdShape(update_.request_id)) {
+    current_ = update_;
+    Follow();
+  }
+
+  // Step 2: the status is that of `current_` (the run's update, or the
+  // newest of DLT's retries of it); a FAILED one may be retried.
+  void Follow() {
+    SetState(current_);
+    if (current_.state != "FAILED") {
+      Details(current_);
+      return;
+    }
+    status_.mutable_retry()->set_attempts(attempts_);
+    if (!current_.request_id.empty() && HasIdShape(current_.request_id) &&
+        ws_.serves_requests_endpoint()) {
       if (Abandoned()) return;
       auto self = shared_from_this();
-      ws_.client().GetRequestStatus(run_.pipeline_id, update_.request_id, ctx_,
+      ws_.client().GetRequestStatus(run_.pipeline_id, current_.request_id, ctx_,
                                     [self](absl::StatusOr<RequestStatus> r) {
                                       self->OnRequest(std::move(r));
                                     });
       return;
     }
-    Details(update_);
+    ReadPipeline();
   }
 
   void SetState(const UpdateInfo& u) {
@@ -124,55 +157,284 @@ class Computation : public std::enable_shared_from_this<Computation> {
     status_.set_terminal(IsTerminalStatus(status_.status()));
   }
 
+  // Whether DLT retries could not be read: never a final Failed on a guess
+  // (it would be cached, and end every watch), but an answer to ask again;
+  // transient codes stay, any other becomes UNAVAILABLE.
+  void Unreadable(const absl::Status& error) {
+    done_(absl::Status(
+              Transient(error.code()) ? error.code()
+                                      : absl::StatusCode::kUnavailable,
+              absl::StrCat("update ", current_.update_id,
+                           " FAILED and whether DLT retries it cannot be "
+                           "read yet: ",
+                           error.message())),
+          false);
+  }
+
+  // The retired requests endpoint (legacy workspaces only).
   void OnRequest(absl::StatusOr<RequestStatus> request) {
     if (!request.ok()) {
-      // Whether DLT retries is unknown, whatever the answer was (a 404 of
-      // the request or of the endpoint included: DLT may still retry, and
-      // the retry may end COMPLETED). Never a final Failed on a guess (it
-      // would be cached, and end every watch): an answer to ask again, so
-      // transient codes stay, and any other becomes UNAVAILABLE.
-      const absl::StatusCode code = request.status().code();
-      const bool transient = code == absl::StatusCode::kUnavailable ||
-                             code == absl::StatusCode::kDeadlineExceeded ||
-                             code == absl::StatusCode::kResourceExhausted;
-      done_(absl::Status(
-                transient ? code : absl::StatusCode::kUnavailable,
-                absl::StrCat("update ", run_.update_id,
-                             " FAILED and whether DLT retries it cannot be "
-                             "read yet: ",
-                             request.status().message())),
-            false);
+      const std::optional<int> http = HttpStatusOf(request.status());
+      if (http == 404 || http == 400) {
+        // The workspace does not (or no longer) serve the endpoint: follow
+        // DLT's retries through latest_updates, for every run from now on.
+        if (ws_.MarkRequestsEndpointGone()) {
+          log::Warn(
+              "the workspace does not serve the retired requests endpoint; "
+              "DLT's retries are followed through the pipeline's "
+              "latest_updates from now on",
+              {log::Field("workspace", ws_.name()),
+               log::Field("http_status", std::to_string(*http)),
+               log::Field("run_id", status_.run_id())});
+        }
+        ReadPipeline();
+        return;
+      }
+      Unreadable(request.status());
       return;
     }
     v1::RetryInfo* retry = status_.mutable_retry();
     retry->set_request_status(request->status);
-    retry->set_attempts(1);
-    const bool has_latest = request->latest_update.has_value() &&
-                            !request->latest_update->update_id.empty();
-    if (has_latest && request->latest_update->update_id != run_.update_id) {
+    retry->set_attempts(attempts_);
+    const bool has_latest =
+        request->latest_update.has_value() &&
+        !request->latest_update->update_id.empty() &&
+        request->latest_update->update_id != current_.update_id &&
+        request->latest_update->update_id != run_.update_id;
+    if (has_latest) {
       retry->set_retry_update_id(request->latest_update->update_id);
-      retry->set_attempts(2);
+      retry->set_attempts(attempts_ + 1);
+    }
+    if (has_latest && !IsTerminalUpdateState(request->latest_update->state)) {
+      // DLT's retry runs: the run shows it.
+      const UpdateInfo& latest = *request->latest_update;
+      SetState(latest);
+      Details(latest);
+      return;
     }
     if (request->status == "ACTIVE") {
       // DLT is (or may be about to be) retrying: never report Failed yet.
       retry->set_retrying(true);
       status_.set_status(v1::RUN_STATUS_RUNNING);
       status_.set_terminal(false);
-      ReadEvents(run_.update_id);  // the failure messages so far
+      ReadEvents(current_.update_id);  // the failure messages so far
       return;
     }
-    if (has_latest && request->latest_update->update_id != run_.update_id) {
+    if (has_latest) {
       // TERMINATED: the request's latest update decides.
       const UpdateInfo& latest = *request->latest_update;
       SetState(latest);
-      if (status_.terminal()) {
-        ReadEvents(latest.update_id);
-        return;
-      }
-      Finish();
+      Details(latest);
       return;
     }
-    Details(update_);
+    FinalFailure();
+  }
+
+  // Today's API: the pipeline's updates after `current_` say whether DLT
+  // retried it.
+  void ReadPipeline() {
+    if (pipeline_.has_value()) {  // read once per computation
+      FindNext();
+      return;
+    }
+    if (Abandoned()) return;
+    auto self = shared_from_this();
+    ws_.client().GetPipeline(
+        run_.pipeline_id, ctx_,
+        [self](absl::StatusOr<Pipeline> p) { self->OnPipeline(std::move(p)); });
+  }
+
+  void OnPipeline(absl::StatusOr<Pipeline> pipeline) {
+    if (!pipeline.ok()) {
+      if (HttpStatusOf(pipeline.status()) == 404) {
+        // The pipeline was deleted: nothing retries the update.
+        hints_.push_back("the pipeline no longer exists");
+        FinalFailure();
+        return;
+      }
+      Unreadable(pipeline.status());
+      return;
+    }
+    pipeline_ = *std::move(pipeline);
+    FindNext();
+  }
+
+  // The first update after `current_`: from latest_updates (newest first)
+  // when `current_` is listed there, else from list updates.
+  void FindNext() {
+    const auto& latest = pipeline_->latest_updates;
+    for (size_t i = 0; i < latest.size(); ++i) {
+      if (latest[i].update_id != current_.update_id) continue;
+      if (i == 0) {
+        Gap();
+        return;
+      }
+      ReadNext(latest[i - 1].update_id);
+      return;
+    }
+    ListNewer("", 0);
+  }
+
+  // Pages of list updates, newest first, down to `current_`; the item just
+  // before it is the first update after it.
+  void ListNewer(std::string page_token, int pages) {
+    if (Abandoned()) return;
+    ListUpdatesRequest request;
+    request.max_results = 100;
+    request.until_update_id = current_.update_id;
+    request.page_token = std::move(page_token);
+    auto self = shared_from_this();
+    ws_.client().ListUpdates(
+        run_.pipeline_id, std::move(request), ctx_,
+        [self, pages](absl::StatusOr<ListUpdatesPage> page) {
+          if (!page.ok()) {
+            self->Unreadable(page.status());
+            return;
+          }
+          for (UpdateInfo& u : page->updates) {
+            if (u.update_id == self->current_.update_id) {
+              if (!self->newer_.has_value()) {
+                self->Gap();
+                return;
+              }
+              UpdateInfo next = *std::move(self->newer_);
+              self->newer_.reset();
+              self->OnNext(std::move(next));
+              return;
+            }
+            self->newer_ = std::move(u);
+          }
+          if (page->next_page_token.empty()) {
+            // Not listed at all: nothing newer is known.
+            self->newer_.reset();
+            self->Gap();
+            return;
+          }
+          if (pages + 1 >= kMaxUpdatePages) {
+            self->Unreadable(absl::UnavailableError(
+                absl::StrCat("more than ", kMaxUpdatePages * 100,
+                             " updates were listed after it")));
+            return;
+          }
+          self->ListNewer(page->next_page_token, pages + 1);
+        });
+  }
+
+  void ReadNext(const std::string& update_id) {
+    if (Abandoned()) return;
+    auto self = shared_from_this();
+    ws_.client().GetUpdate(run_.pipeline_id, update_id, ctx_,
+                           [self](absl::StatusOr<UpdateInfo> u) {
+                             if (!u.ok()) {
+                               self->Unreadable(u.status());
+                               return;
+                             }
+                             self->OnNext(*std::move(u));
+                           });
+  }
+
+  void OnNext(UpdateInfo next) {
+    if (next.cause != "RETRY_ON_FAILURE") {
+      // A newer update DLT did not start for this one: no retry will come.
+      FinalFailure();
+      return;
+    }
+    if (attempts_ > kMaxFollowedRetries) {
+      Unreadable(absl::UnavailableError(absl::StrCat(
+          "more than ", kMaxFollowedRetries, " retries were followed")));
+      return;
+    }
+    ++attempts_;
+    v1::RetryInfo* retry = status_.mutable_retry();
+    retry->set_retry_update_id(next.update_id);
+    retry->set_attempts(attempts_);
+    current_ = std::move(next);
+    Follow();
+  }
+
+  // No update after the FAILED `current_` yet: DLT may still retry it
+  // (retry pending) only in production mode, for an update that was not
+  // validate_only, while the pipeline is not idle, failed or deleted; its
+  // events then decide (a fatal failure is not retried) and the window.
+  void Gap() {
+    std::optional<bool> development;
+    if (current_.config.has_value()) development = current_.config->development;
+    if (!development.has_value() && pipeline_->spec.has_value()) {
+      development = pipeline_->spec->development;
+    }
+    const std::string& state = pipeline_->state;
+    if (development.value_or(false) || current_.validate_only.value_or(false) ||
+        state == "IDLE" || state == "FAILED" || state == "DELETED") {
+      FinalFailure();
+      return;
+    }
+    gap_ = true;
+    ReadEvents(current_.update_id);
+  }
+
+  // After the gap's events were read (or could not be).
+  void DecideGap() {
+    if (!events_read_) {
+      // Whether the failure was fatal cannot be known: not final.
+      Pending(absl::InfiniteFuture());
+      return;
+    }
+    if (facts_.errors > 0 && facts_.fatal_errors == facts_.errors) {
+      Final();
+      return;
+    }
+    absl::Time since = absl::InfinitePast();
+    if (facts_.end_time.has_value()) {
+      since = *facts_.end_time;
+    } else if (current_.creation_time.has_value()) {
+      since = absl::FromUnixMillis(*current_.creation_time);
+    }
+    const absl::Time until = since == absl::InfinitePast()
+                                 ? absl::InfiniteFuture()
+                                 : since + options_.retry_window;
+    if (options_.now() >= until) {
+      hints_.push_back(absl::StrCat("no retry by DLT appeared within ",
+                                    absl::FormatDuration(options_.retry_window),
+                                    " of the failure (the pipeline is ",
+                                    pipeline_->state,
+                                    "), so the run is reported Failed"));
+      Final();
+      return;
+    }
+    Pending(until);
+  }
+
+  // Retry pending: Running, not terminal, with `retrying` set.
+  void Pending(absl::Time until) {
+    v1::RetryInfo* retry = status_.mutable_retry();
+    retry->set_retrying(true);
+    retry->set_attempts(attempts_);
+    retry->set_pipeline_state(pipeline_->state);
+    if (until != absl::InfiniteFuture())
+      SetTime(until, retry->mutable_wait_until());
+    status_.set_status(v1::RUN_STATUS_RUNNING);
+    status_.set_terminal(false);
+    status_.clear_end_time();
+    hints_.push_back(absl::StrCat(
+        "update ", current_.update_id,
+        " FAILED and DLT is expected to retry it (the pipeline is ",
+        pipeline_->state, ")",
+        until == absl::InfiniteFuture()
+            ? ""
+            : absl::StrCat("; without a retry by ",
+                           absl::FormatTime(until, absl::UTCTimeZone()),
+                           " the run is reported Failed")));
+    Finish();
+  }
+
+  // A FAILED `current_` that nothing retries: the run's final status, with
+  // the failure's messages and end time.
+  void FinalFailure() { ReadEvents(current_.update_id); }
+
+  // The gap's events were read and the failure is final.
+  void Final() {
+    gap_ = false;
+    Finish();
   }
 
   // Step 3 and 4 for the update whose state the status shows.
@@ -204,18 +466,30 @@ class Computation : public std::enable_shared_from_this<Computation> {
       }
       if (self->status_.dlt_state() != "FAILED" &&
           !self->status_.retry().retrying()) {
-        self->Finish();
+        self->AfterEvents();
         return;
       }
       if (self->Abandoned()) return;
-      self->ListEvents({"ERROR"}, [](Computation* self,
-                                     const ListEventsPage& errors) {
-        for (auto& m : FactsFrom(errors, self->events_for_).failure_messages) {
-          self->status_.add_failure_messages(std::move(m));
-        }
-        self->Finish();
-      });
+      self->ListEvents(
+          {"ERROR"}, [](Computation* self, const ListEventsPage& errors) {
+            EventFacts facts = FactsFrom(errors, self->events_for_);
+            for (auto& m : facts.failure_messages) {
+              self->status_.add_failure_messages(std::move(m));
+            }
+            self->facts_.errors = facts.errors;
+            self->facts_.fatal_errors = facts.fatal_errors;
+            self->events_read_ = true;
+            self->AfterEvents();
+          });
     });
+  }
+
+  void AfterEvents() {
+    if (gap_) {
+      DecideGap();
+      return;
+    }
+    Finish();
   }
 
   // Lists events of `events_for_` at `levels` (all when empty), newest
@@ -228,7 +502,7 @@ class Computation : public std::enable_shared_from_this<Computation> {
     request.max_results = 100;
     auto filter = EventsFilter(events_for_, levels);
     if (!filter.ok()) {
-      Finish();
+      AfterEvents();
       return;
     }
     request.filter = *filter;
@@ -242,7 +516,7 @@ class Computation : public std::enable_shared_from_this<Computation> {
                 {log::Field("run_id", self->status_.run_id()),
                  log::Field("error", std::string(page.status().message()))});
             self->EventsMissing(page.status());
-            self->Finish();
+            self->AfterEvents();
             return;
           }
           then(self.get(), *page);
@@ -256,7 +530,7 @@ class Computation : public std::enable_shared_from_this<Computation> {
     if (status_.dlt_state() == "FAILED" || status_.retry().retrying()) {
       missing = "failure_messages";
     }
-    if (status_.terminal() && !status_.has_end_time()) {
+    if (status_.terminal() && !status_.has_end_time() && !gap_) {
       missing = missing.empty() ? "end_time" : missing + " and end_time";
     }
     status_.set_incomplete(!missing.empty());
@@ -264,6 +538,7 @@ class Computation : public std::enable_shared_from_this<Computation> {
         "the event log could not be read (Databricks: ",
         absl::StatusCodeToString(error.code()), ")",
         missing.empty() ? "" : absl::StrCat(", so ", missing, " missing"),
+        gap_ ? " and whether DLT retries is not known yet" : "",
         "; the next read tries again");
   }
 
@@ -276,23 +551,34 @@ class Computation : public std::enable_shared_from_this<Computation> {
   }
 
   void Finish() {
-    if (!status_.terminal()) {
+    if (status_.terminal() && !stopped_in_gap_.empty() &&
+        stopped_in_gap_ == current_.update_id &&
+        status_.status() == v1::RUN_STATUS_FAILED) {
+      // Stopped while DLT's retry of this very update was pending
+      // (StatusReader::NoteStoppedInGap), and no retry came: the caller's
+      // stop ended the run.
+      status_.set_status(v1::RUN_STATUS_CANCELLED);
+      hints_.insert(hints_.begin(),
+                    "stopped while DLT's retry of the failed update was "
+                    "pending; no retry ran");
+    }
+    std::vector<std::string> hints;
+    if (!status_.terminal() && !status_.retry().retrying()) {
       absl::Time since = absl::InfinitePast();
       if (status_.dlt_state() == "STOPPING" && facts_.stopping_since) {
         since = *facts_.stopping_since;
-      } else if (update_.creation_time.has_value()) {
-        since = absl::FromUnixMillis(*update_.creation_time);
+      } else if (current_.creation_time.has_value()) {
+        since = absl::FromUnixMillis(*current_.creation_time);
       }
       if (since != absl::InfinitePast()) {
-        status_.set_hint(HintFor(status_.dlt_state(), continuous_, since,
-                                 options_.now(), options_.hints));
+        std::string hint = HintFor(status_.dlt_state(), continuous_, since,
+                                   options_.now(), options_.hints);
+        if (!hint.empty()) hints.push_back(std::move(hint));
       }
     }
-    if (!events_hint_.empty()) {
-      status_.set_hint(status_.hint().empty()
-                           ? events_hint_
-                           : absl::StrCat(status_.hint(), "; ", events_hint_));
-    }
+    for (auto& h : hints_) hints.push_back(std::move(h));
+    if (!events_hint_.empty()) hints.push_back(events_hint_);
+    status_.set_hint(absl::StrJoin(hints, "; "));
     done_(std::move(status_), complete_);
   }
 
@@ -300,14 +586,23 @@ class Computation : public std::enable_shared_from_this<Computation> {
   const RunId run_;
   const api::CallContext ctx_;
   const StatusOptions& options_;
+  // The FAILED update whose pending retry a caller stopped (empty: none).
+  const std::string stopped_in_gap_;
   const std::function<bool()> wanted_;
   Done done_;
-  UpdateInfo update_;
+  UpdateInfo update_;   // the run's own update
+  UpdateInfo current_;  // the update whose state the status shows
+  int attempts_ = 1;
+  std::optional<Pipeline> pipeline_;
+  std::optional<UpdateInfo> newer_;  // ListNewer: the item before `current_`
+  bool gap_ = false;
+  bool events_read_ = false;
   v1::UpdateStatus status_;
   std::string events_for_;
   EventFacts facts_;
   bool continuous_ = false;
   bool complete_ = true;
+  std::vector<std::string> hints_;
   std::string events_hint_;
 };
 
@@ -319,6 +614,31 @@ std::string RunKey(absl::string_view workspace, const RunId& run) {
 
 StatusReader::StatusReader(StatusOptions options, http::Transport& timers)
     : options_(std::move(options)), timers_(timers) {}
+
+void StatusReader::NoteStoppedInGap(api::Workspace& workspace, const RunId& run,
+                                    const std::string& failed_update_id) {
+  const std::string key = RunKey(workspace.name(), run);
+  std::lock_guard<std::mutex> lock(mu_);
+  const absl::Time now = options_.now();
+  // Forget notes past their time (oldest first), and the oldest beyond the
+  // bound.
+  while (!stopped_order_.empty()) {
+    auto it = stopped_.find(stopped_order_.front());
+    const bool expired = it == stopped_.end() || it->second.expires <= now;
+    if (!expired && stopped_.size() < options_.max_entries) break;
+    if (it != stopped_.end()) stopped_.erase(it);
+    stopped_order_.pop_front();
+  }
+  stopped_[key] = {failed_update_id,
+                   now + options_.retry_window + options_.terminal_ttl};
+  stopped_order_.push_back(key);
+  // A cached answer from before the stop is not reused.
+  auto cached = cache_.find(key);
+  if (cached != cache_.end()) {
+    lru_.erase(cached->second.lru);
+    cache_.erase(cached);
+  }
+}
 
 size_t StatusReader::cached_entries() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -439,8 +759,14 @@ void StatusReader::Compute(api::Workspace& workspace, const RunId& run,
   api::CallContext shared = ctx;
   shared.deadline = absl::InfiniteFuture();
   shared.cancelled = nullptr;  // outlives the call that began it
+  std::string stopped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = stopped_.find(key);
+    if (it != stopped_.end()) stopped = it->second.update_id;
+  }
   std::make_shared<Computation>(
-      workspace, run, std::move(shared), options_,
+      workspace, run, std::move(shared), options_, std::move(stopped),
       [this, key, flight] {
         // Checked and, when nobody waits, unlisted at once: a caller that
         // comes later starts a computation of its own.

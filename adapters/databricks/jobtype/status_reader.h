@@ -3,15 +3,33 @@
 //
 // For a run "{pipeline_id}:{update_id}":
 //  1. GET the update and map its state with the seed's table (rules.h).
-//  2. If it FAILED, GET its request (/requests/{request_id}): while the
-//     request is ACTIVE, DLT may retry it (a new update, cause
-//     RETRY_ON_FAILURE, same request id), so the run is RUNNING, not
-//     terminal, with `retry.retrying` set; once TERMINATED, the run's status
-//     is that of the request's latest update.
+//  2. If it FAILED, DLT may retry it. The run follows DLT's retries: the
+//     pipeline's first update after the failed one, when its cause is
+//     RETRY_ON_FAILURE, is the run's new attempt (and so on, attempt after
+//     attempt); the status is that of the newest attempt. The first update
+//     after it comes from the pipeline's `latest_updates` (GET pipeline),
+//     or from list updates (`until_update_id`) when it is older than those.
+//     With no update after the FAILED one yet, the run is *retry pending*
+//     (RUNNING, not terminal, `retry.retrying` set) while all of these hold:
+//       - the pipeline is in production mode (`development` false; the
+//         update's own settings, else the pipeline's),
+//       - the update was not `validate_only`,
+//       - the pipeline is neither IDLE, FAILED nor DELETED,
+//       - its ERROR events are not all `fatal`,
+//       - less than `retry_window` has passed since it failed.
+//     Otherwise, or once a newer update has another cause, the run is
+//     FAILED, final. A failure that cannot be read (the pipeline, the
+//     updates) is UNAVAILABLE, never a guessed final status; unreadable
+//     events leave the run pending (and the answer incomplete).
+//     An update that carries a `request_id` (workspaces that still speak
+//     the retired API guide) is read through GET .../requests/{request_id}
+//     instead: ACTIVE is retry pending, TERMINATED means the request's
+//     latest update decides. A 404 or 400 from that endpoint switches the
+//     workspace to the rule above for good (api::Workspace, logged once).
 //  3. For a terminal update, read its events once (filter update_id='...'):
 //     ERROR messages and exception messages, and the end time from the
 //     terminal update_progress event.
-//  4. Hints for long waits (rules.h HintFor).
+//  4. Hints for long waits (rules.h HintFor) and for a pending retry.
 // Concurrent identical reads share one upstream computation, and results are
 // kept for `cache_ttl` (terminal ones for `terminal_ttl`) in a bounded LRU.
 // Only complete results are kept: when a read of step 2 or 3 fails, the
@@ -53,6 +71,9 @@ struct StatusOptions {
   absl::Duration cache_ttl = absl::Seconds(1);
   // How long a terminal status is reused.
   absl::Duration terminal_ttl = absl::Minutes(10);
+  // How long after a failure (its end time) a run waits for DLT's retry
+  // before it is reported Failed.
+  absl::Duration retry_window = absl::Minutes(15);
   // At most this many cached runs (least recently used are dropped).
   size_t max_entries = 10000;
   HintOptions hints;
@@ -77,6 +98,13 @@ class StatusReader {
   // flight is still shared).
   void ReadFresh(api::Workspace& workspace, const RunId& run,
                  const api::CallContext& ctx, Done done);
+
+  // A caller stopped `run` while DLT's retry of its FAILED update
+  // `failed_update_id` was pending: should no retry come (the pipeline goes
+  // idle, or the window passes), the run reads CANCELLED, not FAILED.
+  // Remembered by this replica for retry_window + terminal_ttl.
+  void NoteStoppedInGap(api::Workspace& workspace, const RunId& run,
+                        const std::string& failed_update_id);
 
   // Cache statistics (metrics, tests).
   size_t cached_entries() const;
@@ -104,6 +132,12 @@ class StatusReader {
   std::list<std::string> lru_;          // guarded by mu_; front = newest
   std::map<std::string, std::shared_ptr<Flight>> inflight_;  // guarded by mu_
   uint64_t next_waiter_ = 1;                                 // guarded by mu_
+  struct StoppedNote {
+    std::string update_id;
+    absl::Time expires;
+  };
+  std::map<std::string, StoppedNote> stopped_;  // guarded by mu_
+  std::list<std::string> stopped_order_;        // guarded by mu_
 };
 
 // The key of a run in caches and shared polls: "workspace|pipeline:update".

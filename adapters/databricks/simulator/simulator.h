@@ -121,6 +121,10 @@ class Simulator {
   Simulator& operator=(const Simulator&) = delete;
 
   int port() const { return port_.load(); }
+  // The workspace's options as started (e.g. which API it speaks).
+  const WorkspaceOptions& workspace_options() const {
+    return options_.workspace;
+  }
   // "http://127.0.0.1:PORT", or "https://..." when serving TLS.
   std::string base_url() const;
   // A personal access token accepted as `Authorization: Bearer ...`.

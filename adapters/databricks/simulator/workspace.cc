@@ -130,6 +130,8 @@ bool ParseBehavior(absl::string_view text, Behavior* behavior) {
     *behavior = Behavior::kFail;
   } else if (text == "fail_once") {
     *behavior = Behavior::kFailOnceThenRetry;
+  } else if (text == "fail_retried") {
+    *behavior = Behavior::kFailRetried;
   } else {
     return false;
   }
@@ -219,13 +221,27 @@ json Workspace::LatestUpdates(const Pipeline& p) const {
   return list;
 }
 
+bool Workspace::WillRetry(const Pipeline& p, const Update& u) const {
+  if (u.start.validate_only) return false;
+  auto dev = u.config.find("development");
+  if (dev != u.config.end() && *dev == true) return false;
+  switch (p.behavior) {
+    case Behavior::kFailOnceThenRetry:
+      return u.start.cause != "RETRY_ON_FAILURE";
+    case Behavior::kFailRetried:
+      return u.attempt <= options_.max_retry_attempts;
+    default:
+      return false;
+  }
+}
+
 json Workspace::StatusJson(const Pipeline& p) const {
   const bool running =
       !p.active_update.empty() && Visible(updates_.at(p.active_update));
-  json j = {{"pipeline_id", p.id},
-            {"state", running               ? std::string("RUNNING")
+  std::string state = running               ? std::string("RUNNING")
                       : !p.retry_of.empty() ? options_.retry_gap_state
-                                            : std::string("IDLE")},
+                                            : std::string("IDLE");
+  json j = {{"pipeline_id", p.id},
             {"name", p.name},
             {"creator_user_name", p.creator},
             {"run_as_user_name", p.creator}};
@@ -234,10 +250,14 @@ json Workspace::StatusJson(const Pipeline& p) const {
     const Update& last = updates_.at(*it);
     if (!Visible(last)) continue;
     j["cluster_id"] = last.cluster_id;
-    if (last.state == "FAILED") health = "UNHEALTHY";
+    if (last.state == "FAILED") {
+      health = "UNHEALTHY";
+      if (!running && p.retry_of.empty()) state = options_.after_failure_state;
+    }
     j["latest_updates"] = LatestUpdates(p);
     break;
   }
+  j["state"] = state;
   j["health"] = health;
   return j;
 }
@@ -627,6 +647,7 @@ Workspace::Update& Workspace::CreateUpdateLocked(Pipeline& p, absl::Time at,
   auto continuous = p.spec.find("continuous");
   u.continuous = continuous != p.spec.end() && *continuous == true;
   u.fails = p.behavior == Behavior::kFail ||
+            p.behavior == Behavior::kFailRetried ||
             (p.behavior == Behavior::kFailOnceThenRetry &&
              cause != "RETRY_ON_FAILURE");
   std::string id = u.id;
@@ -836,6 +857,9 @@ ApiResult Workspace::StopPipeline(absl::Time now, const std::string& id) {
   if (!p->active_update.empty()) {
     Update& u = updates_.at(p->active_update);
     if (u.state != "STOPPING") Transition(*p, u, "STOPPING", now, nullptr);
+  } else if (!p->retry_of.empty() && options_.stop_cancels_pending_retry) {
+    p->retry_of.clear();
+    retrying_.erase(p->id);
   }
   return ApiResult{};
 }
@@ -945,9 +969,9 @@ void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
                                                  {"failed_records", 3}}})}}}});
   }
   if (state == "FAILED") {
-    // A failure DLT will retry is not fatal; any other is.
-    const bool fatal = !(p.behavior == Behavior::kFailOnceThenRetry &&
-                         u.start.cause != "RETRY_ON_FAILURE");
+    // kFail's failure is fatal; the retried behaviours' are not (whether
+    // DLT retries also depends on the mode: WillRetry).
+    const bool fatal = p.behavior == Behavior::kFail;
     json exceptions = json::array(
         {{{"class_name", "org.apache.spark.sql.AnalysisException"},
           {"message",
@@ -955,12 +979,14 @@ void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
            "`main`.`raw`.`orders_landing` cannot be found. Verify the "
            "spelling and correctness of the schema and catalog."},
           {"stack", json::array()}}});
-    flow_event("ERROR", "orders_cleaned", "FAILED",
-               absl::StrCat("Flow 'orders_cleaned' has FAILED",
-                            fatal ? " fatally" : "",
-                            ". An error occurred because we could not find "
-                            "the table main.raw.orders_landing."),
-               json::object(), {{"exceptions", exceptions}, {"fatal", fatal}});
+    flow_event(
+        "ERROR", "orders_cleaned", "FAILED",
+        absl::StrCat(
+            "Flow 'orders_cleaned' has FAILED", fatal ? " fatally" : "",
+            u.attempt > 1 ? absl::StrCat(" (attempt ", u.attempt, ")") : "",
+            ". An error occurred because we could not find "
+            "the table main.raw.orders_landing."),
+        json::object(), {{"exceptions", exceptions}, {"fatal", fatal}});
     AddEvent(p, at, "ERROR", "update_progress",
              absl::StrCat("Update ", short_id, " is FAILED."), &u,
              {{"update_progress", {{"state", state}}}},
@@ -973,8 +999,7 @@ void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
   if (IsTerminal(state)) {
     active_.erase(u.id);
     if (p.active_update == u.id) p.active_update.clear();
-    if (state == "FAILED" && p.behavior == Behavior::kFailOnceThenRetry &&
-        u.start.cause != "RETRY_ON_FAILURE") {
+    if (state == "FAILED" && WillRetry(p, u)) {
       // DLT retries the failed update itself, under the same request, once
       // retry_delay has passed.
       p.retry_of = u.id;
@@ -1003,10 +1028,12 @@ void Workspace::StartDueRetriesLocked(absl::Time now,
     StartSpec start = failed.start;
     start.cause = "RETRY_ON_FAILURE";
     const std::string request_id = failed.request_id;
+    const int attempt = failed.attempt + 1;
     const absl::Time at = p->retry_due;
     p->retry_of.clear();
     it = retrying_.erase(it);
     Update& retry = CreateUpdateLocked(*p, at, request_id, std::move(start));
+    retry.attempt = attempt;
     worklist->push_back(retry.id);
   }
 }

@@ -35,10 +35,18 @@ enum class Behavior {
   kFailOnceThenRetry,  // FAILED, then DLT retries (RETRY_ON_FAILURE) after
                        // WorkspaceOptions::retry_delay and the retry
                        // COMPLETES; same request_id
+  kFailRetried,        // every attempt FAILS; DLT retries it
+                       // WorkspaceOptions::max_retry_attempts times, then
+                       // gives up (the pipeline shows after_failure_state)
 };
 
-// Parses "succeed", "fail", "fail_once" (the values of the spec
-// configuration key `sim.behavior`).
+// Which failures DLT retries, as the service's rule expects it: in
+// production mode only (`development` false), never a `validate_only`
+// update, never a `fatal` failure (Behavior::kFail's ERROR events are
+// fatal; the retried behaviours' are not, their last attempt's included).
+
+// Parses "succeed", "fail", "fail_once", "fail_retried" (the values of the
+// spec configuration key `sim.behavior`).
 bool ParseBehavior(absl::string_view text, Behavior* behavior);
 
 // How long an update stays in each state.
@@ -85,6 +93,16 @@ struct WorkspaceOptions {
   // active, and a stop is the API's no-op (the retry still appears).
   absl::Duration retry_delay = absl::ZeroDuration();
   std::string retry_gap_state = "RECOVERING";
+  // Behavior::kFailRetried: how many retries DLT makes before it gives up.
+  int max_retry_attempts = 2;
+  // The pipeline's state once its newest update FAILED and nothing retries
+  // it (IDLE is what a triggered pipeline shows; tests vary it to check
+  // the other conditions of the retry rule one at a time).
+  std::string after_failure_state = "IDLE";
+  // Whether a stop while a retry is pending cancels the retry (the pipeline
+  // then goes to after_failure_state). Unverified either way: false keeps
+  // the API's documented no-op for a pipeline without an active update.
+  bool stop_cancels_pending_retry = false;
   uint64_t random_seed = 20261120;
 };
 
@@ -184,6 +202,7 @@ class Workspace {
     absl::Time visible_from = absl::InfinitePast();
     bool continuous = false;
     bool fails = false;
+    int attempt = 1;  // 2 for DLT's first retry, and so on
   };
   struct Pipeline {
     std::string id;
@@ -204,6 +223,8 @@ class Workspace {
     int64_t updates_created = 0;
   };
 
+  // Whether DLT retries `u` when it FAILS.
+  bool WillRetry(const Pipeline& p, const Update& u) const;
   // Whether reads show `u` yet (see StartUpdate's hidden_for).
   bool Visible(const Update& u) const { return u.visible_from <= now_; }
   std::string NewId();
