@@ -16,6 +16,7 @@
 #include "adapters/databricks/auth/credentials.h"
 #include "adapters/databricks/http/curl_transport.h"
 #include "adapters/databricks/simulator/simulator.h"
+#include "tests/testing/simulator_api.h"
 #include "tests/testing/sync.h"
 
 namespace polysync::databricks::api {
@@ -33,6 +34,7 @@ class PipelinesClientTest : public ::testing::Test {
     sim::SimulatorOptions options;
     options.clock = clock_;
     options.seed_default_pipelines = false;
+    polysync::testing::ApplySimulatorApi(options);
     auto simulator = sim::Simulator::Start(options);
     ASSERT_TRUE(simulator.ok()) << simulator.status();
     sim_ = *std::move(simulator);
@@ -362,6 +364,7 @@ TEST(PipelinesClientQueueTest, ExpiredWaiterDoesNotStrandTheQueue) {
   sim::SimulatorOptions options;
   options.clock = clock;
   options.seed_default_pipelines = false;
+  polysync::testing::ApplySimulatorApi(options);
   auto simulator = sim::Simulator::Start(options);
   ASSERT_TRUE(simulator.ok());
   auto& sim = **simulator;
@@ -415,6 +418,7 @@ TEST(PipelinesClientQueueTest, WaitingInteractiveCallsGoBeforeBulkOnes) {
   sim::SimulatorOptions options;
   options.clock = clock;
   options.seed_default_pipelines = false;
+  polysync::testing::ApplySimulatorApi(options);
   options.io_threads = 8;
   auto simulator = sim::Simulator::Start(options);
   ASSERT_TRUE(simulator.ok());
