@@ -671,7 +671,16 @@ TEST_F(ServiceTest, MalformedInputGetsTheRightCodeAndSendsNothing) {
   EXPECT_EQ(UpstreamRequests(), before);
 }
 
-TEST_F(ServiceTest, UnreadableRetryStateIsAnErrorNotAFinalFailure) {
+// Pinned to the legacy API: the outage is of GET .../requests/{request_id},
+// which today's API does not have.
+class LegacyApiServiceTest : public ServiceTest {
+ protected:
+  void ConfigureSimulator(sim::SimulatorOptions& options) override {
+    options.workspace.legacy_request_api = true;
+  }
+};
+
+TEST_F(LegacyApiServiceTest, UnreadableRetryStateIsAnErrorNotAFinalFailure) {
   const std::string id =
       CreatePipeline("flaky", sim::Behavior::kFailOnceThenRetry);
   v1::StartUpdateResponse started = MustStart(id);
