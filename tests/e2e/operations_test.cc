@@ -21,6 +21,7 @@
 #include "server/config.h"
 #include "server/metrics_http.h"
 #include "server/server.h"
+#include "tests/testing/simulator_api.h"
 
 namespace polysync {
 namespace {
@@ -57,6 +58,7 @@ class Harness {
     sim::SimulatorOptions sim_options;
     sim_options.clock = std::make_shared<sim::ManualClock>();
     sim_options.seed_default_pipelines = false;
+    polysync::testing::ApplySimulatorApi(sim_options);
     sim_ = *sim::Simulator::Start(sim_options);
     setenv("OPS_SIM_TOKEN", sim_->access_token().c_str(), 1);
     auto config = server::ParseConfig(

@@ -15,6 +15,7 @@
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 #include "server/backend.h"
 #include "tests/testing/service_harness.h"
+#include "tests/testing/simulator_api.h"
 
 namespace polysync {
 namespace {
@@ -342,7 +343,9 @@ TEST_F(ServiceTest, FailingPipelineEndsFailedWithItsMessages) {
   EXPECT_EQ(s.dlt_state(), "FAILED");
   EXPECT_TRUE(s.terminal());
   ASSERT_FALSE(s.failure_messages().empty());
-  EXPECT_EQ(s.retry().request_status(), "TERMINATED");
+  // Read from GET .../requests/{id}: the legacy API's only, else empty.
+  EXPECT_EQ(s.retry().request_status(),
+            polysync::testing::LegacySimulatorApi() ? "TERMINATED" : "");
   EXPECT_FALSE(s.retry().retrying());
 }
 
@@ -671,7 +674,16 @@ TEST_F(ServiceTest, MalformedInputGetsTheRightCodeAndSendsNothing) {
   EXPECT_EQ(UpstreamRequests(), before);
 }
 
-TEST_F(ServiceTest, UnreadableRetryStateIsAnErrorNotAFinalFailure) {
+// Pinned to the legacy API: the outage is of GET .../requests/{request_id},
+// which today's API does not have.
+class LegacyApiServiceTest : public ServiceTest {
+ protected:
+  void ConfigureSimulator(sim::SimulatorOptions& options) override {
+    options.workspace.legacy_request_api = true;
+  }
+};
+
+TEST_F(LegacyApiServiceTest, UnreadableRetryStateIsAnErrorNotAFinalFailure) {
   const std::string id =
       CreatePipeline("flaky", sim::Behavior::kFailOnceThenRetry);
   v1::StartUpdateResponse started = MustStart(id);

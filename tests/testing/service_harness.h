@@ -24,6 +24,7 @@
 #include "server/backend.h"
 #include "server/config.h"
 #include "server/server.h"
+#include "tests/testing/simulator_api.h"
 
 namespace polysync::testing {
 
@@ -36,7 +37,8 @@ struct HarnessOptions {
   int port = 0;
   // More keys of the workspace profile "test", starting with a comma.
   std::string workspace_extra;
-  // Changes to the simulator's and the backend's test defaults.
+  // Changes to the simulator's and the backend's test defaults (the
+  // simulator's API is this run's, see simulator_api.h, unless changed here).
   std::function<void(sim::SimulatorOptions&)> configure_simulator;
   std::function<void(server::BackendOptions&)> configure_backend;
 };
@@ -56,6 +58,7 @@ class Harness {
     sim::SimulatorOptions sim_options;
     sim_options.clock = clock_;
     sim_options.seed_default_pipelines = false;
+    ApplySimulatorApi(sim_options);  // this run's API; configure may pin one
     if (options.configure_simulator) options.configure_simulator(sim_options);
     const int port = options.port;
     auto simulator = sim::Simulator::Start(sim_options);

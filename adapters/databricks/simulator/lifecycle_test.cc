@@ -83,8 +83,12 @@ class LifecycleTest : public ::testing::Test {
   int created_ = 0;
 };
 
+// The legacy API's shapes: request_id, mode TRIGGERED, the requests
+// endpoint (today's are in current_api_test).
 TEST_F(LifecycleTest, MovesThroughEveryStateWithAnEventForEach) {
-  Start();
+  SimulatorOptions legacy;
+  legacy.workspace.legacy_request_api = true;
+  Start(legacy);
   std::string id = Create();
   json started = StartUpdate(id);
   std::string update_id = started["update_id"];
@@ -268,8 +272,12 @@ TEST_F(LifecycleTest, FailingPipelineFailsWithErrorEvents) {
   EXPECT_EQ(warn_or_error.size(), 2u);
 }
 
+// Follows the retry through the legacy requests endpoint (today's API:
+// current_api_test).
 TEST_F(LifecycleTest, FailOnceIsRetriedByDltUnderTheSameRequest) {
-  Start();
+  SimulatorOptions legacy;
+  legacy.workspace.legacy_request_api = true;
+  Start(legacy);
   std::string id = Create(Behavior::kFailOnceThenRetry);
   json started = StartUpdate(id);
   std::string first = started["update_id"];

@@ -36,11 +36,12 @@ ABSL_FLAG(std::string, conflict_error_code, "RESOURCE_CONFLICT",
           "error_code when an update is started while one is active.");
 ABSL_FLAG(int, max_active_updates, 200,
           "Concurrent updates allowed in the workspace (0: no limit).");
-ABSL_FLAG(bool, legacy_request_api, true,
+ABSL_FLAG(bool, legacy_request_api, false,
           "Speak the retired API guide's shapes: request_id in start answers "
-          "and updates, GET .../requests/{id}, update mode TRIGGERED. false: "
-          "today's API as the SDKs define it (no request_id; the requests "
-          "endpoint answers 404 ENDPOINT_NOT_FOUND; mode DEFAULT).");
+          "and updates, GET .../requests/{id}, update mode TRIGGERED. false "
+          "(the default): today's API as the SDKs define it (no request_id; "
+          "the requests endpoint answers 404 ENDPOINT_NOT_FOUND; mode "
+          "DEFAULT).");
 ABSL_FLAG(absl::Duration, retry_delay, absl::ZeroDuration(),
           "How long DLT waits before retrying a failed update of a fail_once "
           "pipeline (before time_scale); the pipeline shows --retry_gap_state "

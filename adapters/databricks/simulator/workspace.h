@@ -83,9 +83,9 @@ struct WorkspaceOptions {
   //   (UpdateMode) and, like `config`, only GET update returns it.
   // true: the retired API 2.0 guide's shapes: `request_id` in start answers
   //   and updates, the requests endpoint, `mode` TRIGGERED or CONTINUOUS.
-  // The default stays true until the adapter follows DLT's retries without
-  // the requests endpoint; `--legacy_request_api` sets it in the binary.
-  bool legacy_request_api = true;
+  // The default is today's API; `--legacy_request_api` sets it in the
+  // binary, PDLT_SIMULATOR_API=legacy in tests (tests/testing/simulator_api.h).
+  bool legacy_request_api = false;
   // How long DLT takes to retry a failed update (Behavior::kFailOnceThenRetry)
   // after the failure. In that gap the pipeline's state is `retry_gap_state`
   // (RECOVERING is the likely real one; unverified, so tests vary it), no
