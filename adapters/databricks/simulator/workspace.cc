@@ -222,10 +222,19 @@ json Workspace::LatestUpdates(const Pipeline& p) const {
 json Workspace::StatusJson(const Pipeline& p) const {
   const bool running =
       !p.active_update.empty() && Visible(updates_.at(p.active_update));
+  // PipelineState: RUNNING, STOPPING while a stopped update ends (and for
+  // idle_lag_after_stop after it), DLT's retry gap, else IDLE.
+  std::string state = "IDLE";
+  if (running) {
+    state = updates_.at(p.active_update).state == "STOPPING" ? "STOPPING"
+                                                             : "RUNNING";
+  } else if (!p.retry_of.empty()) {
+    state = options_.retry_gap_state;
+  } else if (p.stopping_until > now_) {
+    state = "STOPPING";
+  }
   json j = {{"pipeline_id", p.id},
-            {"state", running               ? std::string("RUNNING")
-                      : !p.retry_of.empty() ? options_.retry_gap_state
-                                            : std::string("IDLE")},
+            {"state", state},
             {"name", p.name},
             {"creator_user_name", p.creator},
             {"run_as_user_name", p.creator}};
@@ -712,6 +721,12 @@ ApiResult Workspace::StartUpdate(absl::Time now, const std::string& id,
         absl::StrCat("Cannot start a new update of pipeline ", id,
                      ": the pipeline is ", options_.retry_gap_state, "."));
   }
+  if (p->stopping_until > now) {
+    return ApiResult::Error(
+        options_.conflict_status, options_.conflict_error_code,
+        absl::StrCat("Cannot start a new update of pipeline ", id,
+                     ": the pipeline is STOPPING."));
+  }
   if (options_.max_active_updates > 0 &&
       static_cast<int>(active_.size()) >= options_.max_active_updates) {
     return ApiResult::Error(
@@ -973,6 +988,9 @@ void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
   if (IsTerminal(state)) {
     active_.erase(u.id);
     if (p.active_update == u.id) p.active_update.clear();
+    if (state == "CANCELED" && previous == "STOPPING") {
+      p.stopping_until = at + options_.idle_lag_after_stop;
+    }
     if (state == "FAILED" && p.behavior == Behavior::kFailOnceThenRetry &&
         u.start.cause != "RETRY_ON_FAILURE") {
       // DLT retries the failed update itself, under the same request, once
