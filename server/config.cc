@@ -412,6 +412,14 @@ absl::Status ValidateConfig(const ServerConfig& config) {
     return absl::InvalidArgumentError(
         "status_cache_ttl: must be between 0s and 60s");
   }
+  if (config.has_restart_timeout() &&
+      (config.restart_timeout().seconds() < 0 ||
+       config.restart_timeout().nanos() < 0 ||
+       ToDuration(config.restart_timeout()) < absl::Seconds(1) ||
+       ToDuration(config.restart_timeout()) > absl::Hours(24))) {
+    return absl::InvalidArgumentError(
+        "restart_timeout: must be between 1s and 24h");
+  }
   if (auto s = CheckListen("listen", config.listen()); !s.ok()) {
     return s;
   }

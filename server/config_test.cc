@@ -182,6 +182,21 @@ TEST(ConfigTest, WorkspaceLimitsAndStatusCacheAreReadAndChecked) {
   EXPECT_THAT(stale.status().message(), HasSubstr("status_cache_ttl"));
 }
 
+TEST(ConfigTest, RestartTimeoutIsReadAndChecked) {
+  auto config = ParseConfig(R"json({"restart_timeout": "90s"})json", "x.json");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(ToDuration(config->restart_timeout()), absl::Seconds(90));
+  for (const char* bad : {"0s", "0.5s", "-1s", "86401s"}) {
+    auto refused = ParseConfig(
+        absl::StrCat(R"json({"restart_timeout": ")json", bad, R"json("})json"),
+        "x.json");
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+    EXPECT_THAT(refused.status().message(), HasSubstr("restart_timeout"))
+        << bad;
+  }
+}
+
 TEST(ConfigTest, BadLogLevelIsRefused) {
   auto config = ParseConfig(R"json({"log_level": "loud"})json", "x.json");
   EXPECT_THAT(config.status().message(), HasSubstr("log_level"));
