@@ -69,6 +69,16 @@ v1::StartUpdateResponse ResponseFor(const api::Workspace& ws,
 }
 
 // Start, and on "already active", fail / attach / restart.
+//
+// A restart stops the active update, waits for the pipeline's state to be
+// IDLE (as the SDKs' stop-and-wait and the Databricks CLI's restart do; a
+// FAILED pipeline ends the wait, as it ends theirs), then starts. While it
+// waits, and when the new start is refused because an update is active, the
+// active update decides: the stopped one is waited out; an update that
+// appeared after the stop with cause RETRY_ON_FAILURE is DLT's retry of it
+// and is stopped in turn; any other ends the restart with
+// FAILED_PRECONDITION naming it. The wait ends at the caller's deadline or
+// restart_timeout after the first stop, whichever is first.
 class StartOp : public std::enable_shared_from_this<StartOp> {
  public:
   StartOp(api::Workspace& ws, std::string pipeline_id, StartPlan plan,
@@ -107,17 +117,27 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
       done_(std::move(r));
       return;
     }
-    if (outcome.status().code() != absl::StatusCode::kFailedPrecondition ||
-        restarted_) {
+    if (outcome.status().code() != absl::StatusCode::kFailedPrecondition) {
       done_(outcome.status());
       return;
     }
     // Most likely another update is active: find it.
     refusal_ = outcome.status();
     auto self = shared_from_this();
-    ws_.client().GetPipeline(
-        pipeline_id_, ctx_,
-        [self](absl::StatusOr<Pipeline> p) { self->OnConflict(std::move(p)); });
+    ws_.client().GetPipeline(pipeline_id_, ctx_,
+                             [self](absl::StatusOr<Pipeline> p) {
+                               if (!self->waiting_) {
+                                 self->OnConflict(std::move(p));
+                                 return;
+                               }
+                               // The new start of a restart was refused.
+                               if (!p.ok()) {
+                                 self->done_(p.status());
+                                 return;
+                               }
+                               self->last_state_ = p->state;
+                               self->CheckActive(*p);
+                             });
   }
 
   void OnConflict(absl::StatusOr<Pipeline> pipeline) {
@@ -147,21 +167,17 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
       }
       case v1::IF_RUNNING_RESTART: {
         stopped_run_id_ = active_run;
+        // Updates that existed before the stop: none of them is DLT's retry
+        // of the stopped one.
+        for (const auto& u : pipeline->latest_updates) {
+          before_stop_.insert(u.update_id);
+        }
+        ours_.insert(active->update_id);
         log::Info("restart: stopping the active update",
                   {log::Field("workspace", ws_.name()),
                    log::Field("run_id", active_run),
                    log::Field("correlation_id", ctx_.correlation_id)});
-        auto self = shared_from_this();
-        ws_.client().StopPipeline(
-            pipeline_id_, ctx_, [self](absl::StatusOr<api::Empty> s) {
-              if (!s.ok()) {
-                self->done_(s.status());
-                return;
-              }
-              self->wait_until_ =
-                  self->options_.now() + self->options_.restart_timeout;
-              self->WaitIdle();
-            });
+        SendStop();
         return;
       }
       default:
@@ -171,6 +187,25 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
             "); set if_running to IF_RUNNING_ATTACH to follow it or "
             "IF_RUNNING_RESTART to stop it and start a new update")));
     }
+  }
+
+  // Stops the pipeline's active update (the one to restart, or DLT's retry
+  // of it), then waits.
+  void SendStop() {
+    auto self = shared_from_this();
+    ws_.client().StopPipeline(
+        pipeline_id_, ctx_, [self](absl::StatusOr<api::Empty> s) {
+          if (!s.ok()) {
+            self->done_(s.status());
+            return;
+          }
+          if (!self->waiting_) {
+            self->waiting_ = true;
+            self->wait_until_ =
+                self->options_.now() + self->options_.restart_timeout;
+          }
+          self->WaitIdle();
+        });
   }
 
   // Polls until the pipeline is idle. A poll is sent only when its answer
@@ -186,38 +221,109 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
       return;
     }
     if (now + poll_round_trip_ > ctx_.deadline) {
-      GiveUpWaiting();
+      GiveUpWaiting(/*restart_timeout=*/false);
       return;
     }
     auto self = shared_from_this();
     ws_.client().GetPipeline(
         pipeline_id_, ctx_, [self, now](absl::StatusOr<Pipeline> p) {
-          const absl::Time answered = self->options_.now();
-          self->poll_round_trip_ = answered - now;
+          self->poll_round_trip_ = self->options_.now() - now;
           if (!p.ok()) {
             self->done_(p.status());
             return;
           }
-          if (!ActiveUpdate(*p).has_value()) {
-            self->restarted_ = true;
+          self->last_state_ = p->state;
+          if (p->state == "IDLE") {
             self->Start();
             return;
           }
-          const absl::Time next = answered + self->options_.restart_poll;
-          if (next > self->wait_until_ ||
-              next + self->poll_round_trip_ > self->ctx_.deadline) {
-            self->GiveUpWaiting();
+          if (p->state == "FAILED") {
+            self->done_(absl::FailedPreconditionError(absl::StrCat(
+                "restart: after run ", self->stopped_run_id_,
+                " was stopped the pipeline is FAILED",
+                p->cause.empty() ? "" : absl::StrCat(" (cause ", p->cause, ")"),
+                ", not IDLE; no new update was started")));
             return;
           }
-          self->transport_.RunAfter(self->options_.restart_poll,
-                                    [self] { self->WaitIdle(); });
+          self->CheckActive(*p);
         });
   }
 
-  void GiveUpWaiting() {
-    done_(absl::DeadlineExceededError(
-        absl::StrCat("restart: the stopped update ", stopped_run_id_,
-                     " did not end in time; no new update was started")));
+  // While waiting: the stopped update (or none) is waited out, DLT's retry
+  // of it is stopped in turn, any other active update ends the restart.
+  void CheckActive(const Pipeline& pipeline) {
+    auto active = ActiveUpdate(pipeline);
+    if (!active.has_value() || ours_.count(active->update_id) > 0) {
+      NextPoll();
+      return;
+    }
+    if (before_stop_.count(active->update_id) > 0) {
+      Foreign(active->update_id, active->state, "");
+      return;
+    }
+    // New since the stop: the cause says whose it is.
+    auto self = shared_from_this();
+    const std::string update_id = active->update_id;
+    const std::string state = active->state;
+    ws_.client().GetUpdate(
+        pipeline_id_, update_id, ctx_,
+        [self, update_id, state](absl::StatusOr<UpdateInfo> u) {
+          if (!u.ok()) {
+            self->done_(u.status());
+            return;
+          }
+          if (u->cause != "RETRY_ON_FAILURE") {
+            self->Foreign(update_id, u->state.empty() ? state : u->state,
+                          u->cause);
+            return;
+          }
+          self->ours_.insert(update_id);
+          log::Info(
+              "restart: stopping DLT's retry of the stopped update",
+              {log::Field("workspace", self->ws_.name()),
+               log::Field("run_id", FormatRunId(self->pipeline_id_, update_id)),
+               log::Field("stopped_run_id", self->stopped_run_id_),
+               log::Field("correlation_id", self->ctx_.correlation_id)});
+          self->SendStop();
+        });
+  }
+
+  void Foreign(const std::string& update_id, const std::string& state,
+               const std::string& cause) {
+    done_(absl::FailedPreconditionError(absl::StrCat(
+        "restart: run ", stopped_run_id_,
+        " was stopped, but another update is now active on pipeline ",
+        pipeline_id_, " (run id ", FormatRunId(pipeline_id_, update_id),
+        ", state ", state, cause.empty() ? "" : absl::StrCat(", cause ", cause),
+        "), not started by this restart; it was not stopped and no new "
+        "update was started")));
+  }
+
+  void NextPoll() {
+    const absl::Time next = options_.now() + options_.restart_poll;
+    if (next > wait_until_) {
+      GiveUpWaiting(/*restart_timeout=*/true);
+      return;
+    }
+    if (next + poll_round_trip_ > ctx_.deadline) {
+      GiveUpWaiting(/*restart_timeout=*/false);
+      return;
+    }
+    auto self = shared_from_this();
+    transport_.RunAfter(options_.restart_poll, [self] { self->WaitIdle(); });
+  }
+
+  void GiveUpWaiting(bool restart_timeout) {
+    done_(absl::DeadlineExceededError(absl::StrCat(
+        "restart: the stopped update ", stopped_run_id_,
+        " did not end in time (",
+        restart_timeout
+            ? absl::StrCat("restart_timeout ",
+                           absl::FormatDuration(options_.restart_timeout))
+            : std::string("the caller's deadline"),
+        last_state_.empty() ? ""
+                            : absl::StrCat("; the pipeline is ", last_state_),
+        "); no new update was started")));
   }
 
   api::Workspace& ws_;
@@ -230,10 +336,17 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
   Runs::Done<v1::StartUpdateResponse> done_;
   absl::Status refusal_;
   std::string stopped_run_id_;
+  // The restart's updates: the stopped one and DLT's retries of it.
+  std::set<std::string> ours_;
+  // latest_updates when the restart stopped the active update.
+  std::set<std::string> before_stop_;
+  // The pipeline's state at the last read.
+  std::string last_state_;
+  // A stop was sent: refusals of the new start are waited out.
+  bool waiting_ = false;
   absl::Time wait_until_;
   // How long the last restart poll took to be answered.
   absl::Duration poll_round_trip_ = absl::ZeroDuration();
-  bool restarted_ = false;
 };
 
 // Stop after checking that the run is the pipeline's active update.

@@ -8,8 +8,8 @@
 // sent; honours idempotency keys (scoped to workspace and pipeline, within a
 // window; a duplicate in flight waits for the first call's result; only
 // successes are remembered); and handles an update that is already active
-// (fail, attach, or restart: stop it, wait for the pipeline to be idle,
-// start).
+// (fail, attach, or restart: stop it, wait for the pipeline's state to be
+// IDLE, start; see StartOp in runs.cc).
 // Stop: the API stops a pipeline's *active* update, so Stop first checks that
 // the run (or DLT's retry of it) is that update; a run that has ended is
 // answered with its status and stop_sent=false; a different active update is
@@ -39,8 +39,10 @@ struct RunsOptions {
   // How long a successful StartUpdate is remembered for its idempotency key.
   absl::Duration idempotency_window = absl::Hours(1);
   size_t max_idempotency_entries = 100000;
-  // IF_RUNNING_RESTART: how often and how long to wait for the pipeline to
-  // become idle after the stop.
+  // IF_RUNNING_RESTART: how often to read the pipeline while waiting for
+  // its state to be IDLE after the stop, and how long to wait at most (from
+  // the first stop; the caller's deadline may end it sooner). The
+  // configuration's `restart_timeout` sets the latter.
   absl::Duration restart_poll = absl::Seconds(2);
   absl::Duration restart_timeout = absl::Minutes(10);
   std::function<absl::Time()> now = [] { return absl::Now(); };
