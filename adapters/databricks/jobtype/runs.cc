@@ -81,8 +81,10 @@ v1::StartUpdateResponse ResponseFor(const api::Workspace& ws,
 // restart_timeout after the first stop, whichever is first.
 class StartOp : public std::enable_shared_from_this<StartOp> {
  public:
+  // `outlive_caller`: the start is settled even after the caller has gone
+  // (a keyed start: its outcome is remembered for the caller's retry).
   StartOp(api::Workspace& ws, std::string pipeline_id, StartPlan plan,
-          v1::IfRunning if_running, api::CallContext ctx,
+          v1::IfRunning if_running, api::CallContext ctx, bool outlive_caller,
           http::Transport& transport, const RunsOptions& options,
           Runs::Done<v1::StartUpdateResponse> done)
       : ws_(ws),
@@ -90,6 +92,7 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
         plan_(std::move(plan)),
         if_running_(if_running),
         ctx_(std::move(ctx)),
+        outlive_caller_(outlive_caller),
         transport_(transport),
         options_(options),
         done_(std::move(done)) {}
@@ -97,13 +100,29 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
   void Start() {
     auto self = shared_from_this();
     ws_.client().StartUpdate(
-        pipeline_id_, BodyFor(plan_), ctx_,
+        pipeline_id_, BodyFor(plan_), StartContext(),
         [self](absl::StatusOr<api::StartUpdateOutcome> outcome) {
           self->OnStarted(std::move(outcome));
         });
   }
 
  private:
+  // The context of the start request itself. One that outlives its caller
+  // has no deadline of its own (the client bounds the whole start by its
+  // default timeout), so a slow answer is awaited instead of cut off and
+  // guessed at; it is still not sent once the caller's deadline has passed
+  // or the caller has gone.
+  api::CallContext StartContext() const {
+    api::CallContext c = ctx_;
+    if (!outlive_caller_) return c;
+    c.deadline = absl::InfiniteFuture();
+    c.cancelled = [cancelled = ctx_.cancelled, deadline = ctx_.deadline,
+                   now = options_.now] {
+      return now() >= deadline || (cancelled && cancelled());
+    };
+    return c;
+  }
+
   void OnStarted(absl::StatusOr<api::StartUpdateOutcome> outcome) {
     if (outcome.ok()) {
       v1::StartUpdateResponse r = ResponseFor(
@@ -331,6 +350,7 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
   const StartPlan plan_;
   const v1::IfRunning if_running_;
   const api::CallContext ctx_;
+  const bool outlive_caller_;
   http::Transport& transport_;
   const RunsOptions& options_;
   Runs::Done<v1::StartUpdateResponse> done_;
@@ -513,7 +533,7 @@ void Runs::Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
   }
   if (request.idempotency_key().empty()) {
     StartChecked(**ws, request, *std::move(plan), std::move(ctx),
-                 std::move(done));
+                 /*outlive_caller=*/false, std::move(done));
     return;
   }
   const std::string key =
@@ -576,7 +596,10 @@ void Runs::Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
     done(*std::move(answer));
     return;
   }
+  // Settled even if the caller leaves meanwhile: the outcome is remembered
+  // under the key, so the caller's retry is answered with it.
   StartChecked(**ws, request, *std::move(plan), std::move(ctx),
+               /*outlive_caller=*/true,
                [this, key, done = std::move(done)](
                    absl::StatusOr<v1::StartUpdateResponse> result) {
                  if (result.ok()) {
@@ -617,11 +640,11 @@ void Runs::RememberResult(
 
 void Runs::StartChecked(api::Workspace& ws,
                         const v1::StartUpdateRequest& request, StartPlan plan,
-                        api::CallContext ctx,
+                        api::CallContext ctx, bool outlive_caller,
                         Done<v1::StartUpdateResponse> done) {
-  std::make_shared<StartOp>(ws, request.pipeline_id(), std::move(plan),
-                            request.if_running(), std::move(ctx), transport_,
-                            options_, std::move(done))
+  std::make_shared<StartOp>(
+      ws, request.pipeline_id(), std::move(plan), request.if_running(),
+      std::move(ctx), outlive_caller, transport_, options_, std::move(done))
       ->Start();
 }
 
