@@ -30,6 +30,11 @@ absl::StatusOr<std::unique_ptr<Backend>> Backend::Create(
         absl::Seconds(options.config.dlt_retry_window().seconds()) +
         absl::Nanoseconds(options.config.dlt_retry_window().nanos());
   }
+  if (options.config.has_restart_timeout()) {
+    options.job_type.runs.restart_timeout =
+        absl::Seconds(options.config.restart_timeout().seconds()) +
+        absl::Nanoseconds(options.config.restart_timeout().nanos());
+  }
   auth::ProfileSources sources;
   sources.databrickscfg_path = options.databrickscfg_path;
   sources.default_workspace = options.default_workspace;

@@ -420,6 +420,14 @@ absl::Status ValidateConfig(const ServerConfig& config) {
     return absl::InvalidArgumentError(
         "dlt_retry_window: must be between 1m and 24h");
   }
+  if (config.has_restart_timeout() &&
+      (config.restart_timeout().seconds() < 0 ||
+       config.restart_timeout().nanos() < 0 ||
+       ToDuration(config.restart_timeout()) < absl::Seconds(1) ||
+       ToDuration(config.restart_timeout()) > absl::Hours(24))) {
+    return absl::InvalidArgumentError(
+        "restart_timeout: must be between 1s and 24h");
+  }
   if (auto s = CheckListen("listen", config.listen()); !s.ok()) {
     return s;
   }

@@ -183,7 +183,8 @@ TEST(ConfigTest, WorkspaceLimitsAndStatusCacheAreReadAndChecked) {
 }
 
 TEST(ConfigTest, DltRetryWindowIsReadAndChecked) {
-  auto config = ParseConfig(R"json({"dlt_retry_window": "1800s"})json", "x.json");
+  auto config =
+      ParseConfig(R"json({"dlt_retry_window": "1800s"})json", "x.json");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->dlt_retry_window().seconds(), 1800);
   for (const char* bad : {R"json({"dlt_retry_window": "30s"})json",
@@ -193,6 +194,21 @@ TEST(ConfigTest, DltRetryWindowIsReadAndChecked) {
     EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument)
         << bad;
     EXPECT_THAT(refused.status().message(), HasSubstr("dlt_retry_window"))
+        << bad;
+  }
+}
+
+TEST(ConfigTest, RestartTimeoutIsReadAndChecked) {
+  auto config = ParseConfig(R"json({"restart_timeout": "90s"})json", "x.json");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(ToDuration(config->restart_timeout()), absl::Seconds(90));
+  for (const char* bad : {"0s", "0.5s", "-1s", "86401s"}) {
+    auto refused = ParseConfig(
+        absl::StrCat(R"json({"restart_timeout": ")json", bad, R"json("})json"),
+        "x.json");
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+    EXPECT_THAT(refused.status().message(), HasSubstr("restart_timeout"))
         << bad;
   }
 }

@@ -169,10 +169,30 @@ grpc::ServerUnaryReactor* Refuse(
   return reactor;
 }
 
-// Called with a unary call's outcome before it finishes (audit lines).
+// Called with a unary call's outcome before it finishes (audit lines):
+// what the call came to (`resolved`) and what the caller received
+// (`received`: the same status, unless the outcome came after the caller
+// had gone).
 template <typename Response>
-using Audit = std::function<void(const absl::StatusOr<Response>&,
+using Audit = std::function<void(const absl::StatusOr<Response>& resolved,
+                                 const absl::Status& received,
                                  const std::string& correlation_id)>;
+
+// What a caller that is no longer waiting received: DEADLINE_EXCEEDED once
+// its deadline has passed (gRPC answered it so), CANCELLED once it cancelled
+// (or the server cut the call off); nullopt while it still waits.
+std::optional<absl::Status> CallerGone(grpc::CallbackServerContext* context,
+                                       absl::Time deadline) {
+  if (absl::Now() >= deadline) {
+    return absl::DeadlineExceededError(
+        "the caller's deadline passed before the call was answered");
+  }
+  if (context->IsCancelled()) {
+    return absl::CancelledError(
+        "the call was cancelled before it was answered");
+  }
+  return std::nullopt;
+}
 
 // Runs a unary JobType call and finishes the reactor with its result,
 // serialized into `response`. `request` is kept alive until then.
@@ -188,10 +208,20 @@ grpc::ServerUnaryReactor* Unary(const char* method,
   api::CallContext ctx = ContextOf(context);
   call(ctx,
        [method, context, reactor, request = std::move(request), response, start,
-        audit = std::move(audit),
-        correlation_id = ctx.correlation_id](absl::StatusOr<Response> result) {
-         if (audit) audit(result, correlation_id);
-         if (result.ok()) {
+        audit = std::move(audit), correlation_id = ctx.correlation_id,
+        deadline = ctx.deadline](absl::StatusOr<Response> result) {
+         // An outcome that comes after the caller has gone is not what it
+         // received: the audit line, the metric and the log line say what
+         // it did receive.
+         const std::optional<absl::Status> gone = CallerGone(context, deadline);
+         if (audit) {
+           audit(result, gone ? *gone : result.status(), correlation_id);
+         }
+         std::string resolved;  // set when the caller had gone
+         if (gone) {
+           resolved = result.ok() ? "OK" : result.status().ToString();
+           result = *gone;
+         } else if (result.ok()) {
            if (absl::Status encoded = SerializeResponse(*result, response);
                !encoded.ok()) {
              result = encoded;
@@ -204,7 +234,14 @@ grpc::ServerUnaryReactor* Unary(const char* method,
            context->AddTrailingMetadata(kUnavailableCauseKey, "databricks");
          }
          Record(method, status, start);
-         if (!status.ok()) {
+         if (gone) {
+           log::Info("rpc failed",
+                     {log::Field("method", method),
+                      log::Field("code", CodeName(status.error_code())),
+                      log::Field("error", status.error_message()),
+                      log::Field("resolved_after_caller_left", resolved),
+                      log::Field("correlation_id", correlation_id)});
+         } else if (!status.ok()) {
            log::Info("rpc failed",
                      {log::Field("method", method),
                       log::Field("code", CodeName(status.error_code())),
@@ -562,17 +599,36 @@ grpc::ServerUnaryReactor* PipelinesService::StartUpdate(
       Audit<v1::StartUpdateResponse>(
           [caller = *who,
            workspace = Logged(Shape::kWorkspace, request->workspace()),
-           pipeline = Logged(Shape::kPipelineId, request->pipeline_id())](
+           pipeline = Logged(Shape::kPipelineId, request->pipeline_id()),
+           keyed = !request->idempotency_key().empty(),
+           profile = request->workspace().empty()
+                         ? job_type_.default_workspace()
+                         : Logged(Shape::kWorkspace, request->workspace())](
               const absl::StatusOr<v1::StartUpdateResponse>& r,
-              const std::string& correlation_id) {
-            log::Info("audit",
-                      {log::Field("action", "StartUpdate"),
-                       log::Field("caller", caller),
-                       log::Field("workspace", workspace),
+              const absl::Status& received, const std::string& correlation_id) {
+            log::Info(
+                "audit",
+                {log::Field("action", "StartUpdate"),
+                 log::Field("caller", caller),
+                 log::Field("workspace", workspace),
+                 log::Field("pipeline_id", pipeline),
+                 log::Field("run_id", received.ok() ? r->run_id() : ""),
+                 log::Field("outcome", received.ok() ? std::string("OK")
+                                                     : received.ToString()),
+                 log::Field("correlation_id", correlation_id)});
+            if (received.ok() || received == r.status()) return;
+            // Settled after the caller had gone: a success is remembered
+            // under the idempotency key for the caller's retry.
+            log::Info(received.code() == absl::StatusCode::kDeadlineExceeded
+                          ? "start resolved after the caller's deadline"
+                          : "start resolved after the caller left",
+                      {log::Field("workspace", profile),
                        log::Field("pipeline_id", pipeline),
                        log::Field("run_id", r.ok() ? r->run_id() : ""),
                        log::Field("outcome", r.ok() ? std::string("OK")
                                                     : r.status().ToString()),
+                       log::Field("remembered_under_key", keyed && r.ok()),
+                       log::Field("replayed", r.ok() && r->replayed()),
                        log::Field("correlation_id", correlation_id)});
           }));
 }
@@ -634,16 +690,18 @@ grpc::ServerUnaryReactor* PipelinesService::StopUpdate(
            workspace = Logged(Shape::kWorkspace, request->workspace()),
            run_id = Logged(Shape::kRunId, request->run_id())](
               const absl::StatusOr<v1::StopUpdateResponse>& r,
-              const std::string& correlation_id) {
-            log::Info("audit",
-                      {log::Field("action", "StopUpdate"),
-                       log::Field("caller", caller),
-                       log::Field("workspace", workspace),
-                       log::Field("run_id", run_id),
-                       log::Field("stop_sent", r.ok() && r->stop_sent()),
-                       log::Field("outcome", r.ok() ? std::string("OK")
-                                                    : r.status().ToString()),
-                       log::Field("correlation_id", correlation_id)});
+              const absl::Status& received, const std::string& correlation_id) {
+            // stop_sent is what was done, even for a caller that had gone.
+            log::Info(
+                "audit",
+                {log::Field("action", "StopUpdate"),
+                 log::Field("caller", caller),
+                 log::Field("workspace", workspace),
+                 log::Field("run_id", run_id),
+                 log::Field("stop_sent", r.ok() && r->stop_sent()),
+                 log::Field("outcome", received.ok() ? std::string("OK")
+                                                     : received.ToString()),
+                 log::Field("correlation_id", correlation_id)});
           }));
 }
 

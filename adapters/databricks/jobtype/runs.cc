@@ -69,10 +69,22 @@ v1::StartUpdateResponse ResponseFor(const api::Workspace& ws,
 }
 
 // Start, and on "already active", fail / attach / restart.
+//
+// A restart stops the active update, waits for the pipeline's state to be
+// IDLE (as the SDKs' stop-and-wait and the Databricks CLI's restart do; a
+// FAILED pipeline ends the wait, as it ends theirs), then starts. While it
+// waits, and when the new start is refused because an update is active, the
+// active update decides: the stopped one is waited out; an update that
+// appeared after the stop with cause RETRY_ON_FAILURE is DLT's retry of it
+// and is stopped in turn; any other ends the restart with
+// FAILED_PRECONDITION naming it. The wait ends at the caller's deadline or
+// restart_timeout after the first stop, whichever is first.
 class StartOp : public std::enable_shared_from_this<StartOp> {
  public:
+  // `outlive_caller`: the start is settled even after the caller has gone
+  // (a keyed start: its outcome is remembered for the caller's retry).
   StartOp(api::Workspace& ws, std::string pipeline_id, StartPlan plan,
-          v1::IfRunning if_running, api::CallContext ctx,
+          v1::IfRunning if_running, api::CallContext ctx, bool outlive_caller,
           http::Transport& transport, const RunsOptions& options,
           Runs::Done<v1::StartUpdateResponse> done)
       : ws_(ws),
@@ -80,6 +92,7 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
         plan_(std::move(plan)),
         if_running_(if_running),
         ctx_(std::move(ctx)),
+        outlive_caller_(outlive_caller),
         transport_(transport),
         options_(options),
         done_(std::move(done)) {}
@@ -87,13 +100,29 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
   void Start() {
     auto self = shared_from_this();
     ws_.client().StartUpdate(
-        pipeline_id_, BodyFor(plan_), ctx_,
+        pipeline_id_, BodyFor(plan_), StartContext(),
         [self](absl::StatusOr<api::StartUpdateOutcome> outcome) {
           self->OnStarted(std::move(outcome));
         });
   }
 
  private:
+  // The context of the start request itself. One that outlives its caller
+  // has no deadline of its own (the client bounds the whole start by its
+  // default timeout), so a slow answer is awaited instead of cut off and
+  // guessed at; it is still not sent once the caller's deadline has passed
+  // or the caller has gone.
+  api::CallContext StartContext() const {
+    api::CallContext c = ctx_;
+    if (!outlive_caller_) return c;
+    c.deadline = absl::InfiniteFuture();
+    c.cancelled = [cancelled = ctx_.cancelled, deadline = ctx_.deadline,
+                   now = options_.now] {
+      return now() >= deadline || (cancelled && cancelled());
+    };
+    return c;
+  }
+
   void OnStarted(absl::StatusOr<api::StartUpdateOutcome> outcome) {
     if (outcome.ok()) {
       v1::StartUpdateResponse r = ResponseFor(
@@ -107,17 +136,27 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
       done_(std::move(r));
       return;
     }
-    if (outcome.status().code() != absl::StatusCode::kFailedPrecondition ||
-        restarted_) {
+    if (outcome.status().code() != absl::StatusCode::kFailedPrecondition) {
       done_(outcome.status());
       return;
     }
     // Most likely another update is active: find it.
     refusal_ = outcome.status();
     auto self = shared_from_this();
-    ws_.client().GetPipeline(
-        pipeline_id_, ctx_,
-        [self](absl::StatusOr<Pipeline> p) { self->OnConflict(std::move(p)); });
+    ws_.client().GetPipeline(pipeline_id_, ctx_,
+                             [self](absl::StatusOr<Pipeline> p) {
+                               if (!self->waiting_) {
+                                 self->OnConflict(std::move(p));
+                                 return;
+                               }
+                               // The new start of a restart was refused.
+                               if (!p.ok()) {
+                                 self->done_(p.status());
+                                 return;
+                               }
+                               self->last_state_ = p->state;
+                               self->CheckActive(*p);
+                             });
   }
 
   void OnConflict(absl::StatusOr<Pipeline> pipeline) {
@@ -147,21 +186,17 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
       }
       case v1::IF_RUNNING_RESTART: {
         stopped_run_id_ = active_run;
+        // Updates that existed before the stop: none of them is DLT's retry
+        // of the stopped one.
+        for (const auto& u : pipeline->latest_updates) {
+          before_stop_.insert(u.update_id);
+        }
+        ours_.insert(active->update_id);
         log::Info("restart: stopping the active update",
                   {log::Field("workspace", ws_.name()),
                    log::Field("run_id", active_run),
                    log::Field("correlation_id", ctx_.correlation_id)});
-        auto self = shared_from_this();
-        ws_.client().StopPipeline(
-            pipeline_id_, ctx_, [self](absl::StatusOr<api::Empty> s) {
-              if (!s.ok()) {
-                self->done_(s.status());
-                return;
-              }
-              self->wait_until_ =
-                  self->options_.now() + self->options_.restart_timeout;
-              self->WaitIdle();
-            });
+        SendStop();
         return;
       }
       default:
@@ -171,6 +206,25 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
             "); set if_running to IF_RUNNING_ATTACH to follow it or "
             "IF_RUNNING_RESTART to stop it and start a new update")));
     }
+  }
+
+  // Stops the pipeline's active update (the one to restart, or DLT's retry
+  // of it), then waits.
+  void SendStop() {
+    auto self = shared_from_this();
+    ws_.client().StopPipeline(
+        pipeline_id_, ctx_, [self](absl::StatusOr<api::Empty> s) {
+          if (!s.ok()) {
+            self->done_(s.status());
+            return;
+          }
+          if (!self->waiting_) {
+            self->waiting_ = true;
+            self->wait_until_ =
+                self->options_.now() + self->options_.restart_timeout;
+          }
+          self->WaitIdle();
+        });
   }
 
   // Polls until the pipeline is idle. A poll is sent only when its answer
@@ -186,38 +240,109 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
       return;
     }
     if (now + poll_round_trip_ > ctx_.deadline) {
-      GiveUpWaiting();
+      GiveUpWaiting(/*restart_timeout=*/false);
       return;
     }
     auto self = shared_from_this();
     ws_.client().GetPipeline(
         pipeline_id_, ctx_, [self, now](absl::StatusOr<Pipeline> p) {
-          const absl::Time answered = self->options_.now();
-          self->poll_round_trip_ = answered - now;
+          self->poll_round_trip_ = self->options_.now() - now;
           if (!p.ok()) {
             self->done_(p.status());
             return;
           }
-          if (!ActiveUpdate(*p).has_value()) {
-            self->restarted_ = true;
+          self->last_state_ = p->state;
+          if (p->state == "IDLE") {
             self->Start();
             return;
           }
-          const absl::Time next = answered + self->options_.restart_poll;
-          if (next > self->wait_until_ ||
-              next + self->poll_round_trip_ > self->ctx_.deadline) {
-            self->GiveUpWaiting();
+          if (p->state == "FAILED") {
+            self->done_(absl::FailedPreconditionError(absl::StrCat(
+                "restart: after run ", self->stopped_run_id_,
+                " was stopped the pipeline is FAILED",
+                p->cause.empty() ? "" : absl::StrCat(" (cause ", p->cause, ")"),
+                ", not IDLE; no new update was started")));
             return;
           }
-          self->transport_.RunAfter(self->options_.restart_poll,
-                                    [self] { self->WaitIdle(); });
+          self->CheckActive(*p);
         });
   }
 
-  void GiveUpWaiting() {
-    done_(absl::DeadlineExceededError(
-        absl::StrCat("restart: the stopped update ", stopped_run_id_,
-                     " did not end in time; no new update was started")));
+  // While waiting: the stopped update (or none) is waited out, DLT's retry
+  // of it is stopped in turn, any other active update ends the restart.
+  void CheckActive(const Pipeline& pipeline) {
+    auto active = ActiveUpdate(pipeline);
+    if (!active.has_value() || ours_.count(active->update_id) > 0) {
+      NextPoll();
+      return;
+    }
+    if (before_stop_.count(active->update_id) > 0) {
+      Foreign(active->update_id, active->state, "");
+      return;
+    }
+    // New since the stop: the cause says whose it is.
+    auto self = shared_from_this();
+    const std::string update_id = active->update_id;
+    const std::string state = active->state;
+    ws_.client().GetUpdate(
+        pipeline_id_, update_id, ctx_,
+        [self, update_id, state](absl::StatusOr<UpdateInfo> u) {
+          if (!u.ok()) {
+            self->done_(u.status());
+            return;
+          }
+          if (u->cause != "RETRY_ON_FAILURE") {
+            self->Foreign(update_id, u->state.empty() ? state : u->state,
+                          u->cause);
+            return;
+          }
+          self->ours_.insert(update_id);
+          log::Info(
+              "restart: stopping DLT's retry of the stopped update",
+              {log::Field("workspace", self->ws_.name()),
+               log::Field("run_id", FormatRunId(self->pipeline_id_, update_id)),
+               log::Field("stopped_run_id", self->stopped_run_id_),
+               log::Field("correlation_id", self->ctx_.correlation_id)});
+          self->SendStop();
+        });
+  }
+
+  void Foreign(const std::string& update_id, const std::string& state,
+               const std::string& cause) {
+    done_(absl::FailedPreconditionError(absl::StrCat(
+        "restart: run ", stopped_run_id_,
+        " was stopped, but another update is now active on pipeline ",
+        pipeline_id_, " (run id ", FormatRunId(pipeline_id_, update_id),
+        ", state ", state, cause.empty() ? "" : absl::StrCat(", cause ", cause),
+        "), not started by this restart; it was not stopped and no new "
+        "update was started")));
+  }
+
+  void NextPoll() {
+    const absl::Time next = options_.now() + options_.restart_poll;
+    if (next > wait_until_) {
+      GiveUpWaiting(/*restart_timeout=*/true);
+      return;
+    }
+    if (next + poll_round_trip_ > ctx_.deadline) {
+      GiveUpWaiting(/*restart_timeout=*/false);
+      return;
+    }
+    auto self = shared_from_this();
+    transport_.RunAfter(options_.restart_poll, [self] { self->WaitIdle(); });
+  }
+
+  void GiveUpWaiting(bool restart_timeout) {
+    done_(absl::DeadlineExceededError(absl::StrCat(
+        "restart: the stopped update ", stopped_run_id_,
+        " did not end in time (",
+        restart_timeout
+            ? absl::StrCat("restart_timeout ",
+                           absl::FormatDuration(options_.restart_timeout))
+            : std::string("the caller's deadline"),
+        last_state_.empty() ? ""
+                            : absl::StrCat("; the pipeline is ", last_state_),
+        "); no new update was started")));
   }
 
   api::Workspace& ws_;
@@ -225,15 +350,23 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
   const StartPlan plan_;
   const v1::IfRunning if_running_;
   const api::CallContext ctx_;
+  const bool outlive_caller_;
   http::Transport& transport_;
   const RunsOptions& options_;
   Runs::Done<v1::StartUpdateResponse> done_;
   absl::Status refusal_;
   std::string stopped_run_id_;
+  // The restart's updates: the stopped one and DLT's retries of it.
+  std::set<std::string> ours_;
+  // latest_updates when the restart stopped the active update.
+  std::set<std::string> before_stop_;
+  // The pipeline's state at the last read.
+  std::string last_state_;
+  // A stop was sent: refusals of the new start are waited out.
+  bool waiting_ = false;
   absl::Time wait_until_;
   // How long the last restart poll took to be answered.
   absl::Duration poll_round_trip_ = absl::ZeroDuration();
-  bool restarted_ = false;
 };
 
 // Stop after checking that the run is the pipeline's active update.
@@ -482,7 +615,7 @@ void Runs::Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
   }
   if (request.idempotency_key().empty()) {
     StartChecked(**ws, request, *std::move(plan), std::move(ctx),
-                 std::move(done));
+                 /*outlive_caller=*/false, std::move(done));
     return;
   }
   const std::string key =
@@ -545,7 +678,10 @@ void Runs::Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
     done(*std::move(answer));
     return;
   }
+  // Settled even if the caller leaves meanwhile: the outcome is remembered
+  // under the key, so the caller's retry is answered with it.
   StartChecked(**ws, request, *std::move(plan), std::move(ctx),
+               /*outlive_caller=*/true,
                [this, key, done = std::move(done)](
                    absl::StatusOr<v1::StartUpdateResponse> result) {
                  if (result.ok()) {
@@ -586,11 +722,11 @@ void Runs::RememberResult(
 
 void Runs::StartChecked(api::Workspace& ws,
                         const v1::StartUpdateRequest& request, StartPlan plan,
-                        api::CallContext ctx,
+                        api::CallContext ctx, bool outlive_caller,
                         Done<v1::StartUpdateResponse> done) {
-  std::make_shared<StartOp>(ws, request.pipeline_id(), std::move(plan),
-                            request.if_running(), std::move(ctx), transport_,
-                            options_, std::move(done))
+  std::make_shared<StartOp>(
+      ws, request.pipeline_id(), std::move(plan), request.if_running(),
+      std::move(ctx), outlive_caller, transport_, options_, std::move(done))
       ->Start();
 }
 

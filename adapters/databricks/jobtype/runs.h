@@ -7,9 +7,10 @@
 // Start: validates the request (rules.h PlanStart, ids.h) before anything is
 // sent; honours idempotency keys (scoped to workspace and pipeline, within a
 // window; a duplicate in flight waits for the first call's result; only
-// successes are remembered); and handles an update that is already active
-// (fail, attach, or restart: stop it, wait for the pipeline to be idle,
-// start).
+// successes are remembered, also one settled after the caller's deadline:
+// a keyed start is not cut off when its caller leaves); and handles an update
+// that is already active (fail, attach, or restart: stop it, wait for the
+// pipeline's state to be IDLE, start; see StartOp in runs.cc).
 // Stop: the API stops a pipeline's *active* update, so Stop first checks that
 // the run (or DLT's retry of it) is that update; a run that has ended is
 // answered with its status and stop_sent=false; a different active update is
@@ -42,8 +43,10 @@ struct RunsOptions {
   // How long a successful StartUpdate is remembered for its idempotency key.
   absl::Duration idempotency_window = absl::Hours(1);
   size_t max_idempotency_entries = 100000;
-  // IF_RUNNING_RESTART: how often and how long to wait for the pipeline to
-  // become idle after the stop.
+  // IF_RUNNING_RESTART: how often to read the pipeline while waiting for
+  // its state to be IDLE after the stop, and how long to wait at most (from
+  // the first stop; the caller's deadline may end it sooner). The
+  // configuration's `restart_timeout` sets the latter.
   absl::Duration restart_poll = absl::Seconds(2);
   absl::Duration restart_timeout = absl::Minutes(10);
   // A stop while DLT's retry is pending: how long a retry that appears is
@@ -85,8 +88,10 @@ class Runs {
   struct IdempotencyEntry;
 
  private:
+  // `outlive_caller`: settle the start even after the caller has gone (a
+  // keyed start, whose outcome is remembered for the caller's retry).
   void StartChecked(api::Workspace& ws, const v1::StartUpdateRequest& request,
-                    StartPlan plan, api::CallContext ctx,
+                    StartPlan plan, api::CallContext ctx, bool outlive_caller,
                     Done<v1::StartUpdateResponse> done);
   void RememberResult(const std::string& key,
                       const absl::StatusOr<v1::StartUpdateResponse>& result);

@@ -328,6 +328,9 @@ TEST_F(LifecycleTest, StopCancelsTheActiveUpdate) {
   EXPECT_EQ(GetUpdate(id, update_id)["state"], "INITIALIZING");
   ASSERT_EQ(client_->Post("/api/2.0/pipelines/" + id + "/stop").status, 200);
   EXPECT_EQ(GetUpdate(id, update_id)["state"], "STOPPING");
+  // The pipeline's state follows (PipelineState STOPPING, then IDLE).
+  EXPECT_EQ(client_->Get("/api/2.0/pipelines/" + id).json()["state"],
+            "STOPPING");
   Advance(lifecycle_.stopping);
   EXPECT_EQ(GetUpdate(id, update_id)["state"], "CANCELED");
   auto states = ProgressStates(id, update_id);
@@ -335,6 +338,27 @@ TEST_F(LifecycleTest, StopCancelsTheActiveUpdate) {
   EXPECT_EQ(states[states.size() - 2], "STOPPING");
   EXPECT_EQ(states.back(), "CANCELED");
   EXPECT_EQ(client_->Get("/api/2.0/pipelines/" + id).json()["state"], "IDLE");
+}
+
+// With idle_lag_after_stop the pipeline is STOPPING for a while after the
+// stopped update is CANCELED, and refuses a start until it is IDLE.
+TEST_F(LifecycleTest, PipelineIsIdleOnlyAfterTheLagThatFollowsAStop) {
+  SimulatorOptions options;
+  options.workspace.idle_lag_after_stop = absl::Seconds(20);
+  Start(options);
+  std::string id = Create();
+  std::string update_id = StartUpdate(id)["update_id"];
+  ASSERT_EQ(client_->Post("/api/2.0/pipelines/" + id + "/stop").status, 200);
+  Advance(lifecycle_.stopping);
+  EXPECT_EQ(GetUpdate(id, update_id)["state"], "CANCELED");
+  const std::string path = "/api/2.0/pipelines/" + id;
+  EXPECT_EQ(client_->Get(path).json()["state"], "STOPPING");
+  json refused = StartUpdate(id, "{}", 409);
+  EXPECT_EQ(refused["error_code"], "RESOURCE_CONFLICT");
+  Advance(absl::Seconds(20));
+  EXPECT_EQ(client_->Get(path).json()["state"], "IDLE");
+  StartUpdate(id);
+  EXPECT_EQ(sim_->UpdatesCreated(id), 2);
 }
 
 TEST_F(LifecycleTest, OneActiveUpdatePerPipelineWith409ByDefault) {

@@ -238,9 +238,18 @@ bool Workspace::WillRetry(const Pipeline& p, const Update& u) const {
 json Workspace::StatusJson(const Pipeline& p) const {
   const bool running =
       !p.active_update.empty() && Visible(updates_.at(p.active_update));
-  std::string state = running               ? std::string("RUNNING")
-                      : !p.retry_of.empty() ? options_.retry_gap_state
-                                            : std::string("IDLE");
+  // PipelineState: RUNNING, STOPPING while a stopped update ends (and for
+  // idle_lag_after_stop after it), DLT's retry gap, after_failure_state
+  // when the newest update FAILED and nothing retries it, else IDLE.
+  std::string state = "IDLE";
+  if (running) {
+    state = updates_.at(p.active_update).state == "STOPPING" ? "STOPPING"
+                                                             : "RUNNING";
+  } else if (!p.retry_of.empty()) {
+    state = options_.retry_gap_state;
+  } else if (p.stopping_until > now_) {
+    state = "STOPPING";
+  }
   json j = {{"pipeline_id", p.id},
             {"name", p.name},
             {"creator_user_name", p.creator},
@@ -252,7 +261,7 @@ json Workspace::StatusJson(const Pipeline& p) const {
     j["cluster_id"] = last.cluster_id;
     if (last.state == "FAILED") {
       health = "UNHEALTHY";
-      if (!running && p.retry_of.empty()) state = options_.after_failure_state;
+      if (state == "IDLE") state = options_.after_failure_state;
     }
     j["latest_updates"] = LatestUpdates(p);
     break;
@@ -733,6 +742,12 @@ ApiResult Workspace::StartUpdate(absl::Time now, const std::string& id,
         absl::StrCat("Cannot start a new update of pipeline ", id,
                      ": the pipeline is ", options_.retry_gap_state, "."));
   }
+  if (p->stopping_until > now) {
+    return ApiResult::Error(
+        options_.conflict_status, options_.conflict_error_code,
+        absl::StrCat("Cannot start a new update of pipeline ", id,
+                     ": the pipeline is STOPPING."));
+  }
   if (options_.max_active_updates > 0 &&
       static_cast<int>(active_.size()) >= options_.max_active_updates) {
     return ApiResult::Error(
@@ -999,6 +1014,9 @@ void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
   if (IsTerminal(state)) {
     active_.erase(u.id);
     if (p.active_update == u.id) p.active_update.clear();
+    if (state == "CANCELED" && previous == "STOPPING") {
+      p.stopping_until = at + options_.idle_lag_after_stop;
+    }
     if (state == "FAILED" && WillRetry(p, u)) {
       // DLT retries the failed update itself, under the same request, once
       // retry_delay has passed.

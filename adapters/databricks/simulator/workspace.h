@@ -103,6 +103,12 @@ struct WorkspaceOptions {
   // then goes to after_failure_state). Unverified either way: false keeps
   // the API's documented no-op for a pipeline without an active update.
   bool stop_cancels_pending_retry = false;
+  // The pipeline's state follows a stop as the SDKs' stop-and-wait expects:
+  // STOPPING while the stopped update ends, then IDLE. With this > 0 it
+  // stays STOPPING that long after the stopped update is CANCELED (the
+  // cluster being released: the update's end is seen before the pipeline
+  // is idle), and a start meanwhile gets the conflict answer.
+  absl::Duration idle_lag_after_stop = absl::ZeroDuration();
   uint64_t random_seed = 20261120;
 };
 
@@ -219,6 +225,9 @@ class Workspace {
     // A failed update DLT will retry at `retry_due` (empty when none).
     std::string retry_of;
     absl::Time retry_due;
+    // STOPPING until then after a stopped update ended
+    // (WorkspaceOptions::idle_lag_after_stop).
+    absl::Time stopping_until = absl::InfinitePast();
     std::vector<Event> events;  // oldest first
     int64_t updates_created = 0;
   };
