@@ -25,12 +25,12 @@ absl::Status CheckTableNames(absl::string_view field,
   return absl::OkStatus();
 }
 
-absl::Status CheckMaxResults(const std::optional<int>& max_results) {
+absl::Status CheckMaxResults(const std::optional<int>& max_results,
+                             int limit = kMaxPageSize) {
   if (!max_results.has_value()) return absl::OkStatus();
-  if (*max_results < 1 || *max_results > kMaxPageSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_results must be between 1 and ", kMaxPageSize,
-                     ", got ", *max_results));
+  if (*max_results < 1 || *max_results > limit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_results must be between 1 and ", limit, ", got ", *max_results));
   }
   return absl::OkStatus();
 }
@@ -213,7 +213,10 @@ absl::StatusOr<std::string> ListUpdatesQuery(
 }
 
 absl::StatusOr<std::string> ListEventsQuery(const ListEventsRequest& request) {
-  if (absl::Status s = CheckMaxResults(request.max_results); !s.ok()) return s;
+  if (absl::Status s = CheckMaxResults(request.max_results, kMaxEventsPageSize);
+      !s.ok()) {
+    return s;
+  }
   QueryBuilder query;
   if (request.max_results.has_value()) {
     query.Add("max_results", int64_t{*request.max_results});

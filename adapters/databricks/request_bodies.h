@@ -31,8 +31,15 @@
 
 namespace polysync::databricks {
 
-// Largest max_results this adapter sends for any list endpoint.
+// Largest max_results this adapter sends for list pipelines and list
+// updates (the API's limit for list pipelines; above it is an error).
 inline constexpr int kMaxPageSize = 100;
+
+// The API's largest max_results for list pipeline events: the REST
+// reference (docs.databricks.com/api/pipelines/v2/events) gives
+// `max_results` the constraint "<= 1000"; the SDKs' ListPipelineEventsRequest
+// states no bound.
+inline constexpr int kMaxEventsPageSize = 1000;
 
 // The API's limit on a start's `parameters` as JSON ("10k characters").
 inline constexpr size_t kMaxParametersJsonBytes = 10000;
@@ -67,7 +74,8 @@ class QueryBuilder {
 };
 
 // Query strings of the list endpoints ("" or "?..."). INVALID_ARGUMENT when
-// max_results is outside 1..kMaxPageSize or until_update_id is not an id.
+// max_results is outside 1..kMaxPageSize (1..kMaxEventsPageSize for events)
+// or until_update_id is not an id.
 absl::StatusOr<std::string> ListPipelinesQuery(
     const ListPipelinesRequest& request);
 absl::StatusOr<std::string> ListUpdatesQuery(const ListUpdatesRequest& request);

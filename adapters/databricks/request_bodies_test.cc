@@ -155,13 +155,20 @@ TEST(ListQueriesTest, MaxResultsIsBounded) {
     ListUpdatesRequest updates;
     updates.max_results = bad;
     EXPECT_FALSE(ListUpdatesQuery(updates).ok()) << bad;
+  }
+  // Events allow up to the API's 1000.
+  for (int bad : {0, -1, 1001}) {
     ListEventsRequest events;
     events.max_results = bad;
-    EXPECT_FALSE(ListEventsQuery(events).ok()) << bad;
+    EXPECT_EQ(ListEventsQuery(events).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
   }
   ListEventsRequest events;
   events.max_results = 1;
   EXPECT_EQ(*ListEventsQuery(events), "?max_results=1");
+  events.max_results = kMaxEventsPageSize;
+  EXPECT_EQ(*ListEventsQuery(events), "?max_results=1000");
 }
 
 TEST(ListQueriesTest, ListUpdates) {

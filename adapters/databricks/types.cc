@@ -20,4 +20,11 @@ bool IsKnownPipelineState(std::string_view state) {
   return false;
 }
 
+bool IsKnownEventLevel(std::string_view level) {
+  for (std::string_view known : kEventLevels) {
+    if (level == known) return true;
+  }
+  return false;
+}
+
 }  // namespace polysync::databricks

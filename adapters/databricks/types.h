@@ -35,12 +35,19 @@ inline constexpr std::string_view kPipelineStates[] = {
     "DEPLOYING",  "STARTING", "RUNNING",   "STOPPING", "DELETED",
     "RECOVERING", "FAILED",   "RESETTING", "IDLE"};
 
+// Event levels documented today (PipelineEvent::level; the levels an event
+// query may ask for).
+inline constexpr std::string_view kEventLevels[] = {"INFO", "WARN", "ERROR",
+                                                    "METRICS"};
+
 // COMPLETED, FAILED or CANCELED. Unknown states are not terminal.
 bool IsTerminalUpdateState(std::string_view state);
 // One of kUpdateStates.
 bool IsKnownUpdateState(std::string_view state);
 // One of kPipelineStates.
 bool IsKnownPipelineState(std::string_view state);
+// One of kEventLevels.
+bool IsKnownEventLevel(std::string_view level);
 
 // One entry of a pipeline's `latest_updates` (newest first).
 struct UpdateStateInfo {
@@ -237,9 +244,13 @@ struct ListUpdatesRequest {
   std::string until_update_id;  // validated like any update id
 };
 
+// The order of a pipeline's events: newest first is the API's default,
+// oldest first is `order_by ["timestamp asc"]`.
+enum class EventOrder { kNewestFirst, kOldestFirst };
+
 // Query parameters of GET /api/2.0/pipelines/{pipeline_id}/events.
 struct ListEventsRequest {
-  std::optional<int> max_results;  // 1..100
+  std::optional<int> max_results;  // 1..kMaxEventsPageSize (request_bodies.h)
   // The API refuses page_token combined with anything but max_results: when
   // page_token is set, filter and order_by are not sent (the token carries
   // them).

@@ -672,6 +672,103 @@ void PostStart(std::shared_ptr<Shared> shared, std::string pipeline_id,
       });
 }
 
+// The query's own checks; the ids are checked by the caller.
+absl::Status ValidateEventQuery(const EventQuery& query) {
+  if (!query.update_id.empty()) {
+    if (absl::Status s = ValidateUpdateId(query.update_id); !s.ok()) return s;
+  }
+  for (size_t i = 0; i < query.levels.size(); ++i) {
+    if (!IsKnownEventLevel(query.levels[i])) {
+      // Never echoed (as every refused value): its length only.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "event query: levels[", i,
+          "] is not one of INFO, WARN, ERROR, METRICS (a value of ",
+          query.levels[i].size(), " bytes)"));
+    }
+  }
+  if (query.page_size < 1 || query.page_size > kMaxEventsPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event query: page_size must be between 1 and ",
+                     kMaxEventsPageSize, ", got ", query.page_size));
+  }
+  if (query.max_pages < 1 || query.max_pages > kMaxEventPages) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event query: max_pages must be between 1 and ",
+                     kMaxEventPages, ", got ", query.max_pages));
+  }
+  return absl::OkStatus();
+}
+
+// One ReadEvents call, shared by its pages.
+struct EventsReading {
+  std::string pipeline_id;
+  EventQuery query;
+  std::string filter;  // from update_id and levels
+  CallContext ctx;
+  PipelinesClient::Done<EventsRead> done;
+  EventsRead read;
+};
+
+// Reads the page at `page_token` (empty: the first) and goes on, or
+// answers.
+void ReadEventsPage(std::shared_ptr<Shared> shared,
+                    std::shared_ptr<EventsReading> reading,
+                    std::string page_token) {
+  ListEventsRequest request;
+  request.max_results = reading->query.page_size;
+  // With a token, ListEventsQuery sends neither filter nor order_by.
+  request.page_token = std::move(page_token);
+  request.filter = reading->filter;
+  if (reading->query.order == EventOrder::kOldestFirst) {
+    request.order_by = {"timestamp asc"};
+  }
+  absl::StatusOr<std::string> query = ListEventsQuery(request);
+  if (!query.ok()) {  // not expected: the query was validated
+    reading->done(query.status());
+    return;
+  }
+  Run<ListEventsPage>(
+      shared,
+      Get("GET pipelines/{id}/events", PipelineSubject(reading->pipeline_id),
+          absl::StrCat(PipelinePath(reading->pipeline_id), "/events", *query)),
+      reading->ctx, &DecodeListEventsPage,
+      [shared, reading](absl::StatusOr<ListEventsPage> page) {
+        if (!page.ok()) {
+          reading->done(page.status());
+          return;
+        }
+        const EventQuery& q = reading->query;
+        EventsRead& read = reading->read;
+        ++read.pages;
+        bool matched = false;
+        for (PipelineEvent& e : page->events) {
+          if (!q.update_id.empty() && !e.origin.update_id.empty() &&
+              e.origin.update_id != q.update_id) {
+            continue;
+          }
+          if (!matched && q.stop_when && q.stop_when(e)) matched = true;
+          if (!q.keep || q.keep(e)) read.events.push_back(std::move(e));
+        }
+        read.next_page_token = std::move(page->next_page_token);
+        if (matched) {
+          read.end = EventsReadEnd::kMatched;
+        } else if (read.next_page_token.empty()) {
+          read.end = EventsReadEnd::kLogEnded;
+        } else if (read.pages >= q.max_pages) {
+          read.end = EventsReadEnd::kMaxPages;
+        } else if (reading->ctx.cancelled && reading->ctx.cancelled()) {
+          reading->done(absl::CancelledError(absl::StrCat(
+              "reading events of pipeline ", reading->pipeline_id,
+              ": the caller went away after ", read.pages, " pages")));
+          return;
+        } else {
+          ReadEventsPage(shared, reading, read.next_page_token);
+          return;
+        }
+        reading->done(std::move(read));
+      });
+}
+
 }  // namespace
 
 PipelinesClient::PipelinesClient(std::string host,
@@ -773,6 +870,26 @@ void PipelinesClient::ListEvents(std::string pipeline_id,
       Get("GET pipelines/{id}/events", PipelineSubject(pipeline_id),
           absl::StrCat(PipelinePath(pipeline_id), "/events", *query)),
       std::move(ctx), &DecodeListEventsPage, std::move(done));
+}
+
+void PipelinesClient::ReadEvents(std::string pipeline_id, EventQuery query,
+                                 CallContext ctx, Done<EventsRead> done) {
+  if (Refuse(ValidatePipelineId(pipeline_id), done)) return;
+  if (Refuse(ValidateEventQuery(query), done)) return;
+  auto filter = EventsFilter(query.update_id, query.levels);
+  if (Refuse(filter.status(), done)) return;
+  // Every page within the caller's deadline, or the default timeout.
+  ctx.deadline = std::min(
+      ctx.deadline, shared_->options.now() + shared_->options.default_timeout);
+  auto reading = std::make_shared<EventsReading>();
+  reading->pipeline_id = std::move(pipeline_id);
+  reading->filter = *std::move(filter);
+  reading->ctx = std::move(ctx);
+  reading->done = std::move(done);
+  reading->read.order = query.order;
+  std::string page_token = query.page_token;
+  reading->query = std::move(query);
+  ReadEventsPage(shared_, std::move(reading), std::move(page_token));
 }
 
 void PipelinesClient::StopPipeline(std::string pipeline_id, CallContext ctx,

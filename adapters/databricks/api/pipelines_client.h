@@ -27,12 +27,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "adapters/databricks/auth/credentials.h"
 #include "adapters/databricks/http/transport.h"
 #include "adapters/databricks/rate_limiter.h"
+#include "adapters/databricks/request_bodies.h"
 #include "adapters/databricks/retry_policy.h"
 #include "adapters/databricks/types.h"
 
@@ -60,9 +62,10 @@ struct CallContext {
   // Sent as X-Request-Id for correlation (empty: none).
   std::string correlation_id;
   // True once the caller went away (e.g. the gRPC call was cancelled when
-  // the server's grace period ran out). Consulted only just before a
+  // the server's grace period ran out). Consulted just before a
   // non-idempotent request (start, stop) is sent, which is then not sent:
-  // a caller that saw its call cancelled must not find an update started.
+  // a caller that saw its call cancelled must not find an update started;
+  // and before ReadEvents asks for a further page.
   std::function<bool()> cancelled;
   // Bulk (an import) waits behind interactive calls for the workspace's
   // request slots and leaves them a share (rate_limiter.h).
@@ -79,6 +82,81 @@ struct StartUpdateOutcome {
 };
 
 struct Empty {};
+
+// What ReadEvents reads: the events of one update (or of every update),
+// at some levels, in one order, a page at a time, following the API's
+// next_page_token until `stop_when` matches an event, the log ends or
+// `max_pages` pages were read.
+//
+// Why: on a busy pipeline the event an answer needs (an update's terminal
+// `update_progress` event for its end time, when STOPPING began, its ERROR
+// events) can be pages behind newer events, and the API "may return fewer
+// than max_results events in a response, even if there are more events
+// available". One page is not enough; every reader above the API layer
+// reads through this query.
+//
+//   EventQuery query;
+//   query.update_id = update_id;
+//   query.stop_when = IsTerminalUpdateProgress;  // api/events.h
+//   query.keep = [](const PipelineEvent& e) {
+//     return e.event_type == "update_progress";
+//   };
+//   client.ReadEvents(pipeline_id, std::move(query), ctx,
+//       [](absl::StatusOr<EventsRead> read) {
+//         if (read.ok() && read->end == EventsReadEnd::kMatched) { ... }
+//       });
+struct EventQuery {
+  // Whose events: sent as `update_id='...'` in the filter; must be an id
+  // (ids.h). Empty: every update's. Events whose origin names another
+  // update are dropped even if the API returns them (as the Databricks CLI
+  // does); events naming no update are kept.
+  std::string update_id;
+  // Levels to read (kEventLevels: INFO, WARN, ERROR, METRICS), sent as
+  // `level='...'` or `level in (...)`. Empty: every level.
+  std::vector<std::string> levels;
+  // kOldestFirst sends `order_by timestamp asc`; the API's default is
+  // newest first.
+  EventOrder order = EventOrder::kNewestFirst;
+  // `max_results` of each page: 1..kMaxEventsPageSize (request_bodies.h,
+  // the API's largest).
+  int page_size = kMaxEventsPageSize;
+  // Resume a read from EventsRead::next_page_token. The API takes nothing
+  // but max_results with a token (the token carries the filter and order),
+  // so update_id, levels and order are then not sent; give the same ones
+  // again, they still drop other updates' events and name `order`.
+  std::string page_token;
+  // Pages to read at most: 1..kMaxEventPages.
+  int max_pages = 10;
+  // Stop after the page that holds an event for which this is true (every
+  // event of that page is still kept). Null: read until the log ends or
+  // max_pages.
+  std::function<bool(const PipelineEvent&)> stop_when;
+  // Which events to return (stop_when still sees every event). Null: all.
+  // Bounds memory when only a few events of many pages are wanted.
+  std::function<bool(const PipelineEvent&)> keep;
+};
+
+// EventQuery::max_pages at most.
+inline constexpr int kMaxEventPages = 100;
+
+// Why a read ended.
+enum class EventsReadEnd {
+  kMatched,   // stop_when matched an event
+  kLogEnded,  // the last page had no next_page_token
+  kMaxPages,  // max_pages pages were read and the log goes on
+};
+
+// The result of ReadEvents.
+struct EventsRead {
+  // The events kept, in `order` (page after page).
+  std::vector<PipelineEvent> events;
+  EventOrder order = EventOrder::kNewestFirst;
+  EventsReadEnd end = EventsReadEnd::kLogEnded;
+  // Where the log goes on (EventQuery::page_token); empty when it ended.
+  std::string next_page_token;
+  // Pages read (requests answered).
+  int pages = 0;
+};
 
 class PipelinesClient {
  public:
@@ -105,8 +183,18 @@ class PipelinesClient {
                         CallContext ctx, Done<RequestStatus> done);
   // POST /api/2.0/pipelines/{id}/stop: stops the pipeline's active update.
   void StopPipeline(std::string pipeline_id, CallContext ctx, Done<Empty> done);
+  // One page of events. Callers above the API layer use ReadEvents.
   void ListEvents(std::string pipeline_id, ListEventsRequest request,
                   CallContext ctx, Done<ListEventsPage> done);
+  // Reads events as `query` says (EventQuery), following next_page_token.
+  // INVALID_ARGUMENT, with nothing sent, for a pipeline id or update id that
+  // is not an id, an unknown level, page_size outside
+  // 1..kMaxEventsPageSize or max_pages outside 1..kMaxEventPages. A page
+  // that fails (after the usual retries) fails the read with its error;
+  // CANCELLED when ctx.cancelled() before a further page. The whole read
+  // keeps to ctx.deadline, or to the default timeout when there is none.
+  void ReadEvents(std::string pipeline_id, EventQuery query, CallContext ctx,
+                  Done<EventsRead> done);
 
   const std::string& host() const;
   // The limiter's current values (metrics, tests).

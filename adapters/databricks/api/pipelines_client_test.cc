@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "adapters/databricks/api/events.h"
 #include "adapters/databricks/auth/credentials.h"
 #include "adapters/databricks/http/curl_transport.h"
 #include "adapters/databricks/simulator/simulator.h"
@@ -25,6 +26,7 @@ namespace {
 using ::polysync::testing::Await;
 using sim::FaultKind;
 using sim::FaultRule;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 class PipelinesClientTest : public ::testing::Test {
@@ -35,6 +37,7 @@ class PipelinesClientTest : public ::testing::Test {
     options.clock = clock_;
     options.seed_default_pipelines = false;
     polysync::testing::ApplySimulatorApi(options);
+    Configure(options);
     auto simulator = sim::Simulator::Start(options);
     ASSERT_TRUE(simulator.ok()) << simulator.status();
     sim_ = *std::move(simulator);
@@ -60,6 +63,9 @@ class PipelinesClientTest : public ::testing::Test {
     ASSERT_TRUE(id.ok());
     pipeline_id_ = *id;
   }
+
+  // Changes the simulator's options before it starts.
+  virtual void Configure(sim::SimulatorOptions& /*options*/) {}
 
   void TearDown() override {
     client_.reset();
@@ -365,6 +371,264 @@ TEST_F(PipelinesClientTest, ErrorsNameThePipeline) {
 
 // One concurrency slot: a call that gives up waiting must not strand the
 // calls queued behind it.
+// --- ReadEvents -----------------------------------------------------------
+
+class ReadEventsTest : public PipelinesClientTest {
+ protected:
+  absl::StatusOr<EventsRead> Read(EventQuery query,
+                                  const std::string& pipeline_id = "") {
+    return Await<EventsRead>([&](auto done) {
+      client_->ReadEvents(pipeline_id.empty() ? pipeline_id_ : pipeline_id,
+                          query, {}, done);
+    });
+  }
+
+  // Starts an update of `pipeline_id` and lets it run to its end.
+  std::string Finished(sim::Behavior behavior) {
+    EXPECT_TRUE(sim_->SetBehavior(pipeline_id_, behavior).ok());
+    auto started = Start();
+    EXPECT_TRUE(started.ok()) << started.status();
+    EXPECT_TRUE(sim_->AdvanceClock(absl::Minutes(1)).ok());
+    return started.ok() ? started->update_id : "";
+  }
+
+  static std::vector<std::string> Ids(const std::vector<PipelineEvent>& e) {
+    std::vector<std::string> ids;
+    for (const auto& event : e) ids.push_back(event.id);
+    return ids;
+  }
+};
+
+TEST_F(ReadEventsTest, OneUpdateInEitherOrder) {
+  const std::string update_id = Finished(sim::Behavior::kSucceed);
+  Finished(sim::Behavior::kSucceed);  // another update's events
+  EventQuery query;
+  query.update_id = update_id;
+  auto newest = Read(query);
+  ASSERT_TRUE(newest.ok()) << newest.status();
+  EXPECT_EQ(newest->end, EventsReadEnd::kLogEnded);
+  EXPECT_EQ(newest->pages, 1);
+  EXPECT_TRUE(newest->next_page_token.empty());
+  EXPECT_EQ(newest->order, EventOrder::kNewestFirst);
+  // create_update, 7 update_progress, 4 flow_progress: this update's only.
+  ASSERT_EQ(newest->events.size(), 12u);
+  for (const auto& e : newest->events) EXPECT_EQ(e.origin.update_id, update_id);
+  EXPECT_EQ(newest->events.front().update_progress_state, "COMPLETED");
+  EXPECT_EQ(newest->events.back().event_type, "create_update");
+  for (size_t i = 1; i < newest->events.size(); ++i) {
+    EXPECT_GT(*newest->events[i - 1].sequence, *newest->events[i].sequence);
+  }
+
+  query.order = EventOrder::kOldestFirst;
+  auto oldest = Read(query);
+  ASSERT_TRUE(oldest.ok()) << oldest.status();
+  EXPECT_EQ(oldest->order, EventOrder::kOldestFirst);
+  std::vector<std::string> reversed = Ids(newest->events);
+  std::reverse(reversed.begin(), reversed.end());
+  EXPECT_EQ(Ids(oldest->events), reversed);
+}
+
+TEST_F(ReadEventsTest, LevelsFilterTheEvents) {
+  const std::string update_id = Finished(sim::Behavior::kSucceed);
+  EventQuery query;
+  query.update_id = update_id;
+  query.levels = {"WARN"};
+  auto warn = Read(query);
+  ASSERT_TRUE(warn.ok()) << warn.status();
+  ASSERT_EQ(warn->events.size(), 1u);
+  EXPECT_EQ(warn->events[0].level, "WARN");
+  EXPECT_EQ(warn->events[0].origin.flow_name, "orders_cleaned");
+  query.levels = {"INFO", "WARN"};
+  auto both = Read(query);
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_EQ(both->events.size(), 12u);
+  query.levels = {"ERROR"};
+  auto errors = Read(query);
+  ASSERT_TRUE(errors.ok()) << errors.status();
+  EXPECT_TRUE(errors->events.empty());
+}
+
+TEST_F(ReadEventsTest, FailureMessagesOldestFirstEachOnce) {
+  const std::string update_id = Finished(sim::Behavior::kFail);
+  EventQuery query;
+  query.update_id = update_id;
+  query.levels = {"ERROR"};
+  auto read = Read(query);
+  ASSERT_TRUE(read.ok()) << read.status();
+  // The flow's and the update's ERROR event carry the same exception.
+  ASSERT_EQ(read->events.size(), 2u);
+  EXPECT_EQ(read->events[0].event_type, "update_progress");
+  EXPECT_THAT(FailureMessages(read->events, update_id, read->order),
+              ElementsAre(HasSubstr("Flow 'orders_cleaned' has FAILED fatally"),
+                          HasSubstr("[TABLE_OR_VIEW_NOT_FOUND]"),
+                          absl::StrCat("Update ", update_id.substr(0, 6),
+                                       " is FAILED.")));
+}
+
+TEST_F(ReadEventsTest, FollowsPagesToTheEndOfTheLog) {
+  const std::string update_id = Finished(sim::Behavior::kSucceed);
+  EventQuery query;
+  query.update_id = update_id;
+  auto whole = Read(query);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  query.page_size = 5;
+  sim_->ResetRequestCounts();
+  auto paged = Read(query);
+  ASSERT_TRUE(paged.ok()) << paged.status();
+  EXPECT_EQ(paged->end, EventsReadEnd::kLogEnded);
+  EXPECT_EQ(paged->pages, 3);  // 5 + 5 + 2
+  EXPECT_EQ(sim_->RequestCount("events.list"), 3);
+  EXPECT_EQ(Ids(paged->events), Ids(whole->events));
+}
+
+TEST_F(ReadEventsTest, PageTokenResumesWithoutFilterOrOrder) {
+  const std::string update_id = Finished(sim::Behavior::kSucceed);
+  EventQuery query;
+  query.update_id = update_id;
+  query.levels = {"INFO"};
+  query.order = EventOrder::kOldestFirst;
+  auto whole = Read(query);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  ASSERT_EQ(whole->events.size(), 11u);
+  query.page_size = 4;
+  query.max_pages = 1;
+  auto first = Read(query);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->end, EventsReadEnd::kMaxPages);
+  ASSERT_FALSE(first->next_page_token.empty());
+  // The simulator, as the API, answers 400 to a page_token with a filter
+  // or an order_by.
+  query.page_token = first->next_page_token;
+  query.max_pages = 10;
+  auto rest = Read(query);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(rest->end, EventsReadEnd::kLogEnded);
+  std::vector<std::string> ids = Ids(first->events);
+  for (const auto& id : Ids(rest->events)) ids.push_back(id);
+  EXPECT_EQ(ids, Ids(whole->events));
+}
+
+TEST_F(ReadEventsTest, InvalidQueriesAreRefusedAndNothingIsSent) {
+  const std::string update_id = Finished(sim::Behavior::kSucceed);
+  sim_->ResetRequestCounts();
+  auto refused = [&](EventQuery query, const std::string& pipeline_id = "") {
+    auto read = Read(std::move(query), pipeline_id);
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument)
+        << read.status();
+    return std::string(read.status().message());
+  };
+  EventQuery query;
+  query.update_id = update_id;
+  query.page_size = kMaxEventsPageSize + 1;
+  EXPECT_THAT(refused(query), HasSubstr("page_size"));
+  query.page_size = 0;
+  EXPECT_THAT(refused(query), HasSubstr("page_size"));
+  query.page_size = kMaxEventsPageSize;
+  query.max_pages = 0;
+  EXPECT_THAT(refused(query), HasSubstr("max_pages"));
+  query.max_pages = kMaxEventPages + 1;
+  EXPECT_THAT(refused(query), HasSubstr("max_pages"));
+  query.max_pages = 1;
+  for (const char* level : {"error", "FATAL", "", "ERROR' OR level='INFO"}) {
+    EventQuery bad_level = query;
+    bad_level.levels = {"ERROR", level};
+    EXPECT_THAT(refused(bad_level), HasSubstr("levels[1]"));
+  }
+  for (const char* id : {"../x", "x' OR '1'='1", "a\r\nb"}) {
+    EventQuery bad_update = query;
+    bad_update.update_id = id;
+    EXPECT_THAT(refused(bad_update), HasSubstr("update_id"));
+    EXPECT_THAT(refused(query, id), HasSubstr("pipeline_id"));
+  }
+  EXPECT_EQ(sim_->RequestCount("*"), 0);
+  // The largest page is accepted, by the API too.
+  auto largest = Read(query);
+  ASSERT_TRUE(largest.ok()) << largest.status();
+  EXPECT_EQ(sim_->RequestCount("events.list"), 1);
+}
+
+// A busy pipeline: a newer continuous update's flows write 20 events a
+// second, and each page examines at most 100 events of the log, as the API
+// may ("fewer than max_results events in a response").
+class BusyReadEventsTest : public ReadEventsTest {
+ protected:
+  void Configure(sim::SimulatorOptions& options) override {
+    options.workspace.busy_events_per_second = 20;
+    options.workspace.events_scan_limit = 100;
+  }
+};
+
+TEST_F(BusyReadEventsTest, FindsAnEndTimeBehindPagesOfNoise) {
+  auto id = sim_->CreatePipeline({{"name", "stream"}, {"continuous", true}},
+                                 sim::Behavior::kFail);
+  ASSERT_TRUE(id.ok());
+  auto failed = Await<StartUpdateOutcome>(
+      [&](auto done) { client_->StartUpdate(*id, {}, {}, done); });
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  ASSERT_TRUE(sim_->AdvanceClock(absl::Minutes(1)).ok());  // FAILED
+  ASSERT_TRUE(sim_->SetBehavior(*id, sim::Behavior::kSucceed).ok());
+  auto running = Await<StartUpdateOutcome>(
+      [&](auto done) { client_->StartUpdate(*id, {}, {}, done); });
+  ASSERT_TRUE(running.ok()) << running.status();
+  // 13 s to RUNNING, then 47 s of flow events: 940 newer events.
+  ASSERT_TRUE(sim_->AdvanceClock(absl::Minutes(1)).ok());
+
+  EventQuery query;
+  query.update_id = failed->update_id;
+  query.stop_when = IsTerminalUpdateProgress;
+  query.keep = [](const PipelineEvent& e) {
+    return e.event_type == "update_progress";
+  };
+  query.max_pages = 2;
+  sim_->ResetRequestCounts();
+  auto bounded = Read(query, *id);
+  ASSERT_TRUE(bounded.ok()) << bounded.status();
+  EXPECT_EQ(bounded->end, EventsReadEnd::kMaxPages);
+  EXPECT_EQ(bounded->pages, 2);
+  EXPECT_EQ(sim_->RequestCount("events.list"), 2);
+  EXPECT_TRUE(bounded->events.empty());
+  EXPECT_FALSE(bounded->next_page_token.empty());
+
+  query.max_pages = 20;
+  sim_->ResetRequestCounts();
+  auto found = Read(query, *id);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->end, EventsReadEnd::kMatched);
+  EXPECT_GE(found->pages, 10);
+  EXPECT_EQ(sim_->RequestCount("events.list"), found->pages);
+  ASSERT_FALSE(found->events.empty());
+  EXPECT_EQ(found->events.front().update_progress_state, "FAILED");
+  EXPECT_EQ(found->events.front().origin.update_id, failed->update_id);
+  for (const auto& e : found->events) {
+    EXPECT_EQ(e.event_type, "update_progress");
+  }
+  EXPECT_FALSE(found->next_page_token.empty());  // the log goes on
+
+  // The same read resumed where the bounded one stopped.
+  query.page_token = bounded->next_page_token;
+  auto resumed = Read(query, *id);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->end, EventsReadEnd::kMatched);
+  EXPECT_EQ(resumed->pages, found->pages - 2);
+  EXPECT_EQ(Ids(resumed->events), Ids(found->events));
+
+  // Its ERROR events are as far back: read to the end of the log, the
+  // messages once each.
+  EventQuery errors;
+  errors.update_id = failed->update_id;
+  errors.levels = {"ERROR"};
+  errors.max_pages = 20;
+  auto messages = Read(errors, *id);
+  ASSERT_TRUE(messages.ok()) << messages.status();
+  EXPECT_EQ(messages->end, EventsReadEnd::kLogEnded);
+  EXPECT_GE(messages->pages, 10);
+  EXPECT_EQ(messages->events.size(), 2u);
+  EXPECT_EQ(
+      FailureMessages(messages->events, failed->update_id, messages->order)
+          .size(),
+      3u);
+}
+
 TEST(PipelinesClientQueueTest, ExpiredWaiterDoesNotStrandTheQueue) {
   auto clock = std::make_shared<sim::ManualClock>();
   sim::SimulatorOptions options;

@@ -242,15 +242,24 @@ ApiResult Workspace::ListEvents(absl::Time now, const std::string& id,
   ApiResult r;
   json events = json::array();
   const auto& all = p->events;
+  // The page goes on after the last event it examined.
   int64_t last_seq = -1;
+  int examined = 0;
   bool more = false;
   auto visit = [&](const Event& e) {
-    if (!matches(e)) return true;
-    if (static_cast<int>(events.size()) == max_results) {
+    if (options_.events_scan_limit > 0 &&
+        examined == options_.events_scan_limit) {
       more = true;
       return false;
     }
-    events.push_back(e.json);
+    if (matches(e)) {
+      if (static_cast<int>(events.size()) == max_results) {
+        more = true;
+        return false;
+      }
+      events.push_back(e.json);
+    }
+    ++examined;
     last_seq = e.seq;
     return true;
   };

@@ -538,5 +538,70 @@ TEST_F(LifecycleTest, EventsPagingAndFilterRules) {
   EXPECT_EQ(since.size(), later);
 }
 
+TEST_F(LifecycleTest, BusyPipelineWritesFlowEventsWhileRunningOrStopping) {
+  SimulatorOptions options;
+  options.workspace.busy_events_per_second = 10;
+  lifecycle_.stopping = absl::Seconds(4);
+  Start(options);
+  std::string id = Create(Behavior::kSucceed, /*continuous=*/true);
+  std::string update_id = StartUpdate(id)["update_id"];
+  Advance(absl::Seconds(13));  // RUNNING from 13 s on
+  const std::string events = "?max_results=1000";
+  auto busy = [&] {
+    int n = 0;
+    for (const auto& e : Events(id, events)) {
+      n += e["event_type"] == "flow_progress" &&
+           e["details"]["flow_progress"]["status"] == "RUNNING" &&
+           e["origin"]["update_id"] == update_id &&
+           e["origin"]["flow_name"] == "orders_raw" && e["level"] == "INFO";
+    }
+    return n;
+  };
+  // The flow's own RUNNING event when the update began running.
+  EXPECT_EQ(busy(), 1);
+  Advance(absl::Seconds(20));
+  EXPECT_EQ(busy(), 1 + 200);
+  ASSERT_EQ(client_->Post("/api/2.0/pipelines/" + id + "/stop", "{}").status,
+            200);
+  Advance(absl::Seconds(2));
+  EXPECT_EQ(busy(), 1 + 220);  // flows report while stopping
+  Advance(absl::Minutes(1));   // CANCELED 4 s after the stop: no more
+  EXPECT_EQ(busy(), 1 + 240);
+  // Newest first, the flow events bury when STOPPING began.
+  json newest = Events(id, "?max_results=10");
+  EXPECT_EQ(newest[0]["details"]["update_progress"]["state"], "CANCELED");
+  for (size_t i = 1; i < newest.size(); ++i) {
+    EXPECT_EQ(newest[i]["event_type"], "flow_progress") << i;
+  }
+}
+
+TEST_F(LifecycleTest, EventsScanLimitGivesShortPagesWithAToken) {
+  SimulatorOptions options;
+  options.workspace.events_scan_limit = 5;
+  Start(options);
+  std::string id = Create();
+  StartUpdate(id);
+  Advance(absl::Minutes(5));
+  ASSERT_EQ(Events(id, "?max_results=1000").size(), 5u);  // of 12
+  // A filter only the oldest event matches: two empty pages (5 events
+  // examined each), then the last 2 events with the match and no token.
+  json oldest = Events(id, "?order_by=" + UrlEncode("timestamp asc"))[0]["id"];
+  const std::string filter =
+      UrlEncode("level='INFO' AND id='" + oldest.get<std::string>() + "'");
+  std::string base = "/api/2.0/pipelines/" + id + "/events?max_results=1000";
+  std::string path = base + "&filter=" + filter;
+  std::vector<size_t> sizes;
+  for (int i = 0; i < 10; ++i) {
+    auto r = client_->Get(path);
+    ASSERT_EQ(r.status, 200) << r.body;
+    json body = r.json();
+    sizes.push_back(body.contains("events") ? body["events"].size() : 0);
+    std::string token = body.value("next_page_token", "");
+    if (token.empty()) break;
+    path = base + "&page_token=" + UrlEncode(token);
+  }
+  EXPECT_EQ(sizes, (std::vector<size_t>{0, 0, 1}));
+}
+
 }  // namespace
 }  // namespace polysync::databricks::sim

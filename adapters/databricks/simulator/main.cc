@@ -48,6 +48,14 @@ ABSL_FLAG(absl::Duration, retry_delay, absl::ZeroDuration(),
           "meanwhile and refuses starts.");
 ABSL_FLAG(std::string, retry_gap_state, "RECOVERING",
           "The pipeline state while a retry is pending.");
+ABSL_FLAG(int, busy_events_per_second, 0,
+          "A busy pipeline: while an update is RUNNING or STOPPING its flows "
+          "write this many INFO flow_progress events per simulated second "
+          "(0: off).");
+ABSL_FLAG(int, events_scan_limit, 0,
+          "How many events of a pipeline's log one list-events page examines "
+          "(0: all): a filtered page may then hold fewer than max_results, "
+          "even none, with a next_page_token.");
 ABSL_FLAG(std::string, token, "",
           "Personal access token to accept (default: a fixed test token; "
           "the DATABRICKS_SIM_TOKEN environment variable also works).");
@@ -125,6 +133,15 @@ int main(int argc, char** argv) {
     return Fail("--retry_delay must not be negative");
   }
   options.workspace.retry_gap_state = absl::GetFlag(FLAGS_retry_gap_state);
+  options.workspace.busy_events_per_second =
+      absl::GetFlag(FLAGS_busy_events_per_second);
+  options.workspace.events_scan_limit = absl::GetFlag(FLAGS_events_scan_limit);
+  if (options.workspace.busy_events_per_second < 0 ||
+      options.workspace.events_scan_limit < 0) {
+    return Fail(
+        "--busy_events_per_second and --events_scan_limit must not "
+        "be negative");
+  }
   std::string token = absl::GetFlag(FLAGS_token);
   if (token.empty()) {
     if (const char* env = std::getenv("DATABRICKS_SIM_TOKEN")) token = env;

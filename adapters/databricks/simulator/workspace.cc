@@ -1030,6 +1030,31 @@ void Workspace::Transition(Pipeline& p, Update& u, const std::string& state,
   }
 }
 
+void Workspace::BusyEventsLocked(Pipeline& p, Update& u, absl::Time until) {
+  if (options_.busy_events_per_second <= 0) return;
+  if (u.state != "RUNNING" && u.state != "STOPPING") return;
+  if (u.busy_until == absl::InfinitePast()) u.busy_until = u.state_since;
+  const absl::Duration every =
+      absl::Seconds(1) / options_.busy_events_per_second;
+  int written = 0;
+  for (absl::Time at = u.busy_until + every; at <= until; at += every) {
+    if (written == kMaxBusyEventsPerTick) {
+      u.busy_until = until;
+      return;
+    }
+    ++written;
+    u.busy_until = at;
+    AddEvent(
+        p, at, "INFO", "flow_progress",
+        "Flow 'orders_raw' is RUNNING: processed a micro-batch.", &u,
+        {{"flow_progress",
+          {{"status", "RUNNING"}, {"metrics", {{"num_output_rows", 100}}}}}});
+    json& origin = p.events.back().json["origin"];
+    origin["flow_name"] = "orders_raw";
+    origin["dataset_name"] = "orders_raw";
+  }
+}
+
 void Workspace::StartDueRetriesLocked(absl::Time now,
                                       std::vector<std::string>* worklist) {
   for (auto it = retrying_.begin(); it != retrying_.end();) {
@@ -1076,8 +1101,10 @@ void Workspace::TickLocked(absl::Time now) {
         if (d == absl::InfiniteDuration()) break;
         absl::Time end = u.state_since + d;
         if (end > now) break;
+        BusyEventsLocked(*p, u, end);
         Transition(*p, u, NextState(u), end, &worklist);
       }
+      BusyEventsLocked(*p, u, now);
     }
   }
 }

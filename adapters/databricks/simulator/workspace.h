@@ -109,8 +109,28 @@ struct WorkspaceOptions {
   // cluster being released: the update's end is seen before the pipeline
   // is idle), and a start meanwhile gets the conflict answer.
   absl::Duration idle_lag_after_stop = absl::ZeroDuration();
+  // A busy pipeline (0: off). While an update is RUNNING or STOPPING its
+  // flows report progress: this many INFO `flow_progress` events (origin:
+  // the update and flow `orders_raw`) per simulated second, evenly spaced,
+  // at most kMaxBusyEventsPerTick per tick. They bury the events written
+  // before them: when STOPPING began, and (once a newer update of the
+  // pipeline runs) an earlier update's terminal and ERROR events.
+  int busy_events_per_second = 0;
+  // How many events of a pipeline's log one list-events page examines
+  // (0: all). The API "may return fewer than max_results events in a
+  // response, even if there are more events available" (the SDKs'
+  // ListPipelineEventsRequest): with a limit a page holds the matching
+  // events among the next `events_scan_limit` of the log, and a
+  // next_page_token while the log goes on, so a filtered read of an
+  // earlier update on a busy pipeline gets empty pages first.
+  int events_scan_limit = 0;
   uint64_t random_seed = 20261120;
 };
+
+// WorkspaceOptions::busy_events_per_second writes at most this many events
+// per pipeline in one tick (the rest of a long jump of the clock is
+// skipped).
+inline constexpr int kMaxBusyEventsPerTick = 10000;
 
 // A response body with its HTTP status.
 struct ApiResult {
@@ -209,6 +229,8 @@ class Workspace {
     bool continuous = false;
     bool fails = false;
     int attempt = 1;  // 2 for DLT's first retry, and so on
+    // Busy pipelines: flow events are written up to this instant.
+    absl::Time busy_until = absl::InfinitePast();
   };
   struct Pipeline {
     std::string id;
@@ -253,6 +275,9 @@ class Workspace {
                              std::vector<std::string>* worklist);
   void Transition(Pipeline& p, Update& u, const std::string& state,
                   absl::Time at, std::vector<std::string>* worklist);
+  // WorkspaceOptions::busy_events_per_second: the flow events of `u` from
+  // its busy_until to `until`, when it is RUNNING or STOPPING.
+  void BusyEventsLocked(Pipeline& p, Update& u, absl::Time until);
   void AddEvent(Pipeline& p, absl::Time at, const std::string& level,
                 const std::string& event_type, const std::string& message,
                 const Update* u, nlohmann::json details,
