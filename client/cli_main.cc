@@ -7,6 +7,7 @@
 //   pdlt workspaces
 //   pdlt import --name-filter Sales
 //   pdlt start 0a1b2c3d-... --full-refresh --idempotency-key polysync-run-1
+//   pdlt start 0a1b2c3d-... --param parameters.region=emea
 //   pdlt watch 0a1b2c3d-...:4e5f... ; echo $?   # 0 success, 1 failed, ...
 //
 // Exit codes (also in `pdlt --help`):
@@ -33,6 +34,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -132,6 +134,16 @@ const std::vector<Command>& Commands() {
         {"refresh", "TABLE", "refresh only TABLE (repeatable, or comma list)"},
         {"full-refresh-table", "TABLE",
          "fully refresh only TABLE (repeatable, or comma list)"},
+        {"refresh-flow", "FLOW",
+         "refresh only FLOW (repeatable, or comma list; added to --refresh "
+         "and --full-refresh-table)"},
+        {"reset-checkpoint", "FLOW",
+         "reset FLOW's streaming checkpoint without clearing its tables "
+         "(repeatable, or comma list)"},
+        {"param", "parameters.KEY=VALUE",
+         "the update's parameter KEY, overriding the pipeline's default for "
+         "this update (repeatable; the name as 'pdlt sync' shows it; VALUE "
+         "may contain '=' and ',')"},
         {"validate-only", nullptr, "validate the graph, update no table"},
         {"if-running", "fail|attach|restart",
          "when an update is active (default fail)"},
@@ -671,6 +683,41 @@ int Start(Context& ctx) {
   }
   for (const auto& t : ctx.flags.All("full-refresh-table")) {
     request.add_full_refresh_selection(t);
+  }
+  for (const auto& f : ctx.flags.All("refresh-flow")) {
+    request.add_refresh_flow_selection(f);
+  }
+  for (const auto& f : ctx.flags.All("reset-checkpoint")) {
+    request.add_reset_checkpoint_selection(f);
+  }
+  // --param values are taken whole (a value may hold commas).
+  std::set<std::string> names;
+  auto params = ctx.flags.values.find("param");
+  if (params != ctx.flags.values.end()) {
+    for (const std::string& arg : params->second) {
+      const auto eq = arg.find('=');
+      const std::string name = arg.substr(0, eq);
+      // The value is never echoed: it may be something secret.
+      if (eq == std::string::npos) {
+        UsageError(
+            absl::StrCat("--param \"", name,
+                         "\" has no '=': expected parameters.KEY=VALUE"));
+      }
+      if (!absl::StartsWith(name, "parameters.") ||
+          name.size() == std::string("parameters.").size()) {
+        UsageError(absl::StrCat("--param ", name,
+                                "=...: expected parameters.KEY=VALUE (the name "
+                                "as 'pdlt sync' shows it)"));
+      }
+      if (!names.insert(name).second) {
+        UsageError(absl::StrCat("--param ", name, " is given twice"));
+      }
+      v1::Parameter* param = request.add_parameters();
+      param->set_name(name);
+      param->set_data_type(v1::DATA_TYPE_STRING);
+      param->set_direction(v1::DIRECTION_INPUT);
+      param->set_value(arg.substr(eq + 1));
+    }
   }
   request.set_validate_only(ctx.flags.Get("validate-only") == "true");
   request.set_idempotency_key(ctx.flags.Get("idempotency-key"));

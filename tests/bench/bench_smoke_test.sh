@@ -6,7 +6,7 @@ dir="$TEST_SRCDIR/$TEST_WORKSPACE/tests/bench"
 export RUNFILES_DIR="$TEST_SRCDIR"
 
 out=$("$dir/import_bench" --pipelines=150 --latency_ms=5 --concurrency=4,8 \
-  --repetitions=1 --large_pipelines=300)
+  --repetitions=1 --large_pipelines=300 --broken_pipelines=150 --broken_index=75)
 echo "$out"
 grep -q '^C=4 *polysync-dlt ImportPipelines: [0-9.]* s .* bound [0-9.]* s ratio [0-9.]*; upstream: 2 lists, 150 gets, peak [1-9]' <<<"$out"
 grep -q '^C=8 *list-then-fetch, 8 threads: [0-9.]* s' <<<"$out"
@@ -14,6 +14,9 @@ grep -q '^sequential list-then-get: [0-9.]* s (152 requests' <<<"$out"
 grep -q '^target: within 1.3x of the bound at C=8: ' <<<"$out"
 grep -q '^target: >= 30x faster than sequential at C=8: ' <<<"$out"
 grep -q '^N=300 at C=8 (fresh server): [0-9.]* s, .* peak [0-9.]* MiB' <<<"$out"
+grep -q '^broken pipeline reported: code 14, "pipeline .*: HTTP 500 INTERNAL_ERROR: Internal error: ' <<<"$out"
+grep -q '^one broken pipeline: [0-9.]* s .* rate bound [0-9.]* s ((150 + 2) / 30) ratio [0-9.]*; upstream: 2 lists, 149 gets + 3 of the broken one$' <<<"$out"
+grep -q '^target: one broken pipeline at default limits within 1.15x of the rate bound: ' <<<"$out"
 grep -q '^import_bench: ok$' <<<"$out"
 out=$("$dir/status_bench" --rate=200 --phase=1s --rounds=1 \
   --saturation_calls=400 --saturation_connections=2 --saturation_streams=4)

@@ -1,7 +1,11 @@
 #include "tests/bench/bench_util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,9 +18,11 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "adapters/databricks/http/curl_transport.h"
 #include "nlohmann/json.hpp"
@@ -178,6 +184,179 @@ absl::StatusOr<ServerProcess> StartServer(
   }
   server.child->DrainInBackground();
   return server;
+}
+
+namespace {
+
+bool SendAll(int fd, const std::string& data) {
+  size_t sent = 0;
+  while (sent < data.size()) {
+    const ssize_t n =
+        send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Response headers the proxy sets itself (or that described the upstream
+// hop only: the body it returns is decoded and has its own length).
+bool HopByHop(const std::string& lower_name) {
+  return lower_name == "content-length" || lower_name == "transfer-encoding" ||
+         lower_name == "content-encoding" || lower_name == "connection" ||
+         lower_name == "keep-alive";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ErrorProxy>> ErrorProxy::Start(
+    std::string upstream, std::string path, int status, std::string body) {
+  std::unique_ptr<ErrorProxy> proxy(new ErrorProxy);
+  proxy->upstream_ = std::move(upstream);
+  proxy->path_ = std::move(path);
+  proxy->status_ = status;
+  proxy->body_ = std::move(body);
+  proxy->transport_ = http::MakeCurlTransport({});
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return absl::InternalError("socket failed");
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(fd, 128) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(fd);
+    return absl::UnavailableError("the proxy cannot listen on loopback");
+  }
+  proxy->listen_fd_ = fd;
+  proxy->port_ = ntohs(addr.sin_port);
+  proxy->acceptor_ = std::thread([p = proxy.get()] { p->AcceptLoop(); });
+  return proxy;
+}
+
+ErrorProxy::~ErrorProxy() {
+  stopping_ = true;
+  // Wakes accept() and every recv(); the threads close their own sockets.
+  shutdown(listen_fd_, SHUT_RDWR);
+  if (acceptor_.joinable()) acceptor_.join();
+  std::vector<std::thread> serving;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int c : connections_) shutdown(c, SHUT_RDWR);
+    serving.swap(serving_);
+  }
+  for (auto& t : serving) t.join();
+  close(listen_fd_);
+}
+
+std::string ErrorProxy::url() const {
+  return absl::StrCat("http://127.0.0.1:", port_);
+}
+
+void ErrorProxy::AcceptLoop() {
+  while (!stopping_) {
+    const int fd = accept(listen_fd_, nullptr, nullptr);
+    if (fd < 0) {
+      if (stopping_) return;
+      continue;
+    }
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      close(fd);
+      return;
+    }
+    connections_.push_back(fd);
+    serving_.emplace_back([this, fd] { Serve(fd); });
+  }
+}
+
+void ErrorProxy::Serve(int fd) {
+  std::string in;
+  char buf[16384];
+  // Reads until `in` holds at least `want` bytes; false at EOF or error.
+  auto fill = [&](size_t want) {
+    while (in.size() < want) {
+      const ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  };
+  for (;;) {
+    size_t end;
+    while ((end = in.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill(in.size() + 1)) break;
+    }
+    if (end == std::string::npos) break;
+    std::vector<std::string> lines = absl::StrSplit(in.substr(0, end), "\r\n");
+    in.erase(0, end + 4);
+    std::vector<std::string> first = absl::StrSplit(lines[0], ' ');
+    if (first.size() != 3) break;
+    http::Request request;
+    request.method = first[0];
+    request.url = upstream_ + first[1];
+    request.idempotent = request.method == "GET";
+    size_t content_length = 0;
+    bool close_after = false;
+    bool chunked = false;
+    for (size_t i = 1; i < lines.size(); ++i) {
+      const auto colon = lines[i].find(':');
+      if (colon == std::string::npos) continue;
+      const std::string name = absl::AsciiStrToLower(lines[i].substr(0, colon));
+      const std::string value(
+          absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
+      if (name == "content-length") {
+        absl::SimpleAtoi(value, &content_length);
+      } else if (name == "connection") {
+        close_after = absl::AsciiStrToLower(value) == "close";
+      } else if (name == "transfer-encoding") {
+        chunked = true;
+      } else if (name != "host" && name != "accept-encoding" &&
+                 name != "expect" && name != "keep-alive") {
+        request.headers.push_back({name, value});
+      }
+    }
+    if (chunked) break;  // never sent by the server; not understood here
+    if (!fill(content_length)) break;
+    request.body = in.substr(0, content_length);
+    in.erase(0, content_length);
+
+    int status = status_;
+    std::string body = body_;
+    http::Headers headers = {{"content-type", "application/json"}};
+    const std::string path = first[1].substr(0, first[1].find('?'));
+    if (request.method == "GET" && path == path_) {
+      ++errors_answered_;
+    } else {
+      ++forwarded_;
+      http::TransportResult result =
+          http::SendAndWait(*transport_, std::move(request));
+      if (!result.status.ok()) break;  // the client sees the connection end
+      status = result.response.status;
+      body = std::move(result.response.body);
+      headers.clear();
+      for (auto& [name, value] : result.response.headers) {
+        if (!HopByHop(name)) headers.push_back({name, value});
+      }
+    }
+    std::string out = absl::StrCat("HTTP/1.1 ", status,
+                                   status < 400 ? " OK" : " Error", "\r\n");
+    for (const auto& [name, value] : headers) {
+      absl::StrAppend(&out, name, ": ", value, "\r\n");
+    }
+    absl::StrAppend(&out, "content-length: ", body.size(), "\r\n",
+                    close_after ? "connection: close\r\n" : "", "\r\n", body);
+    if (!SendAll(fd, out) || close_after) break;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  connections_.erase(std::find(connections_.begin(), connections_.end(), fd));
+  close(fd);
 }
 
 std::string ServerConfig(const std::string& url,

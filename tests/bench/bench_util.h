@@ -11,15 +11,18 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "adapters/databricks/http/transport.h"
 
 namespace polysync::bench {
 
@@ -87,6 +90,52 @@ struct ServerProcess {
 absl::StatusOr<ServerProcess> StartServer(
     const std::string& runfiles, const std::string& config,
     const std::vector<std::string>& args = {});
+
+// A loopback HTTP/1.1 proxy in front of the simulator that answers GETs of
+// one path with a fixed error and forwards every other request (through the
+// project's libcurl transport) to `upstream`, returning its answer. Why: the
+// simulator's fault rules pick requests by endpoint, not by pipeline, so
+// "this one pipeline's detail always fails" needs a hand in between. One
+// thread per connection; answers carry Content-Length, never chunks.
+//
+//   auto proxy = ErrorProxy::Start(sim->url, "/api/2.0/pipelines/" + id, 500,
+//                                  R"({"error_code": "INTERNAL_ERROR"})");
+//   ... point the server's workspace at (*proxy)->url() ...
+class ErrorProxy {
+ public:
+  static absl::StatusOr<std::unique_ptr<ErrorProxy>> Start(std::string upstream,
+                                                           std::string path,
+                                                           int status,
+                                                           std::string body);
+  // Stops accepting, closes every connection and joins its threads.
+  ~ErrorProxy();
+
+  std::string url() const;  // http://127.0.0.1:PORT
+  // Requests answered with the error, and forwarded ones.
+  int64_t errors_answered() const { return errors_answered_.load(); }
+  int64_t forwarded() const { return forwarded_.load(); }
+  void ResetCounts() {
+    errors_answered_ = 0;
+    forwarded_ = 0;
+  }
+
+ private:
+  ErrorProxy() = default;
+  void AcceptLoop();
+  void Serve(int fd);
+
+  std::string upstream_, path_, body_;
+  int status_ = 500;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::unique_ptr<databricks::http::Transport> transport_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> errors_answered_{0}, forwarded_{0};
+  std::mutex mu_;
+  std::vector<int> connections_;      // guarded by mu_
+  std::vector<std::thread> serving_;  // guarded by mu_
+  std::thread acceptor_;
+};
 
 // A workspace profile on the simulator, with its request limits (0: the
 // server's defaults).

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "adapters/databricks/simulator/test_client.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/service_harness.h"
 
@@ -439,6 +440,73 @@ TEST_F(CliTest, StartStatusStopWatchAndTheirExitCodes) {
   Result unknown = Run({"status", absl::StrCat(orders_, ":", orders_)});
   EXPECT_EQ(unknown.code, 65) << unknown;
   EXPECT_EQ(unknown.ErrLines().size(), 1u) << unknown;
+}
+
+// start --param, --refresh-flow and --reset-checkpoint reach the update:
+// the simulated workspace records its parameters (the given ones over the
+// pipeline's defaults) and its flow selection. A malformed --param is bad
+// usage and sends nothing.
+TEST_F(CliTest, StartPassesUpdateParametersAndFlowSelections) {
+  auto id = h_->sim().CreatePipeline(
+      {{"name", "regional sales"},
+       {"parameters", {{"region", "emea"}, {"start_date", "2026-01-01"}}}},
+      testing::sim::Behavior::kSucceed);
+  ASSERT_TRUE(id.ok()) << id.status();
+  const std::string regional = *id;
+
+  const int64_t before = h_->UpstreamRequests();
+  for (const std::vector<std::string>& bad :
+       std::vector<std::vector<std::string>>{
+           {"--param", "parameters.region"},
+           {"--param", "region=apac"},
+           {"--param", "parameters.=apac"},
+           {"--param", "parameters.region=a", "--param", "parameters.region=b"},
+           {"--param"}}) {
+    std::vector<std::string> args = {"start", regional};
+    args.insert(args.end(), bad.begin(), bad.end());
+    Result r = Run(args);
+    EXPECT_EQ(r.code, 64) << absl::StrJoin(bad, " ") << "\n" << r;
+    EXPECT_EQ(r.ErrLines().size(), 1u) << r;
+    EXPECT_THAT(r.err, StartsWith("pdlt: --param")) << r;
+  }
+  EXPECT_THAT(Run({"start", regional, "--param", "parameters.region"}).err,
+              HasSubstr("has no '='"));
+  EXPECT_EQ(h_->UpstreamRequests(), before);
+  EXPECT_EQ(h_->sim().UpdatesCreated(regional), 0);
+
+  // The reset checkpoint selection is the service's to check: a flow name
+  // with a control character is refused naming that field.
+  Result refused = Run({"start", regional, "--reset-checkpoint", "raw\x01"});
+  EXPECT_EQ(refused.code, 65) << refused;
+  EXPECT_THAT(refused.err, HasSubstr("reset_checkpoint_selection")) << refused;
+
+  Result started =
+      Run({"start", regional, "--param", "parameters.region=apac,south",
+           "--param=parameters.note=a=b", "--refresh-flow", "orders_raw,fx",
+           "--refresh-flow", "returns", "--reset-checkpoint", "orders_raw",
+           "--output", "json"});
+  ASSERT_EQ(started.code, 0) << started;
+  const std::string update_id = started.ParseJson().value("updateId", "");
+  ASSERT_FALSE(update_id.empty()) << started;
+  databricks::sim::testing::TestClient sim_client(h_->sim().base_url(),
+                                                  h_->sim().access_token());
+  auto got = sim_client.Get(
+      absl::StrCat("/api/2.0/pipelines/", regional, "/updates/", update_id));
+  ASSERT_EQ(got.status, 200) << got.body;
+  const Json update = got.json()["update"];
+  EXPECT_EQ(update["parameters"], Json({{"region", "apac,south"},
+                                        {"note", "a=b"},
+                                        {"start_date", "2026-01-01"}}))
+      << update.dump();
+  EXPECT_EQ(update["refresh_flow_selection"],
+            Json({"orders_raw", "fx", "returns"}))
+      << update.dump();
+  EXPECT_EQ(h_->sim().UpdatesCreated(regional), 1);
+
+  Result help = Pdlt({"start", "--help"});
+  EXPECT_THAT(help.out, HasSubstr("--param parameters.KEY=VALUE"));
+  EXPECT_THAT(help.out, HasSubstr("--refresh-flow FLOW"));
+  EXPECT_THAT(help.out, HasSubstr("--reset-checkpoint FLOW"));
 }
 
 // On a terminal, watch redraws one line ("\r" + erase) with the elapsed
