@@ -1,5 +1,5 @@
 // End to end: what GetUpdateStatus and WatchUpdate answer when the reads
-// behind a status misbehave (the request of DLT's retry, the event log) and
+// behind a status misbehave (the event log; DLT's retries: dlt_retry_test) and
 // when callers with different deadlines share one read.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
@@ -101,85 +101,6 @@ class StatusTest : public ::testing::Test {
   std::unique_ptr<v1::DatabricksPipelines::Stub> stub_;
 };
 
-// A one-off 404 from GET .../requests/{request_id} while DLT retries a failed
-// update: with the request's own "does not exist" and with the code
-// Databricks answers for an endpoint it does not have. Pinned to the legacy
-// API: today's has no requests endpoint to answer a one-off 404.
-class RequestNotFoundTest : public StatusTest,
-                            public ::testing::WithParamInterface<const char*> {
- protected:
-  void ConfigureSimulator(sim::SimulatorOptions& options) override {
-    options.workspace.legacy_request_api = true;
-  }
-  void InjectOne404() {
-    sim::FaultRule rule;
-    rule.endpoint = "requests.get";
-    rule.kind = sim::FaultKind::kHttpError;
-    rule.status = 404;
-    rule.error_code = GetParam();
-    rule.message = "not found";
-    rule.count = 1;
-    sim_->InjectFault(rule);
-  }
-};
-
-TEST_P(RequestNotFoundTest, StatusIsNeverAFinalFailureAndEndsInTheRetry) {
-  const std::string run = MustStart(sim::Behavior::kFailOnceThenRetry);
-  InjectOne404();
-  v1::UpdateStatus s;
-  int unavailable = 0;
-  for (int i = 0; i < 120; ++i) {
-    Advance(absl::Seconds(1));
-    grpc::Status status;
-    s = Status(run, &status);
-    if (!status.ok()) {
-      // Whether DLT retries could not be read: an answer to ask again.
-      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
-          << status.error_message();
-      EXPECT_THAT(status.error_message(), HasSubstr("whether DLT retries"));
-      ++unavailable;
-      continue;
-    }
-    ASSERT_NE(s.status(), v1::RUN_STATUS_FAILED)
-        << "a final Failed while DLT retries the update";
-    if (s.terminal()) break;
-  }
-  EXPECT_EQ(unavailable, 1) << "the 404 was not met exactly once";
-  EXPECT_TRUE(s.terminal());
-  EXPECT_EQ(s.status(), v1::RUN_STATUS_SUCCESS);
-  EXPECT_EQ(s.dlt_state(), "COMPLETED");
-  EXPECT_FALSE(s.retry().retry_update_id().empty());
-}
-
-TEST_P(RequestNotFoundTest, WatchIsNeverAFinalFailureAndEndsInTheRetry) {
-  const std::string run = MustStart(sim::Behavior::kFailOnceThenRetry);
-  InjectOne404();
-  const int64_t before = sim_->RequestCount("requests.get");
-  v1::WatchUpdateRequest request;
-  request.set_run_id(run);
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
-  auto reader = stub_->WatchUpdate(&context, request);
-  h_->StartTicking(absl::Milliseconds(500));
-  v1::UpdateStatus s;
-  while (reader->Read(&s)) {
-    EXPECT_NE(s.status(), v1::RUN_STATUS_FAILED)
-        << "a watch reported Failed while DLT retries the update";
-  }
-  h_->StopTicking();
-  grpc::Status status = reader->Finish();
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_GT(sim_->RequestCount("requests.get") - before, 1)
-      << "the request was never read again after the 404";
-  EXPECT_TRUE(s.terminal());
-  EXPECT_EQ(s.status(), v1::RUN_STATUS_SUCCESS);
-  EXPECT_EQ(s.dlt_state(), "COMPLETED");
-}
-
-INSTANTIATE_TEST_SUITE_P(NotFound, RequestNotFoundTest,
-                         ::testing::Values("RESOURCE_DOES_NOT_EXIST",
-                                           "ENDPOINT_NOT_FOUND"));
-
 // Callers A (1 s deadline) and B (30 s) read the same run while Databricks
 // takes 3 s: they share one upstream read, A is answered at its deadline and
 // B gets the status.
@@ -265,6 +186,7 @@ TEST_F(StatusTest, ReadNobodyWaitsForStopsBeforeItsNextRequest) {
   Advance(absl::Minutes(5));  // FAILED: a read would go on to the request
   SlowNextUpdateRead(absl::Seconds(2));
   const int64_t requests = sim_->RequestCount("requests.get");
+  const int64_t pipelines = sim_->RequestCount("pipelines.get");
   const int64_t events = sim_->RequestCount("events.list");
   const absl::Time start = absl::Now();
   grpc::Status status;
@@ -273,14 +195,17 @@ TEST_F(StatusTest, ReadNobodyWaitsForStopsBeforeItsNextRequest) {
   // The update's answer arrives after 2 s; give the read time to go on.
   absl::SleepFor(start + absl::Milliseconds(2800) - absl::Now());
   EXPECT_EQ(sim_->RequestCount("requests.get"), requests);
+  EXPECT_EQ(sim_->RequestCount("pipelines.get"), pipelines);
   EXPECT_EQ(sim_->RequestCount("events.list"), events);
   // A caller that waits gets the whole answer.
   v1::UpdateStatus s = MustStatus(run);
   EXPECT_EQ(s.status(), v1::RUN_STATUS_FAILED);
   EXPECT_FALSE(s.failure_messages().empty());
-  if (polysync::testing::LegacySimulatorApi()) {  // no request id otherwise
-    EXPECT_GT(sim_->RequestCount("requests.get"), requests);
-  }
+  // The next request of the read: the request (legacy) or the pipeline.
+  EXPECT_GT(sim_->RequestCount(polysync::testing::LegacySimulatorApi()
+                                   ? "requests.get"
+                                   : "pipelines.get"),
+            polysync::testing::LegacySimulatorApi() ? requests : pipelines);
 }
 
 // Each Databricks request is tried once, so one 503 fails a read.

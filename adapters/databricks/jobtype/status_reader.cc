@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "adapters/databricks/api/events.h"
 #include "adapters/databricks/errors.h"
-#include "adapters/databricks/request_bodies.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "google/protobuf/util/time_util.h"
@@ -29,7 +29,6 @@ void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
 
 // What step 3 found in an update's events.
 struct EventFacts {
-  std::vector<std::string> failure_messages;
   std::optional<absl::Time> end_time;
   std::optional<absl::Time> stopping_since;
   // ERROR events that carry an `error`, and how many of them say `fatal`.
@@ -37,32 +36,14 @@ struct EventFacts {
   int fatal_errors = 0;
 };
 
-EventFacts FactsFrom(const ListEventsPage& page, absl::string_view update_id) {
-  EventFacts facts;
-  // Events come newest first; messages are reported oldest first.
-  for (auto it = page.events.rbegin(); it != page.events.rend(); ++it) {
-    const PipelineEvent& e = *it;
-    if (!e.origin.update_id.empty() && e.origin.update_id != update_id) {
-      continue;
-    }
-    absl::Time ts;
-    const bool has_ts = ParseRfc3339(e.timestamp, &ts);
-    if (e.event_type == "update_progress" && has_ts) {
-      if (IsTerminalUpdateState(e.update_progress_state)) facts.end_time = ts;
-      if (e.update_progress_state == "STOPPING") facts.stopping_since = ts;
-    }
-    if (e.level == "ERROR") {
-      if (!e.message.empty()) facts.failure_messages.push_back(e.message);
-      if (e.error.has_value()) {
-        ++facts.errors;
-        if (e.error->fatal.value_or(false)) ++facts.fatal_errors;
-        for (const auto& ex : e.error->exceptions) {
-          if (!ex.message.empty()) facts.failure_messages.push_back(ex.message);
-        }
-      }
-    }
-  }
-  return facts;
+// Pages of events read at most for one step (each of up to
+// kEventsPageSize events): enough to find an update's end behind a busy
+// pipeline's progress events, bounded for a log that has none.
+constexpr int kEventsPageSize = 250;
+constexpr int kEventPages = 8;
+
+bool IsUpdateProgress(const PipelineEvent& e) {
+  return e.event_type == "update_progress";
 }
 
 // DLT's retries of one run are followed at most this far (a chain of
@@ -454,34 +435,100 @@ class Computation : public std::enable_shared_from_this<Computation> {
     Finish();
   }
 
-  // Step 3: the update's newest events (end time, when STOPPING began),
-  // then, for a failure, its ERROR events (the messages).
+  // Step 3: the update's newest update_progress events (end time, when
+  // STOPPING began), following pages until the one needed is found; then,
+  // for a failure, its ERROR events (the messages, whether fatal).
   void ReadEvents(const std::string& update_id) {
     if (Abandoned()) return;
     events_for_ = update_id;
-    ListEvents({}, [](Computation* self, const ListEventsPage& page) {
-      self->facts_ = FactsFrom(page, self->events_for_);
-      if (self->status_.terminal() && self->facts_.end_time.has_value()) {
-        SetTime(*self->facts_.end_time, self->status_.mutable_end_time());
-      }
-      if (self->status_.dlt_state() != "FAILED" &&
-          !self->status_.retry().retrying()) {
-        self->AfterEvents();
-        return;
-      }
-      if (self->Abandoned()) return;
-      self->ListEvents(
-          {"ERROR"}, [](Computation* self, const ListEventsPage& errors) {
-            EventFacts facts = FactsFrom(errors, self->events_for_);
-            for (auto& m : facts.failure_messages) {
-              self->status_.add_failure_messages(std::move(m));
+    api::EventQuery query;
+    query.update_id = update_id;
+    query.page_size = kEventsPageSize;
+    query.max_pages = kEventPages;
+    query.keep = &IsUpdateProgress;
+    if (status_.terminal() || gap_) {
+      query.stop_when = &api::IsTerminalUpdateProgress;
+    } else {
+      query.stop_when = [](const PipelineEvent& e) {
+        return IsUpdateProgress(e) && e.update_progress_state == "STOPPING";
+      };
+    }
+    auto self = shared_from_this();
+    ws_.client().ReadEvents(
+        run_.pipeline_id, std::move(query), ctx_,
+        [self](absl::StatusOr<api::EventsRead> read) {
+          if (!self->EventsRead(read)) return;
+          for (const PipelineEvent& e : read->events) {  // newest first
+            absl::Time ts;
+            if (!ParseRfc3339(e.timestamp, &ts)) continue;
+            if (!self->facts_.end_time &&
+                IsTerminalUpdateState(e.update_progress_state)) {
+              self->facts_.end_time = ts;
             }
-            self->facts_.errors = facts.errors;
-            self->facts_.fatal_errors = facts.fatal_errors;
-            self->events_read_ = true;
+            if (!self->facts_.stopping_since &&
+                e.update_progress_state == "STOPPING") {
+              self->facts_.stopping_since = ts;
+            }
+          }
+          if (self->status_.terminal() && self->facts_.end_time.has_value()) {
+            SetTime(*self->facts_.end_time, self->status_.mutable_end_time());
+          }
+          if (self->status_.terminal() && !self->facts_.end_time &&
+              read->end == api::EventsReadEnd::kMaxPages) {
+            // Buried deeper than this read goes: ask again later.
+            self->complete_ = false;
+            self->status_.set_incomplete(true);
+            self->events_hint_ = absl::StrCat(
+                "the update's end was not found in its newest ",
+                kEventPages * kEventsPageSize,
+                " events, so end_time is missing; the next read tries again");
+          }
+          if (self->status_.dlt_state() != "FAILED" &&
+              !self->status_.retry().retrying()) {
             self->AfterEvents();
-          });
-    });
+            return;
+          }
+          self->ReadErrors();
+        });
+  }
+
+  void ReadErrors() {
+    if (Abandoned()) return;
+    api::EventQuery query;
+    query.update_id = events_for_;
+    query.levels = {"ERROR"};
+    query.page_size = kEventsPageSize;
+    query.max_pages = kEventPages;
+    auto self = shared_from_this();
+    ws_.client().ReadEvents(
+        run_.pipeline_id, std::move(query), ctx_,
+        [self](absl::StatusOr<api::EventsRead> read) {
+          if (!self->EventsRead(read)) return;
+          for (auto& m : api::FailureMessages(read->events, self->events_for_,
+                                              read->order)) {
+            self->status_.add_failure_messages(std::move(m));
+          }
+          for (const PipelineEvent& e : read->events) {
+            if (e.level != "ERROR" || !e.error.has_value()) continue;
+            ++self->facts_.errors;
+            if (e.error->fatal.value_or(false)) ++self->facts_.fatal_errors;
+          }
+          self->events_read_ = true;
+          self->AfterEvents();
+        });
+  }
+
+  // False (and the answer finished with what is known) when the events
+  // could not be read. Details are best effort: the answer says what is
+  // missing and is not cached (the next read tries again).
+  bool EventsRead(const absl::StatusOr<api::EventsRead>& read) {
+    if (read.ok()) return true;
+    log::Warn("cannot read update events",
+              {log::Field("run_id", status_.run_id()),
+               log::Field("error", std::string(read.status().message()))});
+    EventsMissing(read.status());
+    AfterEvents();
+    return false;
   }
 
   void AfterEvents() {
@@ -490,37 +537,6 @@ class Computation : public std::enable_shared_from_this<Computation> {
       return;
     }
     Finish();
-  }
-
-  // Lists events of `events_for_` at `levels` (all when empty), newest
-  // first. Details are best effort: a failure finishes with what is known,
-  // an answer that says what is missing and is not cached (the next read
-  // tries again).
-  void ListEvents(std::vector<std::string> levels,
-                  void (*then)(Computation*, const ListEventsPage&)) {
-    ListEventsRequest request;
-    request.max_results = 100;
-    auto filter = EventsFilter(events_for_, levels);
-    if (!filter.ok()) {
-      AfterEvents();
-      return;
-    }
-    request.filter = *filter;
-    auto self = shared_from_this();
-    ws_.client().ListEvents(
-        run_.pipeline_id, std::move(request), ctx_,
-        [self, then](absl::StatusOr<ListEventsPage> page) {
-          if (!page.ok()) {
-            log::Warn(
-                "cannot read update events",
-                {log::Field("run_id", self->status_.run_id()),
-                 log::Field("error", std::string(page.status().message()))});
-            self->EventsMissing(page.status());
-            self->AfterEvents();
-            return;
-          }
-          then(self.get(), *page);
-        });
   }
 
   // The events read failed: say what the answer lacks.

@@ -48,6 +48,16 @@ ABSL_FLAG(absl::Duration, retry_delay, absl::ZeroDuration(),
           "meanwhile and refuses starts.");
 ABSL_FLAG(std::string, retry_gap_state, "RECOVERING",
           "The pipeline state while a retry is pending.");
+ABSL_FLAG(int, max_retry_attempts, 2,
+          "How many times DLT retries an update of a fail_retried pipeline "
+          "(every attempt fails) before it gives up.");
+ABSL_FLAG(std::string, after_failure_state, "IDLE",
+          "The pipeline state once its newest update FAILED and nothing "
+          "retries it.");
+ABSL_FLAG(bool, stop_cancels_pending_retry, false,
+          "A stop while DLT's retry is pending cancels the retry (false: the "
+          "API's no-op for a pipeline without an active update; the retry "
+          "still comes).");
 ABSL_FLAG(int, busy_events_per_second, 0,
           "A busy pipeline: while an update is RUNNING or STOPPING its flows "
           "write this many INFO flow_progress events per simulated second "
@@ -133,6 +143,15 @@ int main(int argc, char** argv) {
     return Fail("--retry_delay must not be negative");
   }
   options.workspace.retry_gap_state = absl::GetFlag(FLAGS_retry_gap_state);
+  options.workspace.max_retry_attempts =
+      absl::GetFlag(FLAGS_max_retry_attempts);
+  if (options.workspace.max_retry_attempts < 0) {
+    return Fail("--max_retry_attempts must not be negative");
+  }
+  options.workspace.after_failure_state =
+      absl::GetFlag(FLAGS_after_failure_state);
+  options.workspace.stop_cancels_pending_retry =
+      absl::GetFlag(FLAGS_stop_cancels_pending_retry);
   options.workspace.busy_events_per_second =
       absl::GetFlag(FLAGS_busy_events_per_second);
   options.workspace.events_scan_limit = absl::GetFlag(FLAGS_events_scan_limit);
