@@ -343,6 +343,13 @@ TEST_F(ServiceTest, FailingPipelineEndsFailedWithItsMessages) {
   EXPECT_EQ(s.dlt_state(), "FAILED");
   EXPECT_TRUE(s.terminal());
   ASSERT_FALSE(s.failure_messages().empty());
+  // The flow's and the update's ERROR events carry the same exception: it
+  // is listed once.
+  EXPECT_EQ(s.failure_messages().size(), 3) << s.ShortDebugString();
+  const std::set<std::string> distinct(s.failure_messages().begin(),
+                                       s.failure_messages().end());
+  EXPECT_EQ(distinct.size(), s.failure_messages().size());
+  EXPECT_EQ(s.retry().attempts(), 1);
   // Read from GET .../requests/{id}: the legacy API's only, else empty.
   EXPECT_EQ(s.retry().request_status(),
             polysync::testing::LegacySimulatorApi() ? "TERMINATED" : "");

@@ -278,5 +278,54 @@ TEST_F(NoRetryStatusTest, WatchWaitsForTheFailureMessagesAnEventsErrorLost) {
   EXPECT_TRUE(last.has_end_time());
 }
 
+// A busy pipeline: a stopped run's end is buried under 600 progress events
+// of the next (continuous) run, and a page of events examines at most 100
+// of them. The status still has the end time (the read follows pages).
+class BusyPipelineStatusTest : public StatusTest {
+ protected:
+  void ConfigureSimulator(sim::SimulatorOptions& options) override {
+    options.workspace.busy_events_per_second = 20;
+    options.workspace.events_scan_limit = 100;
+  }
+
+  std::string Start(const std::string& pipeline) {
+    v1::StartUpdateRequest request;
+    request.set_pipeline_id(pipeline);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    v1::StartUpdateResponse response;
+    grpc::Status status = stub_->StartUpdate(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.run_id();
+  }
+};
+
+TEST_F(BusyPipelineStatusTest, EndTimeIsFoundBehindPagesOfProgressEvents) {
+  auto pipeline = sim_->CreatePipeline(
+      {{"name", "stream"}, {"continuous", true}}, sim::Behavior::kSucceed);
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status();
+  const std::string first = Start(*pipeline);
+  Advance(absl::Seconds(30));
+  {
+    v1::StopUpdateRequest request;
+    request.set_run_id(first);
+    grpc::ClientContext context;
+    v1::StopUpdateResponse response;
+    ASSERT_TRUE(stub_->StopUpdate(&context, request, &response).ok());
+  }
+  Advance(absl::Seconds(10));  // CANCELED
+  const std::string second = Start(*pipeline);
+  Advance(absl::Seconds(30));  // 600 events of the second run
+  const int64_t pages = sim_->RequestCount("events.list");
+  v1::UpdateStatus s = MustStatus(first);
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_CANCELLED);
+  EXPECT_TRUE(s.terminal());
+  EXPECT_TRUE(s.has_end_time()) << s.hint();
+  EXPECT_FALSE(s.incomplete());
+  EXPECT_GT(sim_->RequestCount("events.list") - pages, 1)
+      << "one page held the end: the noise did not bury it";
+  EXPECT_NE(second, first);
+}
+
 }  // namespace
 }  // namespace polysync
