@@ -343,6 +343,14 @@ TEST_F(DltRetryTest, WindowRunningOutEndsTheRunFailedWithAHint) {
   EXPECT_FALSE(s.retry().retrying());
   EXPECT_THAT(s.hint(), HasSubstr("no retry by DLT appeared within 3m"));
   EXPECT_FALSE(s.failure_messages().empty());
+  // DLT's retry comes at 10 minutes, too late: once the terminal cache
+  // (10 minutes) has passed, the run still reads what it was reported.
+  Advance(absl::Minutes(20));
+  EXPECT_EQ(sim_->UpdatesCreated(), 2) << "the late retry did not run";
+  s = MustStatus(started.run_id());
+  EXPECT_TRUE(s.terminal());
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_FAILED);
+  EXPECT_THAT(s.hint(), HasSubstr("is not followed"));
 }
 
 // A newer update that DLT did not start for the run (another caller's
@@ -384,7 +392,7 @@ class StopInTheGapTest : public DltRetryTest,
 
 TEST_P(StopInTheGapTest, RunReadsCancelled) {
   RetrySetup setup;
-  setup.retry_delay = absl::Seconds(20);
+  setup.retry_delay = absl::Minutes(2);
   setup.stop_cancels_pending_retry = GetParam();
   Begin(setup);
   const std::string pipeline = Pipeline(sim::Behavior::kFailOnceThenRetry);
@@ -414,7 +422,8 @@ TEST_P(StopInTheGapTest, RunReadsCancelled) {
   EXPECT_LE(stops, 3);
   // No update of the pipeline runs any more.
   EXPECT_LE(sim_->UpdatesCreated(pipeline), 2);
-  Advance(absl::Minutes(5));
+  // Past the terminal cache (10 minutes): read again, still Cancelled.
+  Advance(absl::Minutes(11));
   EXPECT_EQ(MustStatus(started.run_id()).status(), v1::RUN_STATUS_CANCELLED);
 }
 

@@ -398,10 +398,10 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
       return;
     }
     if (status->terminal()) {
-      Answer(*std::move(status), false);
+      Answer(*std::move(status), stop_sent_);
       return;
     }
-    ours_ = {run_.update_id};
+    ours_.insert(run_.update_id);
     if (!status->retry().retry_update_id().empty()) {
       ours_.insert(status->retry().retry_update_id());
     }
@@ -422,25 +422,41 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
     const std::string failed = status.retry().retry_update_id().empty()
                                    ? run_.update_id
                                    : status.retry().retry_update_id();
-    reader_.NoteStoppedInGap(ws_, run_, failed);
-    gap_until_ = std::min(absl::Now() + options_.gap_stop_window,
-                          ctx_.deadline - options_.restart_poll);
-    in_gap_ = true;
+    if (!in_gap_) {
+      gap_until_ = std::min(options_.now() + options_.gap_stop_window,
+                            ctx_.deadline - options_.restart_poll);
+      in_gap_ = true;
+    }
     ++attempts_;
     auto self = shared_from_this();
     ws_.client().StopPipeline(
-        run_.pipeline_id, ctx_, [self](absl::StatusOr<api::Empty> s) {
+        run_.pipeline_id, ctx_, [self, failed](absl::StatusOr<api::Empty> s) {
           if (!s.ok()) {
+            // Unknown outcome: ask again only after a fresh read.
+            if ((s.status().code() == absl::StatusCode::kUnavailable ||
+                 s.status().code() == absl::StatusCode::kResourceExhausted) &&
+                self->attempts_ < kMaxStopAttempts) {
+              self->Start();
+              return;
+            }
             self->done_(s.status());
             return;
           }
+          // Sent: should no retry come, the run reads CANCELLED.
+          self->reader_.NoteStoppedInGap(self->ws_, self->run_, failed);
           log::Info("stop sent while DLT's retry is pending",
                     {log::Field("workspace", self->ws_.name()),
                      log::Field("run_id", FormatRunId(self->run_.pipeline_id,
                                                       self->run_.update_id)),
                      log::Field("correlation_id", self->ctx_.correlation_id)});
-          self->WatchGap();
+          self->stop_sent_ = true;
+          self->WatchGapLater();
         });
+  }
+
+  void WatchGapLater() {
+    auto self = shared_from_this();
+    transport_.RunAfter(options_.restart_poll, [self] { self->WatchGap(); });
   }
 
   // Re-reads the run after a stop in the gap until it ends, a retry
@@ -461,16 +477,16 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
               !s->retry().retrying() && s->dlt_state() != "STOPPING";
           if (s->terminal() ||
               (retry_runs && self->attempts_ >= kMaxStopAttempts) ||
-              absl::Now() + self->options_.restart_poll > self->gap_until_) {
-            self->Answer(*std::move(s), true);
+              self->options_.now() + self->options_.restart_poll >
+                  self->gap_until_) {
+            self->Answer(*std::move(s), self->stop_sent_);
             return;
           }
           if (retry_runs) {
             self->CheckActive();  // stop it too
             return;
           }
-          self->transport_.RunAfter(self->options_.restart_poll,
-                                    [self] { self->WatchGap(); });
+          self->WatchGapLater();
         });
   }
 
@@ -485,7 +501,7 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
           auto active = ActiveUpdate(*p);
           if (!active.has_value()) {
             if (self->in_gap_) {
-              self->WatchGap();
+              self->WatchGapLater();
             } else {
               self->Reread(false);  // it ended meanwhile
             }
@@ -518,7 +534,8 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
                                                   self->run_.update_id)),
                  log::Field("correlation_id", self->ctx_.correlation_id)});
             if (self->in_gap_) {
-              self->WatchGap();
+              self->stop_sent_ = true;
+              self->WatchGapLater();
             } else {
               self->Reread(true);
             }
@@ -566,6 +583,7 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
   int attempts_ = 0;
   // Stopped while DLT's retry was pending: watched until gap_until_.
   bool in_gap_ = false;
+  bool stop_sent_ = false;
   absl::Time gap_until_;
 };
 

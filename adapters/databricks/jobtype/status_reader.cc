@@ -71,13 +71,12 @@ class Computation : public std::enable_shared_from_this<Computation> {
       std::function<void(absl::StatusOr<v1::UpdateStatus>, bool complete)>;
 
   Computation(api::Workspace& ws, RunId run, api::CallContext ctx,
-              const StatusOptions& options, std::string stopped_in_gap,
-              std::function<bool()> wanted, Done done)
+              const StatusOptions& options, std::function<bool()> wanted,
+              Done done)
       : ws_(ws),
         run_(std::move(run)),
         ctx_(std::move(ctx)),
         options_(options),
-        stopped_in_gap_(std::move(stopped_in_gap)),
         wanted_(std::move(wanted)),
         done_(std::move(done)) {}
 
@@ -198,7 +197,9 @@ class Computation : public std::enable_shared_from_this<Computation> {
       retry->set_retrying(true);
       status_.set_status(v1::RUN_STATUS_RUNNING);
       status_.set_terminal(false);
-      ReadEvents(current_.update_id);  // the failure messages so far
+      // The failure messages so far: the newest attempt's.
+      ReadEvents(has_latest ? request->latest_update->update_id
+                            : current_.update_id);
       return;
     }
     if (has_latest) {
@@ -278,9 +279,10 @@ class Computation : public std::enable_shared_from_this<Computation> {
                 self->Gap();
                 return;
               }
-              UpdateInfo next = *std::move(self->newer_);
+              // Listed updates lack `config`: read it whole.
+              const std::string next = self->newer_->update_id;
               self->newer_.reset();
-              self->OnNext(std::move(next));
+              self->ReadNext(next);
               return;
             }
             self->newer_ = std::move(u);
@@ -320,6 +322,56 @@ class Computation : public std::enable_shared_from_this<Computation> {
       FinalFailure();
       return;
     }
+    if (!late_checked_ && next.creation_time.has_value() &&
+        current_.creation_time.has_value() &&
+        absl::Milliseconds(*next.creation_time - *current_.creation_time) >
+            options_.retry_window) {
+      // Perhaps later than the window allows (a run already reported
+      // Failed must stay so): the failure's end decides.
+      CheckLateRetry(std::move(next));
+      return;
+    }
+    late_checked_ = false;
+    Accept(std::move(next));
+  }
+
+  // A retry created more than retry_window after the failure ended is not
+  // followed: the run was final by then.
+  void CheckLateRetry(UpdateInfo next) {
+    if (Abandoned()) return;
+    api::EventQuery query;
+    query.update_id = current_.update_id;
+    query.page_size = kEventsPageSize;
+    query.max_pages = kEventPages;
+    query.keep = &api::IsTerminalUpdateProgress;
+    query.stop_when = &api::IsTerminalUpdateProgress;
+    auto self = shared_from_this();
+    ws_.client().ReadEvents(
+        run_.pipeline_id, std::move(query), ctx_,
+        [self,
+         next = std::move(next)](absl::StatusOr<api::EventsRead> read) mutable {
+          if (!read.ok()) {
+            self->Unreadable(read.status());
+            return;
+          }
+          absl::Time end;
+          if (!read->events.empty() &&
+              ParseRfc3339(read->events.front().timestamp, &end) &&
+              absl::FromUnixMillis(*next.creation_time) >
+                  end + self->options_.retry_window) {
+            self->hints_.push_back(
+                absl::StrCat("DLT's retry ", next.update_id, " came more than ",
+                             absl::FormatDuration(self->options_.retry_window),
+                             " after the failure and is not followed"));
+            self->FinalFailure();
+            return;
+          }
+          self->late_checked_ = true;
+          self->OnNext(std::move(next));
+        });
+  }
+
+  void Accept(UpdateInfo next) {
     if (attempts_ > kMaxFollowedRetries) {
       Unreadable(absl::UnavailableError(absl::StrCat(
           "more than ", kMaxFollowedRetries, " retries were followed")));
@@ -446,7 +498,7 @@ class Computation : public std::enable_shared_from_this<Computation> {
     query.page_size = kEventsPageSize;
     query.max_pages = kEventPages;
     query.keep = &IsUpdateProgress;
-    if (status_.terminal() || gap_) {
+    if (status_.terminal() || gap_ || status_.dlt_state() == "FAILED") {
       query.stop_when = &api::IsTerminalUpdateProgress;
     } else {
       query.stop_when = [](const PipelineEvent& e) {
@@ -567,17 +619,6 @@ class Computation : public std::enable_shared_from_this<Computation> {
   }
 
   void Finish() {
-    if (status_.terminal() && !stopped_in_gap_.empty() &&
-        stopped_in_gap_ == current_.update_id &&
-        status_.status() == v1::RUN_STATUS_FAILED) {
-      // Stopped while DLT's retry of this very update was pending
-      // (StatusReader::NoteStoppedInGap), and no retry came: the caller's
-      // stop ended the run.
-      status_.set_status(v1::RUN_STATUS_CANCELLED);
-      hints_.insert(hints_.begin(),
-                    "stopped while DLT's retry of the failed update was "
-                    "pending; no retry ran");
-    }
     std::vector<std::string> hints;
     if (!status_.terminal() && !status_.retry().retrying()) {
       absl::Time since = absl::InfinitePast();
@@ -602,8 +643,6 @@ class Computation : public std::enable_shared_from_this<Computation> {
   const RunId run_;
   const api::CallContext ctx_;
   const StatusOptions& options_;
-  // The FAILED update whose pending retry a caller stopped (empty: none).
-  const std::string stopped_in_gap_;
   const std::function<bool()> wanted_;
   Done done_;
   UpdateInfo update_;   // the run's own update
@@ -613,6 +652,7 @@ class Computation : public std::enable_shared_from_this<Computation> {
   std::optional<UpdateInfo> newer_;  // ListNewer: the item before `current_`
   bool gap_ = false;
   bool events_read_ = false;
+  bool late_checked_ = false;  // CheckLateRetry passed for the next update
   v1::UpdateStatus status_;
   std::string events_for_;
   EventFacts facts_;
@@ -654,6 +694,29 @@ void StatusReader::NoteStoppedInGap(api::Workspace& workspace, const RunId& run,
     lru_.erase(cached->second.lru);
     cache_.erase(cached);
   }
+}
+
+void StatusReader::ApplyStopNote(const std::string& key,
+                                 v1::UpdateStatus& status) {
+  if (!status.terminal() || status.status() != v1::RUN_STATUS_FAILED) return;
+  const std::string& newest = status.retry().retry_update_id().empty()
+                                  ? status.update_id()
+                                  : status.retry().retry_update_id();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = stopped_.find(key);
+    if (it == stopped_.end() || it->second.expires <= options_.now() ||
+        it->second.update_id != newest) {
+      return;
+    }
+  }
+  // Stopped while DLT's retry of this very update was pending, and no
+  // retry came: the caller's stop ended the run.
+  status.set_status(v1::RUN_STATUS_CANCELLED);
+  status.set_hint(absl::StrCat(
+      "stopped while DLT's retry of the failed update was pending; no retry "
+      "ran",
+      status.hint().empty() ? "" : "; ", status.hint()));
 }
 
 size_t StatusReader::cached_entries() const {
@@ -775,14 +838,8 @@ void StatusReader::Compute(api::Workspace& workspace, const RunId& run,
   api::CallContext shared = ctx;
   shared.deadline = absl::InfiniteFuture();
   shared.cancelled = nullptr;  // outlives the call that began it
-  std::string stopped;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = stopped_.find(key);
-    if (it != stopped_.end()) stopped = it->second.update_id;
-  }
   std::make_shared<Computation>(
-      workspace, run, std::move(shared), options_, std::move(stopped),
+      workspace, run, std::move(shared), options_,
       [this, key, flight] {
         // Checked and, when nobody waits, unlisted at once: a caller that
         // comes later starts a computation of its own.
@@ -795,6 +852,7 @@ void StatusReader::Compute(api::Workspace& workspace, const RunId& run,
       },
       [this, key, flight](absl::StatusOr<v1::UpdateStatus> status,
                           bool complete) {
+        if (status.ok()) ApplyStopNote(key, *status);
         if (complete) Store(key, status);
         std::map<uint64_t, Done> waiters;
         {

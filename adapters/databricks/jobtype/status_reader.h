@@ -121,6 +121,10 @@ class StatusReader {
                const api::CallContext& ctx, const std::string& key, Done done,
                bool fresh);
   void Store(const std::string& key, const absl::StatusOr<v1::UpdateStatus>& s);
+  // A final Failed of a run stopped in the gap (NoteStoppedInGap) becomes
+  // CANCELLED; checked as each computation ends, so a read that began before
+  // the stop is converted too.
+  void ApplyStopNote(const std::string& key, v1::UpdateStatus& status);
   static void ArmDeadline(http::Transport& timers,
                           std::shared_ptr<Flight> flight, uint64_t waiter,
                           absl::Time deadline, std::string run_id);
