@@ -508,6 +508,40 @@ TEST_P(RequestsEndpointGoneTest, WorkspaceSwitchesToLatestUpdates) {
   EXPECT_EQ(sim_->RequestCount("requests.get"), 1);
 }
 
+TEST_P(RequestsEndpointGoneTest, WatchFollowsTheRetryAcrossTheSwitch) {
+  RetrySetup setup;
+  setup.legacy = true;
+  Begin(setup);
+  sim::FaultRule gone;
+  gone.endpoint = "requests.get";
+  gone.kind = sim::FaultKind::kHttpError;
+  gone.status = GetParam().first;
+  gone.error_code = GetParam().second;
+  gone.message = "no such endpoint";
+  gone.count = -1;
+  sim_->InjectFault(gone);
+  const v1::StartUpdateResponse started =
+      Start(Pipeline(sim::Behavior::kFailOnceThenRetry));
+  v1::WatchUpdateRequest request;
+  request.set_run_id(started.run_id());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto reader = stub_->WatchUpdate(&context, request);
+  h_->StartTicking(absl::Seconds(1));
+  v1::UpdateStatus s;
+  while (reader->Read(&s)) {
+    EXPECT_NE(s.status(), v1::RUN_STATUS_FAILED)
+        << "a watch streamed Failed after the endpoint's " << GetParam().first;
+  }
+  h_->StopTicking();
+  grpc::Status status = reader->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(s.terminal());
+  EXPECT_EQ(s.status(), v1::RUN_STATUS_SUCCESS);
+  EXPECT_EQ(s.retry().attempts(), 2);
+  EXPECT_EQ(sim_->RequestCount("requests.get"), 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Answers, RequestsEndpointGoneTest,
     ::testing::Values(std::make_pair(404, "ENDPOINT_NOT_FOUND"),
