@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "adapters/databricks/simulator/simulator.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 #include "tests/testing/service_harness.h"
@@ -38,13 +40,15 @@ class StartRetryTest : public ::testing::Test {
   }
 
   void Inject(sim::FaultKind kind, int count,
-              absl::Duration hidden_for = absl::ZeroDuration()) {
+              absl::Duration hidden_for = absl::ZeroDuration(),
+              int retry_after_seconds = -1) {
     sim::FaultRule rule;
     rule.endpoint = "updates.start";
     rule.kind = kind;
     rule.status = 503;  // kHttpError: TEMPORARILY_UNAVAILABLE
     rule.count = count;
     rule.hidden_for = hidden_for;
+    rule.retry_after_seconds = retry_after_seconds;
     h_->sim().InjectFault(rule);
   }
 
@@ -62,6 +66,19 @@ TEST_F(StartRetryTest, AStartRefusedBeforeProcessingIsRetried) {
   grpc::Status status = Start(false, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_FALSE(response.update_id().empty());
+  EXPECT_EQ(Posts(), 2);
+  EXPECT_EQ(Updates(), 1);
+}
+
+// The refusal's Retry-After is honoured (the harness's own backoff is 5 ms).
+TEST_F(StartRetryTest, ARefusedStartWaitsForRetryAfter) {
+  Inject(sim::FaultKind::kHttpError, 1, absl::ZeroDuration(), 2);
+  v1::StartUpdateResponse response;
+  const absl::Time start = absl::Now();
+  grpc::Status status = Start(false, &response);
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GE(took, absl::Milliseconds(1900));
   EXPECT_EQ(Posts(), 2);
   EXPECT_EQ(Updates(), 1);
 }

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/databricks/decoders.h"
 #include "adapters/databricks/errors.h"
@@ -45,6 +46,11 @@ struct PipelinesClient::Shared {
 };
 
 namespace {
+
+// The Retry-After header of a failed answer, kept on its status so that a
+// caller that retries by itself (a start) honours it.
+constexpr char kRetryAfterPayload[] =
+    "type.polysync.dev/databricks.retry_after";
 
 using Shared = PipelinesClient::Shared;
 using ResponseDone =
@@ -396,6 +402,10 @@ class Call : public std::enable_shared_from_this<Call> {
       shared_->transport.RunAfter(decision.delay, [self] { self->Acquire(); });
       return;
     }
+    if (!transport_failed && !attempt.retry_after.empty()) {
+      status.SetPayload(kRetryAfterPayload,
+                        absl::Cord(std::string(attempt.retry_after)));
+    }
     Finish(std::move(status), maybe_processed_);
   }
 
@@ -643,9 +653,16 @@ void PostStart(std::shared_ptr<Shared> shared, std::string pipeline_id,
                       std::move(done));
                 return;
               }
-              const absl::Duration delay =
+              absl::Duration delay =
                   std::min(absl::Seconds(1) * (retries + 1),
                            shared->options.backoff.max_delay);
+              // Databricks' Retry-After, when it sent one (at most 60 s).
+              if (auto header = lost.GetPayload(kRetryAfterPayload)) {
+                if (auto after = ParseRetryAfter(std::string(*header),
+                                                 shared->options.now())) {
+                  delay = std::max(delay, std::min(*after, absl::Seconds(60)));
+                }
+              }
               if (shared->options.now() + delay >= ctx.deadline) {
                 done(absl::UnavailableError(absl::StrCat(
                     "start update of pipeline ", pipeline_id,
