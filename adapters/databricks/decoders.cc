@@ -752,17 +752,4 @@ absl::StatusOr<OAuthError> DecodeOAuthError(std::string_view body) {
   });
 }
 
-absl::Status DecodeStopResult(std::string_view body) {
-  struct Nothing {};
-  bool blank = true;
-  for (char c : body) {
-    blank = blank && (c == ' ' || c == '\t' || c == '\r' || c == '\n');
-  }
-  if (blank) return absl::OkStatus();
-  return DecodeDocument<Nothing>(
-             body, [](std::string_view, sj::value& v, const Path& p,
-                      Nothing*) { return SkipValue(v, p); })
-      .status();
-}
-
 }  // namespace polysync::databricks

@@ -74,10 +74,6 @@ absl::StatusOr<TokenResponse> DecodeTokenResponse(std::string_view body);
 // An OAuth error body {"error": ..., "error_description": ...}.
 absl::StatusOr<OAuthError> DecodeOAuthError(std::string_view body);
 
-// POST /api/2.0/pipelines/{pipeline_id}/stop answers {}: OK for an empty body
-// or any JSON object (its fields are ignored), an error otherwise.
-absl::Status DecodeStopResult(std::string_view body);
-
 }  // namespace polysync::databricks
 
 #endif  // POLYSYNC_ADAPTERS_DATABRICKS_DECODERS_H_

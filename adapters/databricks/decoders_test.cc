@@ -382,7 +382,6 @@ TEST(DecodeUpdateTest, MissingOrNullWrapperIsAnError) {
 TEST(DecodersTest, DocumentMustBeAnObject) {
   EXPECT_THAT(DecodePipeline(std::string_view()),
               FailsWith("$: empty document"));
-  EXPECT_TRUE(DecodeStopResult(std::string_view()).ok());
   for (std::string_view body :
        {"", "   ", "[]", "[{}]", "\"x\"", "42", "null", "true"}) {
     EXPECT_THAT(DecodePipeline(body), FailsWith("$: ")) << body;
@@ -568,16 +567,6 @@ TEST(DecodeOAuthErrorTest, EntraError) {
               FailsWith("error: expected string"));
 }
 
-TEST(DecodeStopResultTest, EmptyOrAnyObject) {
-  EXPECT_TRUE(DecodeStopResult("").ok());
-  EXPECT_TRUE(DecodeStopResult(" \n").ok());
-  EXPECT_TRUE(DecodeStopResult("{}").ok());
-  EXPECT_TRUE(DecodeStopResult(R"({"anything": [1, {"x": null}]})").ok());
-  EXPECT_EQ(DecodeStopResult("[]").code(), absl::StatusCode::kInternal);
-  EXPECT_EQ(DecodeStopResult("{} {}").code(), absl::StatusCode::kInternal);
-  EXPECT_EQ(DecodeStopResult("<html>").code(), absl::StatusCode::kInternal);
-}
-
 TEST(DecodersTest, LongPathsAreShortened) {
   std::string body = "1";
   for (int i = 0; i < 60; ++i) {
@@ -643,7 +632,6 @@ TEST(DecodersTest, RandomMutationsNeverCrash) {
           DecodeDatabricksError(body).status(),
           DecodeTokenResponse(body).status(),
           DecodeOAuthError(body).status(),
-          DecodeStopResult(body),
       };
       for (const absl::Status& status : statuses) {
         if (status.ok()) {

@@ -5,7 +5,8 @@
 // the public response message or an absl::Status, asynchronously.
 //
 //   JobType job_type(workspaces, transport, {});
-//   job_type.Status(request, ctx, [](absl::StatusOr<v1::UpdateStatus> s) {});
+//   job_type.GetUpdateStatus(request, ctx,
+//                            [](absl::StatusOr<v1::UpdateStatus> s) {});
 #ifndef POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_JOB_TYPE_H_
 #define POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_JOB_TYPE_H_
 

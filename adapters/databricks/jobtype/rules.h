@@ -3,7 +3,7 @@
 // What a pipeline looks like as a Polysync job (its parameters, link and
 // notes), how StartUpdate reads `full_refresh` from the job's parameters and
 // which requests it refuses, and how a DLT update state becomes a Polysync
-// status. No I/O: the orchestration (jobs.h) calls these.
+// status. No I/O: the engines (importer.h, runs.h, status_reader.h) call these.
 //
 //   v1::ImportedJob job = ImportedJobFromPipeline(pipeline, "prod", host, {});
 //   v1::RunStatus status = StatusForState("WAITING_FOR_RESOURCES");  // UNKNOWN
@@ -94,7 +94,8 @@ std::string HintFor(absl::string_view dlt_state, bool continuous,
                     absl::Time in_state_since, absl::Time now,
                     const HintOptions& options);
 
-// Converts the API's RFC 3339 text or epoch milliseconds to a Timestamp.
+// Parses the API's RFC 3339 text ("2026-11-20T09:00:01.250Z") into `out`;
+// false for anything else (epoch milliseconds included).
 bool ParseRfc3339(absl::string_view text, absl::Time* out);
 
 }  // namespace polysync::databricks::jobtype
