@@ -23,8 +23,6 @@
 
 namespace polysync::databricks::jobtype {
 
-namespace v1 = ::polysync::databricks::v1;
-
 inline constexpr absl::string_view kJobType = "Databricks Pipeline";
 inline constexpr absl::string_view kFullRefresh = "full_refresh";
 // A job parameter named "parameters.<key>" is the update parameter <key>.
