@@ -31,7 +31,7 @@ absl::StatusOr<std::unique_ptr<Backend>> Backend::Create(
         absl::Nanoseconds(options.config.dlt_retry_window().nanos());
   }
   if (options.config.has_restart_timeout()) {
-    options.job_type.runs.restart_timeout =
+    options.job_type.start_stop.restart_timeout =
         absl::Seconds(options.config.restart_timeout().seconds()) +
         absl::Nanoseconds(options.config.restart_timeout().nanos());
   }

@@ -45,7 +45,7 @@ class RestartTest : public ::testing::Test {
     o.extra = std::move(extra_config);
     o.configure_simulator = std::move(configure_simulator);
     o.configure_backend = [restart_poll](server::BackendOptions& b) {
-      b.job_type.runs.restart_poll = restart_poll;
+      b.job_type.start_stop.restart_poll = restart_poll;
     };
     h_ = std::make_unique<polysync::testing::Harness>(std::move(o));
     stub_ = v1::DatabricksPipelines::NewStub(

@@ -497,7 +497,7 @@ TEST_F(ServiceTest, StartSaysHowLongAndWhereTheKeyIsRemembered) {
 class RestartWaitTest : public ServiceTest {
  protected:
   void ConfigureBackend(server::BackendOptions& o) override {
-    o.job_type.runs.restart_poll = absl::Milliseconds(300);
+    o.job_type.start_stop.restart_poll = absl::Milliseconds(300);
   }
 };
 

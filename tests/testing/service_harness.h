@@ -187,7 +187,7 @@ class Harness {
     options.job_type.status.now = [clock = clock_] { return clock->Now(); };
     options.job_type.watch.initial_interval = absl::Milliseconds(5);
     options.job_type.watch.max_interval = absl::Milliseconds(20);
-    options.job_type.runs.restart_poll = absl::Milliseconds(10);
+    options.job_type.start_stop.restart_poll = absl::Milliseconds(10);
     options.client.backoff.initial_delay = absl::Milliseconds(1);
     options.client.backoff.max_delay = absl::Milliseconds(5);
     options.client.limiter.requests_per_second = 5000;

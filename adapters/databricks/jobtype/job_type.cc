@@ -31,7 +31,7 @@ JobType::JobType(api::Workspaces& workspaces, http::Transport& transport,
     : workspaces_(workspaces),
       options_(std::move(options)),
       reader_(options_.status, transport),
-      runs_(workspaces, reader_, transport, options_.runs),
+      start_stop_(reader_, transport, options_.start_stop),
       watches_(reader_, transport, options_.watch) {}
 
 std::shared_ptr<Import> JobType::ImportPipelines(
@@ -76,28 +76,63 @@ void JobType::SyncParameters(const v1::SyncParametersRequest& request,
       });
 }
 
+absl::StatusOr<JobType::ResolvedRun> JobType::Resolve(
+    absl::string_view workspace, std::string_view run_id) {
+  auto run = ParseRunId(run_id);
+  if (!run.ok()) return run.status();
+  auto ws = workspaces_.Find(workspace);
+  if (!ws.ok()) return ws.status();
+  return ResolvedRun{*ws, *std::move(run)};
+}
+
 void JobType::StartUpdate(const v1::StartUpdateRequest& request,
                           api::CallContext ctx,
                           Done<v1::StartUpdateResponse> done) {
-  runs_.Start(request, std::move(ctx), std::move(done));
+  auto ws = workspaces_.Find(request.workspace());
+  if (!ws.ok()) {
+    done(ws.status());
+    return;
+  }
+  if (auto s = ValidatePipelineId(request.pipeline_id()); !s.ok()) {
+    done(s);
+    return;
+  }
+  auto plan = PlanStart(request);
+  if (!plan.ok()) {
+    done(plan.status());
+    return;
+  }
+  start_stop_.Start(**ws, request, *std::move(plan), std::move(ctx),
+                    std::move(done));
 }
 
 void JobType::GetUpdateStatus(const v1::GetUpdateStatusRequest& request,
                               api::CallContext ctx,
                               Done<v1::UpdateStatus> done) {
-  runs_.Status(request, std::move(ctx), std::move(done));
+  auto resolved = Resolve(request.workspace(), request.run_id());
+  if (!resolved.ok()) {
+    done(resolved.status());
+    return;
+  }
+  reader_.Read(*resolved->workspace, resolved->run, ctx, std::move(done));
 }
 
 void JobType::StopUpdate(const v1::StopUpdateRequest& request,
                          api::CallContext ctx,
                          Done<v1::StopUpdateResponse> done) {
-  runs_.Stop(request, std::move(ctx), std::move(done));
+  auto resolved = Resolve(request.workspace(), request.run_id());
+  if (!resolved.ok()) {
+    done(resolved.status());
+    return;
+  }
+  start_stop_.Stop(*resolved->workspace, std::move(resolved->run),
+                   std::move(ctx), std::move(done));
 }
 
 absl::StatusOr<uint64_t> JobType::WatchUpdate(
     const v1::WatchUpdateRequest& request, api::CallContext ctx,
     Watches::OnStatus on_status, Watches::OnEnd on_end) {
-  auto resolved = runs_.Resolve(request.workspace(), request.run_id());
+  auto resolved = Resolve(request.workspace(), request.run_id());
   if (!resolved.ok()) return resolved.status();
   return watches_.Watch(*resolved->workspace, resolved->run, ctx,
                         std::move(on_status), std::move(on_end));

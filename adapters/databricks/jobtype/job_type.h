@@ -1,8 +1,12 @@
 // The "Databricks Pipeline" job type as one object: what the gRPC service
-// calls. It owns the status reader (cache), the runs (idempotency), the
-// watches (shared polls) and the import settings, over the configured
-// workspaces. Each method takes the public request message and answers with
-// the public response message or an absl::Status, asynchronously.
+// calls. It owns the status reader (cache), the start/stop engine
+// (idempotency, if-running), the watches (shared polls) and the import
+// settings, over the configured workspaces. Each method takes the public
+// request message and answers with the public response message or an
+// absl::Status, asynchronously. Every request is resolved here, once: the
+// workspace (NOT_FOUND), the pipeline or run id and the start's rules
+// (INVALID_ARGUMENT), answered at once with nothing sent; the engines get
+// typed values.
 //
 //   JobType job_type(workspaces, transport, {});
 //   job_type.GetUpdateStatus(request, ctx,
@@ -17,7 +21,7 @@
 #include "adapters/databricks/api/workspaces.h"
 #include "adapters/databricks/http/transport.h"
 #include "adapters/databricks/jobtype/importer.h"
-#include "adapters/databricks/jobtype/runs.h"
+#include "adapters/databricks/jobtype/start_stop.h"
 #include "adapters/databricks/jobtype/status_reader.h"
 #include "adapters/databricks/jobtype/watches.h"
 #include "polysync/databricks/v1/pipelines.pb.h"
@@ -26,7 +30,7 @@ namespace polysync::databricks::jobtype {
 
 struct JobTypeOptions {
   StatusOptions status;
-  RunsOptions runs;
+  StartStopOptions start_stop;
   WatchOptions watch;
   ImportOptions import;
 };
@@ -69,13 +73,20 @@ class JobType {
   }
 
   Watches& watches() { return watches_; }
-  StatusReader& status_reader() { return reader_; }
 
  private:
+  // A run id and the workspace it belongs to, both checked.
+  struct ResolvedRun {
+    api::Workspace* workspace;
+    RunId run;
+  };
+  absl::StatusOr<ResolvedRun> Resolve(absl::string_view workspace,
+                                      std::string_view run_id);
+
   api::Workspaces& workspaces_;
   const JobTypeOptions options_;
   StatusReader reader_;
-  Runs runs_;
+  StartStop start_stop_;
   Watches watches_;
 };
 

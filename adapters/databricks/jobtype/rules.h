@@ -3,7 +3,8 @@
 // What a pipeline looks like as a Polysync job (its parameters, link and
 // notes), how StartUpdate reads `full_refresh` from the job's parameters and
 // which requests it refuses, and how a DLT update state becomes a Polysync
-// status. No I/O: the engines (importer.h, runs.h, status_reader.h) call these.
+// status. No I/O: the engines (importer.h, start_stop.h, status_reader.h) call
+// these.
 //
 //   v1::ImportedJob job = ImportedJobFromPipeline(pipeline, "prod", host, {});
 //   v1::RunStatus status = StatusForState("WAITING_FOR_RESOURCES");  // UNKNOWN

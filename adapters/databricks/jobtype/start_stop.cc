@@ -1,4 +1,4 @@
-#include "adapters/databricks/jobtype/runs.h"
+#include "adapters/databricks/jobtype/start_stop.h"
 
 #include <algorithm>
 #include <memory>
@@ -14,7 +14,7 @@
 
 namespace polysync::databricks::jobtype {
 
-struct Runs::IdempotencyEntry {
+struct StartStop::IdempotencyEntry {
   std::string fingerprint;
   bool done = false;
   v1::StartUpdateResponse response;
@@ -85,8 +85,8 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
   // (a keyed start: its outcome is remembered for the caller's retry).
   StartOp(api::Workspace& ws, std::string pipeline_id, StartPlan plan,
           v1::IfRunning if_running, api::CallContext ctx, bool outlive_caller,
-          http::Transport& transport, const RunsOptions& options,
-          Runs::Done<v1::StartUpdateResponse> done)
+          http::Transport& transport, const StartStopOptions& options,
+          StartStop::Done<v1::StartUpdateResponse> done)
       : ws_(ws),
         pipeline_id_(std::move(pipeline_id)),
         plan_(std::move(plan)),
@@ -352,8 +352,8 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
   const api::CallContext ctx_;
   const bool outlive_caller_;
   http::Transport& transport_;
-  const RunsOptions& options_;
-  Runs::Done<v1::StartUpdateResponse> done_;
+  const StartStopOptions& options_;
+  StartStop::Done<v1::StartUpdateResponse> done_;
   absl::Status refusal_;
   std::string stopped_run_id_;
   // The restart's updates: the stopped one and DLT's retries of it.
@@ -374,7 +374,8 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
  public:
   StopOp(api::Workspace& ws, RunId run, api::CallContext ctx,
          StatusReader& reader, http::Transport& transport,
-         const RunsOptions& options, Runs::Done<v1::StopUpdateResponse> done)
+         const StartStopOptions& options,
+         StartStop::Done<v1::StopUpdateResponse> done)
       : ws_(ws),
         run_(std::move(run)),
         ctx_(std::move(ctx)),
@@ -577,8 +578,8 @@ class StopOp : public std::enable_shared_from_this<StopOp> {
   const api::CallContext ctx_;
   StatusReader& reader_;
   http::Transport& transport_;
-  const RunsOptions& options_;
-  Runs::Done<v1::StopUpdateResponse> done_;
+  const StartStopOptions& options_;
+  StartStop::Done<v1::StopUpdateResponse> done_;
   std::set<std::string> ours_;
   int attempts_ = 0;
   // Stopped while DLT's retry was pending: watched until gap_until_.
@@ -603,43 +604,21 @@ std::string Fingerprint(const v1::StartUpdateRequest& request,
 
 }  // namespace
 
-Runs::Runs(api::Workspaces& workspaces, StatusReader& reader,
-           http::Transport& transport, RunsOptions options)
-    : workspaces_(workspaces),
-      reader_(reader),
-      transport_(transport),
-      options_(std::move(options)) {}
+StartStop::StartStop(StatusReader& reader, http::Transport& transport,
+                     StartStopOptions options)
+    : reader_(reader), transport_(transport), options_(std::move(options)) {}
 
-size_t Runs::idempotency_entries() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return idempotency_.size();
-}
-
-void Runs::Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
-                 Done<v1::StartUpdateResponse> done) {
-  auto ws = workspaces_.Find(request.workspace());
-  if (!ws.ok()) {
-    done(ws.status());
-    return;
-  }
-  if (auto s = ValidatePipelineId(request.pipeline_id()); !s.ok()) {
-    done(s);
-    return;
-  }
-  auto plan = PlanStart(request);
-  if (!plan.ok()) {
-    done(plan.status());
-    return;
-  }
+void StartStop::Start(api::Workspace& ws, const v1::StartUpdateRequest& request,
+                      StartPlan plan, api::CallContext ctx,
+                      Done<v1::StartUpdateResponse> done) {
   if (request.idempotency_key().empty()) {
-    StartChecked(**ws, request, *std::move(plan), std::move(ctx),
+    StartChecked(ws, request, std::move(plan), std::move(ctx),
                  /*outlive_caller=*/false, std::move(done));
     return;
   }
-  const std::string key =
-      absl::StrCat((*ws)->name(), "|", request.pipeline_id(), "|",
-                   request.idempotency_key());
-  const std::string fingerprint = Fingerprint(request, (*ws)->name());
+  const std::string key = absl::StrCat(ws.name(), "|", request.pipeline_id(),
+                                       "|", request.idempotency_key());
+  const std::string fingerprint = Fingerprint(request, ws.name());
   // Decided under the lock, answered after it.
   std::optional<absl::StatusOr<v1::StartUpdateResponse>> answer;
   {
@@ -698,7 +677,7 @@ void Runs::Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
   }
   // Settled even if the caller leaves meanwhile: the outcome is remembered
   // under the key, so the caller's retry is answered with it.
-  StartChecked(**ws, request, *std::move(plan), std::move(ctx),
+  StartChecked(ws, request, std::move(plan), std::move(ctx),
                /*outlive_caller=*/true,
                [this, key, done = std::move(done)](
                    absl::StatusOr<v1::StartUpdateResponse> result) {
@@ -710,7 +689,7 @@ void Runs::Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
                });
 }
 
-void Runs::RememberResult(
+void StartStop::RememberResult(
     const std::string& key,
     const absl::StatusOr<v1::StartUpdateResponse>& result) {
   std::vector<Done<v1::StartUpdateResponse>> waiters;
@@ -738,45 +717,21 @@ void Runs::RememberResult(
   }
 }
 
-void Runs::StartChecked(api::Workspace& ws,
-                        const v1::StartUpdateRequest& request, StartPlan plan,
-                        api::CallContext ctx, bool outlive_caller,
-                        Done<v1::StartUpdateResponse> done) {
+void StartStop::StartChecked(api::Workspace& ws,
+                             const v1::StartUpdateRequest& request,
+                             StartPlan plan, api::CallContext ctx,
+                             bool outlive_caller,
+                             Done<v1::StartUpdateResponse> done) {
   std::make_shared<StartOp>(
       ws, request.pipeline_id(), std::move(plan), request.if_running(),
       std::move(ctx), outlive_caller, transport_, options_, std::move(done))
       ->Start();
 }
 
-absl::StatusOr<ResolvedRun> Runs::Resolve(absl::string_view workspace,
-                                          std::string_view run_id) {
-  auto run = ParseRunId(run_id);
-  if (!run.ok()) return run.status();
-  auto ws = workspaces_.Find(workspace);
-  if (!ws.ok()) return ws.status();
-  return ResolvedRun{*ws, *std::move(run)};
-}
-
-void Runs::Status(const v1::GetUpdateStatusRequest& request,
-                  api::CallContext ctx, Done<v1::UpdateStatus> done) {
-  auto resolved = Resolve(request.workspace(), request.run_id());
-  if (!resolved.ok()) {
-    done(resolved.status());
-    return;
-  }
-  reader_.Read(*resolved->workspace, resolved->run, ctx, std::move(done));
-}
-
-void Runs::Stop(const v1::StopUpdateRequest& request, api::CallContext ctx,
-                Done<v1::StopUpdateResponse> done) {
-  auto resolved = Resolve(request.workspace(), request.run_id());
-  if (!resolved.ok()) {
-    done(resolved.status());
-    return;
-  }
-  std::make_shared<StopOp>(*resolved->workspace, std::move(resolved->run),
-                           std::move(ctx), reader_, transport_, options_,
-                           std::move(done))
+void StartStop::Stop(api::Workspace& ws, RunId run, api::CallContext ctx,
+                     Done<v1::StopUpdateResponse> done) {
+  std::make_shared<StopOp>(ws, std::move(run), std::move(ctx), reader_,
+                           transport_, options_, std::move(done))
       ->Start();
 }
 

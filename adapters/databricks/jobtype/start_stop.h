@@ -1,16 +1,18 @@
-// Starting, reading and stopping runs of the "Databricks Pipeline" job type.
+// The start/stop engine of the "Databricks Pipeline" job type.
 //
-// The gRPC service calls these with its request messages; everything here is
-// asynchronous (callbacks on the transport's thread, or inline for requests
-// refused before anything is sent).
+// JobType (job_type.h) resolves each request first (the workspace, the ids,
+// rules.h PlanStart) and hands the engine typed values; everything here is
+// asynchronous (callbacks on the transport's thread).
 //
-// Start: validates the request (rules.h PlanStart, ids.h) before anything is
-// sent; honours idempotency keys (scoped to workspace and pipeline, within a
+//   start_stop.Start(workspace, request, *std::move(plan), ctx, done);
+//   start_stop.Stop(workspace, run, ctx, done);
+//
+// Start: honours idempotency keys (scoped to workspace and pipeline, within a
 // window; a duplicate in flight waits for the first call's result; only
 // successes are remembered, also one settled after the caller's deadline:
 // a keyed start is not cut off when its caller leaves); and handles an update
 // that is already active (fail, attach, or restart: stop it, wait for the
-// pipeline's state to be IDLE, start; see StartOp in runs.cc).
+// pipeline's state to be IDLE, start; see StartOp in start_stop.cc).
 // Stop: the API stops a pipeline's *active* update, so Stop first checks that
 // the run (or DLT's retry of it) is that update; a run that has ended is
 // answered with its status and stop_sent=false; a different active update is
@@ -18,8 +20,8 @@
 // is stopped all the same, noted as stopped (status_reader.h), and a retry
 // that appears within gap_stop_window is stopped in turn (at most three
 // stops in all).
-#ifndef POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_RUNS_H_
-#define POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_RUNS_H_
+#ifndef POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_START_STOP_H_
+#define POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_START_STOP_H_
 
 #include <functional>
 #include <list>
@@ -39,7 +41,7 @@
 
 namespace polysync::databricks::jobtype {
 
-struct RunsOptions {
+struct StartStopOptions {
   // How long a successful StartUpdate is remembered for its idempotency key.
   absl::Duration idempotency_window = absl::Hours(1);
   size_t max_idempotency_entries = 100000;
@@ -55,35 +57,21 @@ struct RunsOptions {
   std::function<absl::Time()> now = [] { return absl::Now(); };
 };
 
-// A run id and the workspace it belongs to, both checked.
-struct ResolvedRun {
-  api::Workspace* workspace;
-  RunId run;
-};
-
-class Runs {
+class StartStop {
  public:
   template <typename T>
   using Done = std::function<void(absl::StatusOr<T>)>;
 
-  // `transport` provides timers (RunAfter) for restart polling.
-  Runs(api::Workspaces& workspaces, StatusReader& reader,
-       http::Transport& transport, RunsOptions options);
+  // `transport` provides timers (RunAfter) for restart and stop polling.
+  StartStop(StatusReader& reader, http::Transport& transport,
+            StartStopOptions options);
 
-  void Start(const v1::StartUpdateRequest& request, api::CallContext ctx,
+  // `plan` is PlanStart(request), already checked.
+  void Start(api::Workspace& ws, const v1::StartUpdateRequest& request,
+             StartPlan plan, api::CallContext ctx,
              Done<v1::StartUpdateResponse> done);
-  void Status(const v1::GetUpdateStatusRequest& request, api::CallContext ctx,
-              Done<v1::UpdateStatus> done);
-  void Stop(const v1::StopUpdateRequest& request, api::CallContext ctx,
+  void Stop(api::Workspace& ws, RunId run, api::CallContext ctx,
             Done<v1::StopUpdateResponse> done);
-
-  // Parses `run_id` and finds `workspace`: INVALID_ARGUMENT for a malformed
-  // run id, NOT_FOUND for an unknown workspace; nothing is sent.
-  absl::StatusOr<ResolvedRun> Resolve(absl::string_view workspace,
-                                      std::string_view run_id);
-
-  // Idempotency entries currently remembered (tests, metrics).
-  size_t idempotency_entries() const;
 
   struct IdempotencyEntry;
 
@@ -96,10 +84,9 @@ class Runs {
   void RememberResult(const std::string& key,
                       const absl::StatusOr<v1::StartUpdateResponse>& result);
 
-  api::Workspaces& workspaces_;
   StatusReader& reader_;
   http::Transport& transport_;
-  const RunsOptions options_;
+  const StartStopOptions options_;
 
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<IdempotencyEntry>>
@@ -109,4 +96,4 @@ class Runs {
 
 }  // namespace polysync::databricks::jobtype
 
-#endif  // POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_RUNS_H_
+#endif  // POLYSYNC_ADAPTERS_DATABRICKS_JOBTYPE_START_STOP_H_
