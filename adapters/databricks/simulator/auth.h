@@ -17,8 +17,8 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "adapters/databricks/simulator/api_types.h"
 #include "adapters/databricks/simulator/http_types.h"
-#include "adapters/databricks/simulator/workspace.h"
 
 namespace polysync::databricks::sim {
 

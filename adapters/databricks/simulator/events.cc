@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "adapters/databricks/simulator/paging.h"
 #include "adapters/databricks/simulator/workspace.h"
+#include "adapters/databricks/simulator/workspace_internal.h"
 
 namespace polysync::databricks::sim {
 namespace {
@@ -236,8 +236,7 @@ ApiResult Workspace::ListEvents(absl::Time now, const std::string& id,
   TickLocked(now);
   Pipeline* p = FindPipeline(id);
   if (p == nullptr) {
-    return ApiResult::Error(404, "RESOURCE_DOES_NOT_EXIST",
-                            absl::StrCat("Pipeline ", id, " does not exist."));
+    return NoPipeline(id);
   }
   ApiResult r;
   json events = json::array();

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "absl/strings/escaping.h"
-#include "adapters/databricks/simulator/workspace.h"
+#include "adapters/databricks/simulator/api_types.h"
 
 namespace polysync::databricks::sim {
 

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -32,59 +35,158 @@ HttpResponse ApiError(int status, absl::string_view code,
   return FromApi(ApiResult::Error(status, code, message));
 }
 
-// Where a request goes: the endpoint name (faults.h) and path parameters.
-struct Route {
-  std::string endpoint = "unknown";
-  std::string pipeline_id;
-  std::string sub_id;  // update_id or request_id
-  std::string tenant;
+// What a route's handler gets.
+struct Call {
+  const HttpRequest& request;
+  // The pattern's {...} segments in order, percent-decoded.
+  const std::vector<std::string>& args;
+  const QueryParams& params;
+  // The JSON body of a POST or PUT to an API route ({} otherwise).
+  const json& body;
+  absl::Time now;
+  // updates.start: how long the update it creates stays out of reads
+  // (FaultRule::hidden_for of the firing rule; zero when none).
+  absl::Duration hidden_for;
+  Workspace& workspace;
+  TokenStore& tokens;
+  // The simulator's scheme ("http://" or "https://") and host:port, for
+  // OIDC discovery without a Host header.
+  absl::string_view scheme;
+  absl::string_view self_host;
 };
 
-Route RouteOf(const std::string& method, const std::vector<std::string>& s) {
-  Route r;
-  const size_t n = s.size();
-  if (n >= 3 && s[0] == "api" && s[1] == "2.0" && s[2] == "pipelines") {
-    if (n == 3) {
-      if (method == "GET") r.endpoint = "pipelines.list";
-      if (method == "POST") r.endpoint = "pipelines.create";
-      return r;
+enum class Access {
+  kPublic,  // no bearer token, no JSON body (token endpoints, discovery)
+  kApi,     // /api/: a bearer token (TokenStore::Check), a JSON body
+};
+
+// One endpoint: a method and a path pattern (literal segments, `{name}`
+// for one segment of any value), the endpoint's name for fault rules and
+// request counters (faults.h's kEndpoints), and its handler.
+struct Route {
+  const char* method;
+  const char* pattern;
+  const char* endpoint;
+  Access access;
+  HttpResponse (*handle)(const Call&);
+};
+
+HttpResponse OidcDiscovery(const Call& c) {
+  std::string host = c.request.Header("Host");
+  if (host.empty()) host = std::string(c.self_host);
+  const std::string base = absl::StrCat(c.scheme, host, "/oidc");
+  HttpResponse resp;
+  resp.body =
+      Dump({{"issuer", base},
+            {"authorization_endpoint", base + "/v1/authorize"},
+            {"token_endpoint", base + "/v1/token"},
+            {"grant_types_supported",
+             {"client_credentials", "authorization_code", "refresh_token"}},
+            {"scopes_supported", {"all-apis", "offline_access"}}});
+  return resp;
+}
+
+// Checked in order; the first match decides. A request no route matches
+// is the endpoint "unknown" (404 ENDPOINT_NOT_FOUND).
+const Route kRoutes[] = {
+    {"GET", "/api/2.0/pipelines", "pipelines.list", Access::kApi,
+     [](const Call& c) {
+       return FromApi(c.workspace.ListPipelines(c.now, c.params));
+     }},
+    {"POST", "/api/2.0/pipelines", "pipelines.create", Access::kApi,
+     [](const Call& c) {
+       return FromApi(c.workspace.CreatePipeline(c.now, c.body));
+     }},
+    {"GET", "/api/2.0/pipelines/{id}", "pipelines.get", Access::kApi,
+     [](const Call& c) {
+       return FromApi(c.workspace.GetPipeline(c.now, c.args[0]));
+     }},
+    {"PUT", "/api/2.0/pipelines/{id}", "pipelines.edit", Access::kApi,
+     [](const Call& c) {
+       return FromApi(c.workspace.EditPipeline(c.now, c.args[0], c.body));
+     }},
+    {"DELETE", "/api/2.0/pipelines/{id}", "pipelines.delete", Access::kApi,
+     [](const Call& c) {
+       return FromApi(c.workspace.DeletePipeline(c.now, c.args[0]));
+     }},
+    {"GET", "/api/2.0/pipelines/{id}/updates", "updates.list", Access::kApi,
+     [](const Call& c) {
+       return FromApi(c.workspace.ListUpdates(c.now, c.args[0], c.params));
+     }},
+    {"POST", "/api/2.0/pipelines/{id}/updates", "updates.start", Access::kApi,
+     [](const Call& c) {
+       return FromApi(
+           c.workspace.StartUpdate(c.now, c.args[0], c.body, c.hidden_for));
+     }},
+    {"GET", "/api/2.0/pipelines/{id}/updates/{update_id}", "updates.get",
+     Access::kApi,
+     [](const Call& c) {
+       return FromApi(c.workspace.GetUpdate(c.now, c.args[0], c.args[1]));
+     }},
+    {"GET", "/api/2.0/pipelines/{id}/requests/{request_id}", "requests.get",
+     Access::kApi,
+     [](const Call& c) {
+       return FromApi(c.workspace.GetRequest(c.now, c.args[0], c.args[1]));
+     }},
+    {"POST", "/api/2.0/pipelines/{id}/stop", "pipelines.stop", Access::kApi,
+     [](const Call& c) {
+       return FromApi(c.workspace.StopPipeline(c.now, c.args[0]));
+     }},
+    {"GET", "/api/2.0/pipelines/{id}/events", "events.list", Access::kApi,
+     [](const Call& c) {
+       return FromApi(c.workspace.ListEvents(c.now, c.args[0], c.params));
+     }},
+    {"GET", "/oidc/.well-known/oauth-authorization-server", "oidc.discovery",
+     Access::kPublic, OidcDiscovery},
+    {"POST", "/oidc/v1/token", "token.oidc", Access::kPublic,
+     [](const Call& c) { return c.tokens.OidcToken(c.request, c.now); }},
+    {"POST", "/{tenant}/oauth2/v2.0/token", "token.entra", Access::kPublic,
+     [](const Call& c) {
+       return c.tokens.EntraToken(c.request, c.args[0], c.now);
+     }},
+    {"GET", "/metadata/identity/oauth2/token", "token.imds", Access::kPublic,
+     [](const Call& c) {
+       return c.tokens.ImdsToken(c.request, c.params, c.now);
+     }},
+};
+
+// The JSON body of a POST or PUT ({} when empty or another method); false
+// when it is not JSON.
+bool ReadJsonBody(const HttpRequest& req, json* body) {
+  *body = json::object();
+  if (req.method != "POST" && req.method != "PUT") return true;
+  if (absl::StripAsciiWhitespace(req.body).empty()) return true;
+  *body = json::parse(req.body, nullptr, false);
+  return !body->is_discarded();
+}
+
+// The first route matching `method` and the path's `segments` (decoded),
+// with its {...} segments in `args`; nullptr when none matches.
+const Route* FindRoute(absl::string_view method,
+                       const std::vector<std::string>& segments,
+                       std::vector<std::string>* args) {
+  for (const Route& route : kRoutes) {
+    if (method != route.method) continue;
+    args->clear();
+    size_t i = 0;
+    bool match = true;
+    for (absl::string_view p :
+         absl::StrSplit(route.pattern, '/', absl::SkipEmpty())) {
+      if (i == segments.size()) {
+        match = false;
+        break;
+      }
+      if (absl::StartsWith(p, "{")) {
+        args->push_back(segments[i]);
+      } else if (p != segments[i]) {
+        match = false;
+        break;
+      }
+      ++i;
     }
-    r.pipeline_id = s[3];
-    if (n == 4) {
-      if (method == "GET") r.endpoint = "pipelines.get";
-      if (method == "PUT") r.endpoint = "pipelines.edit";
-      if (method == "DELETE") r.endpoint = "pipelines.delete";
-    } else if (n == 5 && s[4] == "updates") {
-      if (method == "GET") r.endpoint = "updates.list";
-      if (method == "POST") r.endpoint = "updates.start";
-    } else if (n == 6 && s[4] == "updates" && method == "GET") {
-      r.endpoint = "updates.get";
-      r.sub_id = s[5];
-    } else if (n == 6 && s[4] == "requests" && method == "GET") {
-      r.endpoint = "requests.get";
-      r.sub_id = s[5];
-    } else if (n == 5 && s[4] == "stop" && method == "POST") {
-      r.endpoint = "pipelines.stop";
-    } else if (n == 5 && s[4] == "events" && method == "GET") {
-      r.endpoint = "events.list";
-    }
-    return r;
+    if (match && i == segments.size()) return &route;
   }
-  if (n == 3 && s[0] == "oidc" && s[1] == ".well-known" &&
-      s[2] == "oauth-authorization-server" && method == "GET") {
-    r.endpoint = "oidc.discovery";
-  } else if (n == 3 && s[0] == "oidc" && s[1] == "v1" && s[2] == "token" &&
-             method == "POST") {
-    r.endpoint = "token.oidc";
-  } else if (n == 4 && s[1] == "oauth2" && s[2] == "v2.0" && s[3] == "token" &&
-             method == "POST") {
-    r.endpoint = "token.entra";
-    r.tenant = s[0];
-  } else if (n == 4 && s[0] == "metadata" && s[1] == "identity" &&
-             s[2] == "oauth2" && s[3] == "token" && method == "GET") {
-    r.endpoint = "token.imds";
-  }
-  return r;
+  return nullptr;
 }
 
 const char* ErrorCodeFor(int status) {
@@ -372,9 +474,11 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
   for (absl::string_view s : absl::StrSplit(path, '/', absl::SkipEmpty())) {
     segments.push_back(PercentDecode(s));
   }
-  const Route route = RouteOf(req.method, segments);
-  Count(route.endpoint);
-  FaultDecision decision = faults_.Decide(route.endpoint);
+  std::vector<std::string> args;
+  const Route* route = FindRoute(req.method, segments, &args);
+  const std::string endpoint = route ? route->endpoint : "unknown";
+  Count(endpoint);
+  FaultDecision decision = faults_.Decide(endpoint);
   const bool process = !decision.has_fault ||
                        decision.fault.kind == FaultKind::kTruncatedJson ||
                        decision.fault.kind == FaultKind::kResponseLost503 ||
@@ -387,70 +491,34 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
   } else {
     const absl::Time now = clock_->Now();
     const QueryParams params = ParseForm(query);
-    const std::string& e = route.endpoint;
-    if (e == "oidc.discovery") {
-      std::string host = req.Header("Host");
-      if (host.empty()) host = absl::StrCat(options_.host, ":", port_.load());
-      const std::string base =
-          absl::StrCat(tls_ ? "https://" : "http://", host, "/oidc");
-      resp.body =
-          Dump({{"issuer", base},
-                {"authorization_endpoint", base + "/v1/authorize"},
-                {"token_endpoint", base + "/v1/token"},
-                {"grant_types_supported",
-                 {"client_credentials", "authorization_code", "refresh_token"}},
-                {"scopes_supported", {"all-apis", "offline_access"}}});
-    } else if (e == "token.oidc") {
-      resp = tokens_.OidcToken(req, now);
-    } else if (e == "token.entra") {
-      resp = tokens_.EntraToken(req, route.tenant, now);
-    } else if (e == "token.imds") {
-      resp = tokens_.ImdsToken(req, params, now);
-    } else if (auto denied = absl::StartsWith(path, "/api/")
-                                 ? tokens_.Check(req, now)
-                                 : std::nullopt) {
+    const bool api = route == nullptr || route->access == Access::kApi;
+    json body = json::object();
+    if (auto denied = api && absl::StartsWith(path, "/api/")
+                          ? tokens_.Check(req, now)
+                          : std::nullopt) {
       resp = FromApi(*denied);
-    } else if (e == "unknown") {
+    } else if (route == nullptr) {
       resp = ApiError(
           404, "ENDPOINT_NOT_FOUND",
           absl::StrCat("No API found for '", req.method, " ", path, "'"));
+    } else if (api && !ReadJsonBody(req, &body)) {
+      resp = ApiError(400, "MALFORMED_REQUEST",
+                      "Invalid JSON given in the body of the request.");
     } else {
-      json body = json::object();
-      if (req.method == "POST" || req.method == "PUT") {
-        if (!absl::StripAsciiWhitespace(req.body).empty()) {
-          body = json::parse(req.body, nullptr, false);
-        }
-      }
-      const std::string& id = route.pipeline_id;
-      if (body.is_discarded()) {
-        resp = ApiError(400, "MALFORMED_REQUEST",
-                        "Invalid JSON given in the body of the request.");
-      } else if (e == "pipelines.list") {
-        resp = FromApi(workspace_.ListPipelines(now, params));
-      } else if (e == "pipelines.create") {
-        resp = FromApi(workspace_.CreatePipeline(now, body));
-      } else if (e == "pipelines.get") {
-        resp = FromApi(workspace_.GetPipeline(now, id));
-      } else if (e == "pipelines.edit") {
-        resp = FromApi(workspace_.EditPipeline(now, id, body));
-      } else if (e == "pipelines.delete") {
-        resp = FromApi(workspace_.DeletePipeline(now, id));
-      } else if (e == "updates.start") {
-        resp = FromApi(workspace_.StartUpdate(now, id, body,
-                                              decision.has_fault
-                                                  ? decision.fault.hidden_for
-                                                  : absl::ZeroDuration()));
-      } else if (e == "updates.list") {
-        resp = FromApi(workspace_.ListUpdates(now, id, params));
-      } else if (e == "updates.get") {
-        resp = FromApi(workspace_.GetUpdate(now, id, route.sub_id));
-      } else if (e == "requests.get") {
-        resp = FromApi(workspace_.GetRequest(now, id, route.sub_id));
-      } else if (e == "pipelines.stop") {
-        resp = FromApi(workspace_.StopPipeline(now, id));
-      } else if (e == "events.list") {
-        resp = FromApi(workspace_.ListEvents(now, id, params));
-      }
+      const std::string self_host =
+          absl::StrCat(options_.host, ":", port_.load());
+      const Call call{
+          req,
+          args,
+          params,
+          body,
+          now,
+          decision.has_fault ? decision.fault.hidden_for : absl::ZeroDuration(),
+          workspace_,
+          tokens_,
+          tls_ ? "https://" : "http://",
+          self_host};
+      resp = route->handle(call);
     }
     if (decision.has_fault) {
       switch (decision.fault.kind) {

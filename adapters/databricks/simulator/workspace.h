@@ -1,7 +1,9 @@
 // The state of the simulated workspace: pipelines, updates, events and the
-// update lifecycle. No HTTP here: `RestApi` (rest_api.h) routes requests to
-// these methods, which answer with the JSON body and HTTP status the real
-// Pipelines API 2.0 would give.
+// update lifecycle. No HTTP here: the simulator's route table (simulator.cc)
+// sends requests to these methods, which answer with the JSON body and HTTP
+// status the real Pipelines API 2.0 would give. The methods are implemented
+// by area: workspace_pipelines.cc, workspace_updates.cc, events.cc and
+// lifecycle.cc (the update lifecycle); workspace.cc has the shared parts.
 //
 // Lifecycles are driven by time passed in by the caller (from the simulator's
 // `Clock`): `Tick(now)` moves every active update through as many states as
@@ -25,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "adapters/databricks/simulator/api_types.h"
 
 namespace polysync::databricks::sim {
 
@@ -131,18 +134,6 @@ struct WorkspaceOptions {
 // per pipeline in one tick (the rest of a long jump of the clock is
 // skipped).
 inline constexpr int kMaxBusyEventsPerTick = 10000;
-
-// A response body with its HTTP status.
-struct ApiResult {
-  int status = 200;
-  nlohmann::json body = nlohmann::json::object();
-
-  static ApiResult Error(int status, absl::string_view error_code,
-                         absl::string_view message);
-};
-
-// Query parameters in request order (a key may repeat).
-using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
 // RFC 3339 with milliseconds, UTC: "2026-11-20T09:00:01.250Z".
 std::string FormatRfc3339Millis(absl::Time t);
