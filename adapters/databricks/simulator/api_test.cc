@@ -50,6 +50,13 @@ TEST_F(ApiTest, RejectsRequestsWithoutAValidBearerToken) {
   ASSERT_TRUE(no_token.ok()) << no_token.error;
   EXPECT_EQ(no_token.status, 401);
   EXPECT_EQ(no_token.json()["error_code"], "UNAUTHENTICATED");
+  // However the path is spelled.
+  for (const char* path : {"/ap%69/2.0/pipelines", "//api/2.0/pipelines",
+                           "/%61pi/2.0/pipelines/x"}) {
+    auto encoded = client_->Request("GET", path, "", {}, false);
+    ASSERT_TRUE(encoded.ok()) << encoded.error;
+    EXPECT_EQ(encoded.status, 401) << path;
+  }
 
   client_->set_token("dapi-wrong");
   auto wrong = client_->Get("/api/2.0/pipelines");

@@ -493,9 +493,12 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
     const QueryParams params = ParseForm(query);
     const bool api = route == nullptr || route->access == Access::kApi;
     json body = json::object();
-    if (auto denied = api && absl::StartsWith(path, "/api/")
-                          ? tokens_.Check(req, now)
-                          : std::nullopt) {
+    // Every API route needs the token, however its path is spelled
+    // (segments are percent-decoded: "/ap%69/2.0/pipelines" is a route).
+    const bool api_path =
+        route != nullptr || (!segments.empty() && segments[0] == "api");
+    if (auto denied = api && api_path ? tokens_.Check(req, now)
+                                      : std::nullopt) {
       resp = FromApi(*denied);
     } else if (route == nullptr) {
       resp = ApiError(
