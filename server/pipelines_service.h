@@ -1,13 +1,13 @@
 // The gRPC face of the job type: polysync.databricks.v1.DatabricksPipelines
 // on gRPC's callback API.
 //
-// Each method checks the caller's right (authz.h), turns the call into a
-// JobType call (with the caller's deadline and correlation id) and the answer
-// back into a response; statuses go through ToGrpcStatus(). Requests arrive
-// as bytes and are decoded here (request_codec.h). StartUpdate and
-// StopUpdate write one audit log line each. The streaming RPCs are small
-// reactors that write one message at a time. No Databricks or job-type rule
-// lives here.
+// Each method decodes its request (request_codec.h), checks the caller's
+// right (authz.h), turns the call into a JobType call and the answer back
+// into a response, in a few lines: the reactors' plumbing (the caller's
+// deadline and correlation id, RPC metrics, refusals, ToGrpcStatus(), the
+// stream writers that write one message at a time) is reactors.h's, the
+// audit lines StartUpdate and StopUpdate write are audit.h's. No Databricks
+// or job-type rule lives here.
 #ifndef POLYSYNC_SERVER_PIPELINES_SERVICE_H_
 #define POLYSYNC_SERVER_PIPELINES_SERVICE_H_
 
@@ -17,11 +17,7 @@
 
 namespace polysync::server {
 
-namespace v1 = ::polysync::databricks::v1;
-
-// Trailing metadata on an UNAVAILABLE unary answer that Databricks caused
-// (value "databricks"); see pipelines.proto.
-inline constexpr char kUnavailableCauseKey[] = "polysync-unavailable-cause";
+using DatabricksPipelines = ::polysync::databricks::v1::DatabricksPipelines;
 
 // gRPC hands every method its request's bytes (the generated "raw" callback
 // methods): the service decodes them itself (request_codec.h), so a request
@@ -29,16 +25,15 @@ inline constexpr char kUnavailableCauseKey[] = "polysync-unavailable-cause";
 // INVALID_ARGUMENT like any other bad input, logged and counted, instead of
 // gRPC's bare UNIMPLEMENTED.
 using RawPipelinesService =
-    v1::DatabricksPipelines::WithRawCallbackMethod_ImportPipelines<
-        v1::DatabricksPipelines::WithRawCallbackMethod_SyncParameters<
-            v1::DatabricksPipelines::WithRawCallbackMethod_StartUpdate<
-                v1::DatabricksPipelines::WithRawCallbackMethod_GetUpdateStatus<
-                    v1::DatabricksPipelines::WithRawCallbackMethod_StopUpdate<
-                        v1::DatabricksPipelines::
-                            WithRawCallbackMethod_WatchUpdate<
-                                v1::DatabricksPipelines::
-                                    WithRawCallbackMethod_ListWorkspaces<
-                                        v1::DatabricksPipelines::Service>>>>>>>;
+    DatabricksPipelines::WithRawCallbackMethod_ImportPipelines<
+        DatabricksPipelines::WithRawCallbackMethod_SyncParameters<
+            DatabricksPipelines::WithRawCallbackMethod_StartUpdate<
+                DatabricksPipelines::WithRawCallbackMethod_GetUpdateStatus<
+                    DatabricksPipelines::WithRawCallbackMethod_StopUpdate<
+                        DatabricksPipelines::WithRawCallbackMethod_WatchUpdate<
+                            DatabricksPipelines::
+                                WithRawCallbackMethod_ListWorkspaces<
+                                    DatabricksPipelines::Service>>>>>>>;
 
 class PipelinesService final : public RawPipelinesService {
  public:
@@ -82,6 +77,23 @@ class PipelinesService final : public RawPipelinesService {
   absl::StatusOr<std::string> Authorize(grpc::CallbackServerContext* context,
                                         const std::vector<Action>& actions,
                                         const std::string& workspace) const;
+
+  // One unary RPC as Serve() runs it (defined in the .cc file).
+  template <typename Request, typename Response>
+  struct Rpc;
+  // Decodes the request, checks the caller's right and answers with the
+  // job type's result; an audited RPC writes its audit line whatever the
+  // outcome.
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* Serve(const Rpc<Request, Response>& rpc,
+                                  grpc::CallbackServerContext* context,
+                                  const grpc::ByteBuffer* raw,
+                                  grpc::ByteBuffer* response);
+  // A stream's start: decodes the request into `writer.request` and checks
+  // the caller's right to read; a refusal is logged and ends the stream.
+  template <typename Writer>
+  bool Admit(const char* method, grpc::CallbackServerContext* context,
+             const grpc::ByteBuffer* raw, Writer& writer) const;
 
   databricks::jobtype::JobType& job_type_;
   const Authorizer* authorizer_;
