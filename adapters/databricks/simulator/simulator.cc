@@ -497,8 +497,8 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
     // (segments are percent-decoded: "/ap%69/2.0/pipelines" is a route).
     const bool api_path =
         route != nullptr || (!segments.empty() && segments[0] == "api");
-    if (auto denied = api && api_path ? tokens_.Check(req, now)
-                                      : std::nullopt) {
+    if (auto denied =
+            api && api_path ? tokens_.Check(req, now) : std::nullopt) {
       resp = FromApi(*denied);
     } else if (route == nullptr) {
       resp = ApiError(
