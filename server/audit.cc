@@ -4,7 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "adapters/databricks/ids.h"
+#include "adapters/databricks/wire/ids.h"
 
 namespace polysync::server {
 

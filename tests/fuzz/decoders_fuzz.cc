@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "adapters/databricks/decoders.h"
-#include "adapters/databricks/errors.h"
+#include "adapters/databricks/wire/decoders.h"
+#include "adapters/databricks/wire/errors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

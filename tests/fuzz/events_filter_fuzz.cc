@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "adapters/databricks/request_bodies.h"
+#include "adapters/databricks/wire/request_bodies.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Input: update id, then levels, separated by '\n'.

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "adapters/databricks/ids.h"
+#include "adapters/databricks/wire/ids.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace d = ::polysync::databricks;

@@ -26,7 +26,7 @@
 #include <string_view>
 #include <vector>
 
-#include "adapters/databricks/types.h"
+#include "adapters/databricks/wire/types.h"
 
 namespace polysync::databricks::api {
 

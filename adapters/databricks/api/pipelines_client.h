@@ -31,12 +31,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "adapters/databricks/api/rate_limiter.h"
+#include "adapters/databricks/api/retry_policy.h"
 #include "adapters/databricks/auth/credentials.h"
 #include "adapters/databricks/http/transport.h"
-#include "adapters/databricks/rate_limiter.h"
-#include "adapters/databricks/request_bodies.h"
-#include "adapters/databricks/retry_policy.h"
-#include "adapters/databricks/types.h"
+#include "adapters/databricks/wire/request_bodies.h"
+#include "adapters/databricks/wire/types.h"
 
 namespace polysync::databricks::api {
 

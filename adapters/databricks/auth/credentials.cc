@@ -9,8 +9,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "adapters/databricks/decoders.h"
-#include "adapters/databricks/errors.h"
+#include "adapters/databricks/wire/decoders.h"
+#include "adapters/databricks/wire/errors.h"
 #include "common/log.h"
 #include "common/secrets.h"
 

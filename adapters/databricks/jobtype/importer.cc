@@ -7,9 +7,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "adapters/databricks/errors.h"
-#include "adapters/databricks/ids.h"
 #include "adapters/databricks/jobtype/rules.h"
+#include "adapters/databricks/wire/errors.h"
+#include "adapters/databricks/wire/ids.h"
 #include "common/log.h"
 
 namespace polysync::databricks::jobtype {

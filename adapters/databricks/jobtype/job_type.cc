@@ -1,7 +1,7 @@
 #include "adapters/databricks/jobtype/job_type.h"
 
-#include "adapters/databricks/ids.h"
 #include "adapters/databricks/jobtype/rules.h"
+#include "adapters/databricks/wire/ids.h"
 
 namespace polysync::databricks::jobtype {
 namespace {

@@ -19,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "adapters/databricks/types.h"
+#include "adapters/databricks/wire/types.h"
 #include "polysync/databricks/v1/pipelines.pb.h"
 
 namespace polysync::databricks::jobtype {

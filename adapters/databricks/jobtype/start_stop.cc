@@ -6,8 +6,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "adapters/databricks/ids.h"
 #include "adapters/databricks/jobtype/rules.h"
+#include "adapters/databricks/wire/ids.h"
 #include "common/log.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"

@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "adapters/databricks/api/events.h"
-#include "adapters/databricks/errors.h"
+#include "adapters/databricks/wire/errors.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "google/protobuf/util/time_util.h"

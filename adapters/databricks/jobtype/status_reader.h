@@ -59,8 +59,8 @@
 #include "absl/time/time.h"
 #include "adapters/databricks/api/workspaces.h"
 #include "adapters/databricks/http/transport.h"
-#include "adapters/databricks/ids.h"
 #include "adapters/databricks/jobtype/rules.h"
+#include "adapters/databricks/wire/ids.h"
 #include "polysync/databricks/v1/pipelines.pb.h"
 
 namespace polysync::databricks::jobtype {

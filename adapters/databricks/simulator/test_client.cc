@@ -3,7 +3,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "adapters/databricks/http/curl_transport.h"
-#include "adapters/databricks/request_bodies.h"
+#include "adapters/databricks/wire/request_bodies.h"
 
 namespace polysync::databricks::sim::testing {
 

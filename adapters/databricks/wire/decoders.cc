@@ -1,4 +1,4 @@
-#include "adapters/databricks/decoders.h"
+#include "adapters/databricks/wire/decoders.h"
 
 #include <simdjson.h>
 
@@ -12,7 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "adapters/databricks/text.h"
+#include "adapters/databricks/wire/text.h"
 
 namespace polysync::databricks {
 namespace {

@@ -1,8 +1,8 @@
-#include "adapters/databricks/ids.h"
+#include "adapters/databricks/wire/ids.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "adapters/databricks/text.h"
+#include "adapters/databricks/wire/text.h"
 
 namespace polysync::databricks {
 namespace {

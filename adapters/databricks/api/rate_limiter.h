@@ -29,8 +29,8 @@
 //                                        : LimiterOutcome::kSuccess,
 //                     clock.Now());
 //   }
-#ifndef POLYSYNC_ADAPTERS_DATABRICKS_RATE_LIMITER_H_
-#define POLYSYNC_ADAPTERS_DATABRICKS_RATE_LIMITER_H_
+#ifndef POLYSYNC_ADAPTERS_DATABRICKS_API_RATE_LIMITER_H_
+#define POLYSYNC_ADAPTERS_DATABRICKS_API_RATE_LIMITER_H_
 
 #include <mutex>
 
@@ -122,4 +122,4 @@ class AdaptiveLimiter {
 
 }  // namespace polysync::databricks
 
-#endif  // POLYSYNC_ADAPTERS_DATABRICKS_RATE_LIMITER_H_
+#endif  // POLYSYNC_ADAPTERS_DATABRICKS_API_RATE_LIMITER_H_

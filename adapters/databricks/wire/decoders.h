@@ -24,13 +24,13 @@
 //   absl::StatusOr<Pipeline> pipeline = DecodePipeline(response.body);
 //   if (!pipeline.ok()) return pipeline.status();  // INTERNAL, names the field
 //   for (const UpdateStateInfo& u : pipeline->latest_updates) { ... }
-#ifndef POLYSYNC_ADAPTERS_DATABRICKS_DECODERS_H_
-#define POLYSYNC_ADAPTERS_DATABRICKS_DECODERS_H_
+#ifndef POLYSYNC_ADAPTERS_DATABRICKS_WIRE_DECODERS_H_
+#define POLYSYNC_ADAPTERS_DATABRICKS_WIRE_DECODERS_H_
 
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "adapters/databricks/types.h"
+#include "adapters/databricks/wire/types.h"
 
 namespace polysync::databricks {
 
@@ -76,4 +76,4 @@ absl::StatusOr<OAuthError> DecodeOAuthError(std::string_view body);
 
 }  // namespace polysync::databricks
 
-#endif  // POLYSYNC_ADAPTERS_DATABRICKS_DECODERS_H_
+#endif  // POLYSYNC_ADAPTERS_DATABRICKS_WIRE_DECODERS_H_

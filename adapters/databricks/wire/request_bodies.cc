@@ -1,11 +1,11 @@
-#include "adapters/databricks/request_bodies.h"
+#include "adapters/databricks/wire/request_bodies.h"
 
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "adapters/databricks/ids.h"
-#include "adapters/databricks/text.h"
+#include "adapters/databricks/wire/ids.h"
+#include "adapters/databricks/wire/text.h"
 
 namespace polysync::databricks {
 namespace {

@@ -10,8 +10,8 @@
 //   Excerpt("<html>\r\n<title>502</title>...", 20)
 //   // -> "<html>  <title>502</..."
 //   EscapedPrefix("../clusters\r\n", 8)  // -> "../clust..."
-#ifndef POLYSYNC_ADAPTERS_DATABRICKS_TEXT_H_
-#define POLYSYNC_ADAPTERS_DATABRICKS_TEXT_H_
+#ifndef POLYSYNC_ADAPTERS_DATABRICKS_WIRE_TEXT_H_
+#define POLYSYNC_ADAPTERS_DATABRICKS_WIRE_TEXT_H_
 
 #include <cstddef>
 #include <string>
@@ -46,4 +46,4 @@ std::string EscapedPrefix(std::string_view text, size_t max_bytes = 40);
 
 }  // namespace polysync::databricks
 
-#endif  // POLYSYNC_ADAPTERS_DATABRICKS_TEXT_H_
+#endif  // POLYSYNC_ADAPTERS_DATABRICKS_WIRE_TEXT_H_

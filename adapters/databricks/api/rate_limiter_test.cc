@@ -1,4 +1,4 @@
-#include "adapters/databricks/rate_limiter.h"
+#include "adapters/databricks/api/rate_limiter.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -12,8 +12,8 @@
 //   if (absl::Status s = ValidatePipelineId(id); !s.ok()) return s;
 //   absl::StatusOr<RunId> run = ParseRunId("a12cd3e4-...:9a84f906-...");
 //   std::string text = FormatRunId(run->pipeline_id, run->update_id);
-#ifndef POLYSYNC_ADAPTERS_DATABRICKS_IDS_H_
-#define POLYSYNC_ADAPTERS_DATABRICKS_IDS_H_
+#ifndef POLYSYNC_ADAPTERS_DATABRICKS_WIRE_IDS_H_
+#define POLYSYNC_ADAPTERS_DATABRICKS_WIRE_IDS_H_
 
 #include <string>
 #include <string_view>
@@ -50,4 +50,4 @@ std::string FormatRunId(std::string_view pipeline_id,
 
 }  // namespace polysync::databricks
 
-#endif  // POLYSYNC_ADAPTERS_DATABRICKS_IDS_H_
+#endif  // POLYSYNC_ADAPTERS_DATABRICKS_WIRE_IDS_H_

@@ -11,8 +11,8 @@
 //
 //   absl::StatusOr<UpdateInfo> update = DecodeUpdate(body);
 //   if (update.ok() && IsTerminalUpdateState(update->state)) { ... }
-#ifndef POLYSYNC_ADAPTERS_DATABRICKS_TYPES_H_
-#define POLYSYNC_ADAPTERS_DATABRICKS_TYPES_H_
+#ifndef POLYSYNC_ADAPTERS_DATABRICKS_WIRE_TYPES_H_
+#define POLYSYNC_ADAPTERS_DATABRICKS_WIRE_TYPES_H_
 
 #include <cstdint>
 #include <optional>
@@ -261,4 +261,4 @@ struct ListEventsRequest {
 
 }  // namespace polysync::databricks
 
-#endif  // POLYSYNC_ADAPTERS_DATABRICKS_TYPES_H_
+#endif  // POLYSYNC_ADAPTERS_DATABRICKS_WIRE_TYPES_H_

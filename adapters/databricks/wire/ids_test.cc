@@ -1,4 +1,4 @@
-#include "adapters/databricks/ids.h"
+#include "adapters/databricks/wire/ids.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -26,8 +26,8 @@
 //     if (!d.retry) return ...;     // d.reason says why
 //     ScheduleAfter(d.delay);
 //   }
-#ifndef POLYSYNC_ADAPTERS_DATABRICKS_RETRY_POLICY_H_
-#define POLYSYNC_ADAPTERS_DATABRICKS_RETRY_POLICY_H_
+#ifndef POLYSYNC_ADAPTERS_DATABRICKS_API_RETRY_POLICY_H_
+#define POLYSYNC_ADAPTERS_DATABRICKS_API_RETRY_POLICY_H_
 
 #include <functional>
 #include <optional>
@@ -36,7 +36,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "adapters/databricks/types.h"
+#include "adapters/databricks/wire/types.h"
 
 namespace polysync::databricks {
 
@@ -133,4 +133,4 @@ std::vector<std::string> NewUpdateIds(
 
 }  // namespace polysync::databricks
 
-#endif  // POLYSYNC_ADAPTERS_DATABRICKS_RETRY_POLICY_H_
+#endif  // POLYSYNC_ADAPTERS_DATABRICKS_API_RETRY_POLICY_H_

@@ -41,8 +41,8 @@
 //   absl::Status s = StatusFromHttpResponse("GET pipelines/{id}", 404, body,
 //                                           response.request_id);
 //   if (IsThrottled(s)) { ... back off ... }
-#ifndef POLYSYNC_ADAPTERS_DATABRICKS_ERRORS_H_
-#define POLYSYNC_ADAPTERS_DATABRICKS_ERRORS_H_
+#ifndef POLYSYNC_ADAPTERS_DATABRICKS_WIRE_ERRORS_H_
+#define POLYSYNC_ADAPTERS_DATABRICKS_WIRE_ERRORS_H_
 
 #include <optional>
 #include <string>
@@ -104,4 +104,4 @@ bool IsThrottled(const absl::Status& status);
 
 }  // namespace polysync::databricks
 
-#endif  // POLYSYNC_ADAPTERS_DATABRICKS_ERRORS_H_
+#endif  // POLYSYNC_ADAPTERS_DATABRICKS_WIRE_ERRORS_H_

@@ -1,4 +1,4 @@
-#include "adapters/databricks/text.h"
+#include "adapters/databricks/wire/text.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

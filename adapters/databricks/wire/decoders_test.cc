@@ -1,4 +1,4 @@
-#include "adapters/databricks/decoders.h"
+#include "adapters/databricks/wire/decoders.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -22,7 +22,8 @@ using ::testing::Optional;
 using ::testing::Pair;
 
 std::string ReadTestData(const std::string& name) {
-  std::ifstream in("adapters/databricks/testdata/" + name, std::ios::binary);
+  std::ifstream in("adapters/databricks/wire/testdata/" + name,
+                   std::ios::binary);
   EXPECT_TRUE(in.good()) << name;
   std::stringstream buffer;
   buffer << in.rdbuf();

@@ -1,4 +1,4 @@
-#include "adapters/databricks/retry_policy.h"
+#include "adapters/databricks/api/retry_policy.h"
 
 #include <algorithm>
 #include <cmath>

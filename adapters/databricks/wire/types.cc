@@ -1,4 +1,4 @@
-#include "adapters/databricks/types.h"
+#include "adapters/databricks/wire/types.h"
 
 namespace polysync::databricks {
 

@@ -1,4 +1,4 @@
-#include "adapters/databricks/request_bodies.h"
+#include "adapters/databricks/wire/request_bodies.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

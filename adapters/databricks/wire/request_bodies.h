@@ -17,8 +17,8 @@
 //   absl::StatusOr<std::string> query = ListEventsQuery(events);
 //   //
 //   ?max_results=100&filter=update_id%3D%27...%27%20AND%20level%3D%27ERROR%27
-#ifndef POLYSYNC_ADAPTERS_DATABRICKS_REQUEST_BODIES_H_
-#define POLYSYNC_ADAPTERS_DATABRICKS_REQUEST_BODIES_H_
+#ifndef POLYSYNC_ADAPTERS_DATABRICKS_WIRE_REQUEST_BODIES_H_
+#define POLYSYNC_ADAPTERS_DATABRICKS_WIRE_REQUEST_BODIES_H_
 
 #include <cstdint>
 #include <string>
@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "adapters/databricks/types.h"
+#include "adapters/databricks/wire/types.h"
 
 namespace polysync::databricks {
 
@@ -95,4 +95,4 @@ absl::StatusOr<std::string> EventsFilter(
 
 }  // namespace polysync::databricks
 
-#endif  // POLYSYNC_ADAPTERS_DATABRICKS_REQUEST_BODIES_H_
+#endif  // POLYSYNC_ADAPTERS_DATABRICKS_WIRE_REQUEST_BODIES_H_

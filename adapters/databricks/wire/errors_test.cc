@@ -1,4 +1,4 @@
-#include "adapters/databricks/errors.h"
+#include "adapters/databricks/wire/errors.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,8 +6,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "adapters/databricks/decoders.h"
-#include "adapters/databricks/text.h"
+#include "adapters/databricks/wire/decoders.h"
+#include "adapters/databricks/wire/text.h"
 #include "common/secrets.h"
 
 namespace polysync::databricks {

@@ -1,4 +1,4 @@
-#include "adapters/databricks/errors.h"
+#include "adapters/databricks/wire/errors.h"
 
 #include <string>
 
@@ -7,8 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "adapters/databricks/decoders.h"
-#include "adapters/databricks/text.h"
+#include "adapters/databricks/wire/decoders.h"
+#include "adapters/databricks/wire/text.h"
 
 namespace polysync::databricks {
 namespace {
