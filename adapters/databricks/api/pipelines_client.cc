@@ -318,6 +318,7 @@ class Call : public std::enable_shared_from_this<Call> {
     request.deadline = deadline_;
     request.idempotent = spec_.idempotency == Idempotency::kIdempotent;
     request.ca_bundle_file = shared_->options.ca_bundle_file;
+    retry_.FirstSent(shared_->options.now());
     auto self = shared_from_this();
     shared_->transport.Send(std::move(request),
                             [self](http::TransportResult result) {

@@ -196,9 +196,10 @@ RetryDecision RetryLoop::OnAttemptFailed(const AttemptResult& result,
       return decision;
     }
     // Quickly or not at all: the retry starts within the window.
-    delay = std::min(delay, std::max(absl::ZeroDuration(),
-                                     start_ + kServiceErrorWindow - now));
-    if (now + delay > start_ + kServiceErrorWindow) {
+    const absl::Time window_end =
+        first_sent_.value_or(start_) + kServiceErrorWindow;
+    delay = std::min(delay, std::max(absl::ZeroDuration(), window_end - now));
+    if (now + delay > window_end) {
       decision.reason = absl::StrCat(Describe(result), ": more than ",
                                      absl::FormatDuration(kServiceErrorWindow),
                                      " after the first attempt: not retried");

@@ -74,7 +74,7 @@ std::optional<absl::Duration> ParseRetryAfter(std::string_view value,
 
 // A 500 (or a 5xx other than 502, 503, 504) is retried at most this often,
 // and only while the retry starts within kServiceErrorWindow of the first
-// attempt.
+// attempt (when it was sent: RetryLoop::FirstSent).
 inline constexpr int kServiceErrorRetries = 2;
 inline constexpr absl::Duration kServiceErrorWindow = absl::Seconds(2);
 
@@ -110,6 +110,13 @@ class RetryLoop {
 
   int attempts() const { return attempts_; }  // attempts made so far
 
+  // The call's first request went out at `t` (after waiting for the
+  // limiter): the service-error window counts from here, not from `start`.
+  // Later calls are ignored.
+  void FirstSent(absl::Time t) {
+    if (!first_sent_.has_value()) first_sent_ = t;
+  }
+
  private:
   BackoffOptions options_;
   Idempotency idempotency_;
@@ -118,6 +125,7 @@ class RetryLoop {
   Uniform01 uniform01_;
   int attempts_ = 1;
   int service_error_retries_ = 0;  // of 500 and 5xx other than 502-504
+  std::optional<absl::Time> first_sent_;
 };
 
 // After a start update whose outcome is unknown (5xx, reset, timeout): the

@@ -190,6 +190,19 @@ TEST(RetryLoopTest, ServiceErrorsAreRetriedTwiceAndQuickly) {
   EXPECT_TRUE(late.OnAttemptFailed(Http(503), kStart).retry);
   EXPECT_FALSE(
       late.OnAttemptFailed(Http(500), kStart + absl::Seconds(3)).retry);
+  // The window counts from the first send, not from the call's creation
+  // (a call may wait for the limiter first).
+  RetryLoop queued(options, Idempotency::kIdempotent, kStart, Fixed(0.5));
+  queued.FirstSent(kStart + absl::Seconds(5));
+  queued.FirstSent(kStart + absl::Seconds(6));  // later sends do not move it
+  EXPECT_TRUE(
+      queued.OnAttemptFailed(Http(500), kStart + absl::Seconds(5)).retry);
+  EXPECT_TRUE(
+      queued.OnAttemptFailed(Http(500), kStart + absl::Seconds(6)).retry);
+  RetryLoop queued_late(options, Idempotency::kIdempotent, kStart, Fixed(0.5));
+  queued_late.FirstSent(kStart + absl::Seconds(5));
+  EXPECT_FALSE(
+      queued_late.OnAttemptFailed(Http(500), kStart + absl::Seconds(8)).retry);
   // The way to the service failing keeps the whole budget.
   for (int status : {502, 503, 504}) {
     RetryLoop loop(options, Idempotency::kIdempotent, kStart, Fixed(0.5));
