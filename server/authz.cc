@@ -65,11 +65,11 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(
       return absl::InvalidArgumentError(
           "authorization.tokens: every token needs a name");
     }
-    databricks::auth::SecretSource source;
+    secrets::SecretSource source;
     if (t.token().has_env()) {
-      source = databricks::auth::SecretSource::FromEnv(t.token().env());
+      source = secrets::SecretSource::FromEnv(t.token().env());
     } else if (t.token().has_file()) {
-      source = databricks::auth::SecretSource::FromFile(t.token().file());
+      source = secrets::SecretSource::FromFile(t.token().file());
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           "authorization.tokens[\"", t.name(), "\"]: name a file or env"));

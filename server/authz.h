@@ -27,7 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "adapters/databricks/auth/secret_source.h"
+#include "common/secret_source.h"
 #include "polysync/databricks/v1/config.pb.h"
 #include "polysync/databricks/v1/pipelines.pb.h"
 
@@ -85,7 +85,7 @@ class Authorizer {
 
   struct Token {
     std::string name;
-    databricks::auth::SecretSource source;
+    secrets::SecretSource source;
   };
   struct Grant {
     std::string identity;

@@ -52,10 +52,10 @@ absl::StatusOr<std::unique_ptr<Backend>> Backend::Create(
     simulated.name = "simulated";
     simulated.host = backend->simulator_->base_url();
     simulated.auth = auth::AuthKind::kSimulated;
-    simulated.token = auth::SecretSource::FromEnv(
+    simulated.token = secrets::SecretSource::FromEnv(
         "SIMULATED_WORKSPACE_TOKEN",
-        auth::StaticEnv({{"SIMULATED_WORKSPACE_TOKEN",
-                          backend->simulator_->access_token()}}));
+        secrets::StaticEnv({{"SIMULATED_WORKSPACE_TOKEN",
+                             backend->simulator_->access_token()}}));
     simulated.origin = "--simulated_workspace";
     profiles->profiles.push_back(std::move(simulated));
     if (profiles->default_name.empty()) profiles->default_name = "simulated";

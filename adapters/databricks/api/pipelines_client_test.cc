@@ -46,8 +46,8 @@ class PipelinesClientTest : public ::testing::Test {
     profile.name = "sim";
     profile.host = sim_->base_url();
     profile.auth = auth::AuthKind::kPersonalAccessToken;
-    profile.token = auth::SecretSource::FromEnv(
-        "T", auth::StaticEnv({{"T", sim_->access_token()}}));
+    profile.token = secrets::SecretSource::FromEnv(
+        "T", secrets::StaticEnv({{"T", sim_->access_token()}}));
     ClientOptions client_options;
     client_options.backoff.initial_delay = absl::Milliseconds(1);
     client_options.backoff.max_delay = absl::Milliseconds(5);
@@ -294,7 +294,7 @@ TEST_F(PipelinesClientTest, StopIsNotBlindlyRetried) {
 TEST_F(PipelinesClientTest, WrongTokenIsUnauthenticated) {
   auth::Profile profile;
   profile.host = sim_->base_url();
-  profile.token = auth::SecretSource::FromEnv("T", [](absl::string_view) {
+  profile.token = secrets::SecretSource::FromEnv("T", [](absl::string_view) {
     return std::optional<std::string>("dapi-not-a-valid-token");
   });
   PipelinesClient client(sim_->base_url(),
@@ -647,8 +647,8 @@ TEST(PipelinesClientQueueTest, ExpiredWaiterDoesNotStrandTheQueue) {
   sim.InjectFault(slow);  // the first GET holds the only slot for 2 s
   auto transport = http::MakeCurlTransport({});
   auth::Profile profile;
-  profile.token = auth::SecretSource::FromEnv(
-      "T", auth::StaticEnv({{"T", sim.access_token()}}));
+  profile.token = secrets::SecretSource::FromEnv(
+      "T", secrets::StaticEnv({{"T", sim.access_token()}}));
   ClientOptions client_options;
   client_options.limiter.max_concurrency = 1;
   client_options.limiter.min_concurrency = 1;
@@ -703,8 +703,8 @@ TEST(PipelinesClientQueueTest, WaitingInteractiveCallsGoBeforeBulkOnes) {
   sim.InjectFault(slow);
   auto transport = http::MakeCurlTransport({});
   auth::Profile profile;
-  profile.token = auth::SecretSource::FromEnv(
-      "T", auth::StaticEnv({{"T", sim.access_token()}}));
+  profile.token = secrets::SecretSource::FromEnv(
+      "T", secrets::StaticEnv({{"T", sim.access_token()}}));
   ClientOptions client_options;
   client_options.limiter.max_concurrency = 2;  // 1 for bulk, 1 reserved
   client_options.limiter.requests_per_second = 1e6;

@@ -159,7 +159,7 @@ http::Request FormPost(std::string url, std::string body, absl::Time deadline) {
 // Personal access token (and the simulated workspace's static token).
 class StaticTokenCredentials final : public Credentials {
  public:
-  explicit StaticTokenCredentials(SecretSource token)
+  explicit StaticTokenCredentials(secrets::SecretSource token)
       : token_(std::move(token)) {}
 
   void GetHeaders(absl::Time, HeadersCallback done) override {
@@ -175,7 +175,7 @@ class StaticTokenCredentials final : public Credentials {
   void Invalidate() override {}
 
  private:
-  SecretSource token_;
+  secrets::SecretSource token_;
 };
 
 // Any OAuth flow: a bearer token from a cache, plus optional extra headers
@@ -248,7 +248,8 @@ TokenCache::Fetcher EntraFetcher(const Profile& p, http::Transport& transport,
         {"client_id", p.client_id},
         {"scope", scope}};
     if (p.auth == AuthKind::kAzureWorkloadIdentity) {
-      auto assertion = SecretSource::FromFile(p.federated_token_file).Read();
+      auto assertion =
+          secrets::SecretSource::FromFile(p.federated_token_file).Read();
       if (!assertion.ok()) {
         done(absl::UnauthenticatedError(absl::StrCat(
             "federated token unavailable: ", assertion.status().message())));

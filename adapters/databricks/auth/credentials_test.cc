@@ -100,9 +100,9 @@ class CredentialsTest : public ::testing::Test {
 
 TEST_F(CredentialsTest, PersonalAccessTokenIsABearerHeader) {
   Profile p = Base(AuthKind::kPersonalAccessToken);
-  p.token = SecretSource::FromEnv(
+  p.token = secrets::SecretSource::FromEnv(
       "DATABRICKS_TOKEN",
-      StaticEnv({{"DATABRICKS_TOKEN", sim_->access_token()}}));
+      secrets::StaticEnv({{"DATABRICKS_TOKEN", sim_->access_token()}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   auto headers = Headers(*creds);
   ASSERT_TRUE(headers.ok()) << headers.status();
@@ -115,7 +115,7 @@ TEST_F(CredentialsTest, RotatedTokenFileIsUsedOnTheNextCall) {
   const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/pat";
   std::ofstream(path) << "dapi-old-token-value\n";
   Profile p = Base(AuthKind::kPersonalAccessToken);
-  p.token = SecretSource::FromFile(path);
+  p.token = secrets::SecretSource::FromFile(path);
   auto creds = MakeCredentials(p, *transport_, Options());
   EXPECT_EQ(Header(*Headers(*creds), "Authorization"),
             "Bearer dapi-old-token-value");
@@ -129,8 +129,8 @@ TEST_F(CredentialsTest, RotatedTokenFileIsUsedOnTheNextCall) {
 TEST_F(CredentialsTest, DatabricksOAuthM2MIsCachedUntilNearExpiry) {
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
-  p.client_secret =
-      SecretSource::FromEnv("S", StaticEnv({{"S", "sim-oauth-secret"}}));
+  p.client_secret = secrets::SecretSource::FromEnv(
+      "S", secrets::StaticEnv({{"S", "sim-oauth-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   auto first = Headers(*creds);
   ASSERT_TRUE(first.ok()) << first.status();
@@ -151,8 +151,8 @@ TEST_F(CredentialsTest, DatabricksOAuthM2MIsCachedUntilNearExpiry) {
 TEST_F(CredentialsTest, RefreshMarginIsNeverBelowFortySeconds) {
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
-  p.client_secret =
-      SecretSource::FromEnv("S", StaticEnv({{"S", "sim-oauth-secret"}}));
+  p.client_secret = secrets::SecretSource::FromEnv(
+      "S", secrets::StaticEnv({{"S", "sim-oauth-secret"}}));
   CredentialsOptions o = Options();
   o.refresh_margin = absl::Seconds(5);
   auto creds = MakeCredentials(p, *transport_, o);
@@ -170,8 +170,8 @@ TEST_F(CredentialsTest, ConcurrentCallersShareOneRefresh) {
   sim_->InjectFault(slow);
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
-  p.client_secret =
-      SecretSource::FromEnv("S", StaticEnv({{"S", "sim-oauth-secret"}}));
+  p.client_secret = secrets::SecretSource::FromEnv(
+      "S", secrets::StaticEnv({{"S", "sim-oauth-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   std::mutex mu;
   std::condition_variable cv;
@@ -195,8 +195,8 @@ TEST_F(CredentialsTest, ConcurrentCallersShareOneRefresh) {
 TEST_F(CredentialsTest, WrongClientSecretIsUnauthenticatedWithoutTheSecret) {
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
-  p.client_secret = SecretSource::FromEnv(
-      "S", StaticEnv({{"S", "definitely-the-wrong-secret"}}));
+  p.client_secret = secrets::SecretSource::FromEnv(
+      "S", secrets::StaticEnv({{"S", "definitely-the-wrong-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   auto headers = Headers(*creds);
   EXPECT_EQ(headers.status().code(), absl::StatusCode::kUnauthenticated);
@@ -209,8 +209,8 @@ TEST_F(CredentialsTest, EntraClientSecretWithManagementToken) {
   p.authority_host = sim_->base_url();
   p.tenant_id = "sim-tenant";
   p.client_id = "sim-entra-client";
-  p.client_secret =
-      SecretSource::FromEnv("S", StaticEnv({{"S", "sim-entra-secret"}}));
+  p.client_secret = secrets::SecretSource::FromEnv(
+      "S", secrets::StaticEnv({{"S", "sim-entra-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   auto headers = Headers(*creds);
   ASSERT_TRUE(headers.ok()) << headers.status();
@@ -293,8 +293,8 @@ TEST_F(CredentialsTest, TokenEndpointOutageIsUnavailable) {
   sim_->InjectFault(down);
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
-  p.client_secret =
-      SecretSource::FromEnv("S", StaticEnv({{"S", "sim-oauth-secret"}}));
+  p.client_secret = secrets::SecretSource::FromEnv(
+      "S", secrets::StaticEnv({{"S", "sim-oauth-secret"}}));
   auto creds = MakeCredentials(p, *transport_, Options());
   EXPECT_EQ(Headers(*creds).status().code(), absl::StatusCode::kUnavailable);
   // The failure is not cached: the next call fetches again and works.
@@ -324,8 +324,8 @@ TEST_F(CredentialsTest, EveryTokenEndpointFaultIsAClearErrorAndRecovers) {
   };
   Profile p = Base(AuthKind::kDatabricksOAuthM2M);
   p.client_id = "sim-oauth-client";
-  p.client_secret =
-      SecretSource::FromEnv("S", StaticEnv({{"S", "sim-oauth-secret"}}));
+  p.client_secret = secrets::SecretSource::FromEnv(
+      "S", secrets::StaticEnv({{"S", "sim-oauth-secret"}}));
   for (const Case& c : cases) {
     auto creds = MakeCredentials(p, *transport_, Options());
     sim::FaultRule rule;
@@ -348,16 +348,16 @@ TEST_F(CredentialsTest, EveryTokenEndpointFaultIsAClearErrorAndRecovers) {
 TEST_F(CredentialsTest, NoTokenOrSecretAppearsInAnyLogLine) {
   Profile m2m = Base(AuthKind::kDatabricksOAuthM2M);
   m2m.client_id = "sim-oauth-client";
-  m2m.client_secret =
-      SecretSource::FromEnv("S", StaticEnv({{"S", "sim-oauth-secret"}}));
+  m2m.client_secret = secrets::SecretSource::FromEnv(
+      "S", secrets::StaticEnv({{"S", "sim-oauth-secret"}}));
   auto creds = MakeCredentials(m2m, *transport_, Options());
   auto headers = Headers(*creds);
   ASSERT_TRUE(headers.ok());
   const std::string token = Header(*headers, "Authorization").substr(7);
   // Make the token endpoint fail once so error paths log too.
   Profile bad = m2m;
-  bad.client_secret = SecretSource::FromEnv(
-      "S", StaticEnv({{"S", "another-wrong-secret-value"}}));
+  bad.client_secret = secrets::SecretSource::FromEnv(
+      "S", secrets::StaticEnv({{"S", "another-wrong-secret-value"}}));
   auto bad_creds = MakeCredentials(bad, *transport_, Options());
   auto refused = Headers(*bad_creds);
   ASSERT_FALSE(refused.ok());

@@ -19,17 +19,19 @@ namespace v1 = ::polysync::databricks::v1;
 
 constexpr absl::string_view kEnvProfile = "default";
 
-SecretSource FromRef(const v1::SecretRef& ref, const EnvLookup& env) {
-  if (ref.has_env()) return SecretSource::FromEnv(ref.env(), env);
-  if (ref.has_file()) return SecretSource::FromFile(ref.file());
-  return SecretSource();
+secrets::SecretSource FromRef(const v1::SecretRef& ref,
+                              const secrets::EnvLookup& env) {
+  if (ref.has_env()) return secrets::SecretSource::FromEnv(ref.env(), env);
+  if (ref.has_file()) return secrets::SecretSource::FromFile(ref.file());
+  return secrets::SecretSource();
 }
 
 std::string TrimHost(absl::string_view host) {
   return std::string(absl::StripSuffix(absl::StripAsciiWhitespace(host), "/"));
 }
 
-Profile FromConfig(const v1::WorkspaceProfile& w, const EnvLookup& env) {
+Profile FromConfig(const v1::WorkspaceProfile& w,
+                   const secrets::EnvLookup& env) {
   Profile p;
   p.name = w.name();
   p.host = TrimHost(w.host());
@@ -90,7 +92,7 @@ Profile FromConfig(const v1::WorkspaceProfile& w, const EnvLookup& env) {
 
 // Sets the auth method of `p` from what `get(key)` finds; returns false when
 // nothing identifies a method. Keys are the INI names; `secret(key)` makes a
-// SecretSource for a key.
+// secrets::SecretSource for a key.
 template <typename Get, typename Secret>
 bool ApplyAuth(Profile& p, Get get, Secret secret) {
   if (get("token")) {
@@ -204,13 +206,14 @@ absl::StatusOr<ProfileSet> LoadProfiles(const v1::ServerConfig& config,
       p.name = section == "DEFAULT" ? std::string(kEnvProfile) : section;
       p.origin = sources.databrickscfg_path;
       auto get = [&](absl::string_view key) {
-        return IniValue(text, section, key);
+        return secrets::IniValue(text, section, key);
       };
       p.host = TrimHost(get("host").value_or(""));
       if (p.host.empty()) continue;  // e.g. an account-level profile
       const std::string path = sources.databrickscfg_path;
       if (!ApplyAuth(p, get, [&](absl::string_view key) {
-            return SecretSource::FromIni(path, section, std::string(key));
+            return secrets::SecretSource::FromIni(path, section,
+                                                  std::string(key));
           })) {
         continue;
       }
@@ -222,7 +225,7 @@ absl::StatusOr<ProfileSet> LoadProfiles(const v1::ServerConfig& config,
   for (const auto& w : config.workspaces()) put(FromConfig(w, sources.env));
 
   // Then the environment, for the profile named "default".
-  const EnvLookup& env = sources.env;
+  const secrets::EnvLookup& env = sources.env;
   const std::map<std::string, std::string> env_names = {
       {"host", "DATABRICKS_HOST"},
       {"token", "DATABRICKS_TOKEN"},
@@ -261,7 +264,8 @@ absl::StatusOr<ProfileSet> LoadProfiles(const v1::ServerConfig& config,
     p.origin = "environment";
     Profile with_auth = p;
     if (ApplyAuth(with_auth, env_get, [&](absl::string_view key) {
-          return SecretSource::FromEnv(env_names.at(std::string(key)), env);
+          return secrets::SecretSource::FromEnv(env_names.at(std::string(key)),
+                                                env);
         })) {
       p = std::move(with_auth);
     } else if (existing == by_name.end()) {

@@ -16,7 +16,7 @@
 // Secrets are never copied: a profile holds SecretSources that read the
 // variable or file when a token is needed.
 //
-//   auto profiles = LoadProfiles(config, {.env = ProcessEnv(),
+//   auto profiles = LoadProfiles(config, {.env = secrets::ProcessEnv(),
 //                                         .databrickscfg_path = path});
 //   const Profile* p = profiles->Find("");   // the default profile
 #ifndef POLYSYNC_ADAPTERS_DATABRICKS_AUTH_PROFILES_H_
@@ -27,7 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "adapters/databricks/auth/secret_source.h"
+#include "common/secret_source.h"
 #include "polysync/databricks/v1/config.pb.h"
 
 namespace polysync::databricks::auth {
@@ -59,11 +59,11 @@ struct Profile {
   AuthKind auth = AuthKind::kPersonalAccessToken;
 
   // kPersonalAccessToken and kSimulated.
-  SecretSource token;
+  secrets::SecretSource token;
   // kDatabricksOAuthM2M, kAzureClientSecret, kAzureWorkloadIdentity, and
   // kAzureManagedIdentity (a user-assigned identity; optional).
   std::string client_id;
-  SecretSource client_secret;
+  secrets::SecretSource client_secret;
   // kDatabricksOAuthM2M: default "{host}/oidc/v1/token".
   std::string token_endpoint;
   // Azure: the tenant and the Entra authority host.
@@ -92,7 +92,7 @@ struct ProfileSet {
 };
 
 struct ProfileSources {
-  EnvLookup env = ProcessEnv();
+  secrets::EnvLookup env = secrets::ProcessEnv();
   // A `.databrickscfg`-style file; empty means none. A missing file is an
   // error only when the path was given explicitly.
   std::string databrickscfg_path;

@@ -27,15 +27,15 @@ std::string WriteIni(const std::string& text) {
 }
 
 TEST(ProfilesTest, ConfigFileProfilesAreLoaded) {
-  auto set =
-      LoadProfiles(Config(R"({"workspaces": [
+  auto set = LoadProfiles(
+      Config(R"({"workspaces": [
         {"name": "prod", "host": "https://prod.net/",
          "personal_access_token": {"token": {"env": "PROD_TOKEN"}}},
         {"name": "sp", "host": "https://sp.net",
          "azure_client_secret": {"tenant_id": "t1", "client_id": "c1",
            "client_secret": {"file": "/s"}, "azure_workspace_resource_id": "/subscriptions/x"}}],
         "default_workspace": "sp"})"),
-                   {StaticEnv({{"PROD_TOKEN", "dapi-prod-token"}}), "", ""});
+      {secrets::StaticEnv({{"PROD_TOKEN", "dapi-prod-token"}}), "", ""});
   ASSERT_TRUE(set.ok()) << set.status();
   ASSERT_EQ(set->profiles.size(), 2u);
   const Profile* prod = set->Find("prod");
@@ -55,9 +55,10 @@ TEST(ProfilesTest, ConfigFileProfilesAreLoaded) {
 TEST(ProfilesTest, EnvironmentDefinesTheDefaultProfile) {
   auto set = LoadProfiles(
       v1::ServerConfig(),
-      {StaticEnv({{"DATABRICKS_HOST", "https://adb-1.azuredatabricks.net"},
-                  {"DATABRICKS_CLIENT_ID", "cid"},
-                  {"DATABRICKS_CLIENT_SECRET", "dose-secret-1234"}}),
+      {secrets::StaticEnv(
+           {{"DATABRICKS_HOST", "https://adb-1.azuredatabricks.net"},
+            {"DATABRICKS_CLIENT_ID", "cid"},
+            {"DATABRICKS_CLIENT_SECRET", "dose-secret-1234"}}),
        "", ""});
   ASSERT_TRUE(set.ok()) << set.status();
   const Profile* p = set->Find("");
@@ -70,35 +71,37 @@ TEST(ProfilesTest, EnvironmentDefinesTheDefaultProfile) {
 }
 
 TEST(ProfilesTest, EnvironmentSelectsEachAzureMethod) {
-  auto msi = LoadProfiles(v1::ServerConfig(),
-                          {StaticEnv({{"DATABRICKS_HOST", "https://h.net"},
-                                      {"ARM_USE_MSI", "true"},
-                                      {"ARM_CLIENT_ID", "uami"}}),
-                           "", ""});
+  auto msi =
+      LoadProfiles(v1::ServerConfig(),
+                   {secrets::StaticEnv({{"DATABRICKS_HOST", "https://h.net"},
+                                        {"ARM_USE_MSI", "true"},
+                                        {"ARM_CLIENT_ID", "uami"}}),
+                    "", ""});
   ASSERT_TRUE(msi.ok()) << msi.status();
   EXPECT_EQ(msi->Find("")->auth, AuthKind::kAzureManagedIdentity);
   EXPECT_EQ(msi->Find("")->client_id, "uami");
 
-  auto sp =
-      LoadProfiles(v1::ServerConfig(),
-                   {StaticEnv({{"DATABRICKS_HOST", "https://h.net"},
-                               {"ARM_TENANT_ID", "t"},
-                               {"ARM_CLIENT_ID", "c"},
-                               {"ARM_CLIENT_SECRET", "s-secret-value"},
-                               {"DATABRICKS_AZURE_RESOURCE_ID", "/sub/ws"}}),
-                    "", ""});
+  auto sp = LoadProfiles(
+      v1::ServerConfig(),
+      {secrets::StaticEnv({{"DATABRICKS_HOST", "https://h.net"},
+                           {"ARM_TENANT_ID", "t"},
+                           {"ARM_CLIENT_ID", "c"},
+                           {"ARM_CLIENT_SECRET", "s-secret-value"},
+                           {"DATABRICKS_AZURE_RESOURCE_ID", "/sub/ws"}}),
+       "", ""});
   ASSERT_TRUE(sp.ok()) << sp.status();
   EXPECT_EQ(sp->Find("")->auth, AuthKind::kAzureClientSecret);
   EXPECT_EQ(sp->Find("")->azure_workspace_resource_id, "/sub/ws");
 
-  auto wi = LoadProfiles(
-      v1::ServerConfig(),
-      {StaticEnv({{"DATABRICKS_HOST", "https://h.net"},
-                  {"AZURE_FEDERATED_TOKEN_FILE", "/var/run/azure/token"},
-                  {"AZURE_CLIENT_ID", "c"},
-                  {"AZURE_TENANT_ID", "t"},
-                  {"AZURE_AUTHORITY_HOST", "https://login.example/"}}),
-       "", ""});
+  auto wi =
+      LoadProfiles(v1::ServerConfig(),
+                   {secrets::StaticEnv(
+                        {{"DATABRICKS_HOST", "https://h.net"},
+                         {"AZURE_FEDERATED_TOKEN_FILE", "/var/run/azure/token"},
+                         {"AZURE_CLIENT_ID", "c"},
+                         {"AZURE_TENANT_ID", "t"},
+                         {"AZURE_AUTHORITY_HOST", "https://login.example/"}}),
+                    "", ""});
   ASSERT_TRUE(wi.ok()) << wi.status();
   EXPECT_EQ(wi->Find("")->auth, AuthKind::kAzureWorkloadIdentity);
   EXPECT_EQ(wi->Find("")->federated_token_file, "/var/run/azure/token");
@@ -106,9 +109,9 @@ TEST(ProfilesTest, EnvironmentSelectsEachAzureMethod) {
 }
 
 TEST(ProfilesTest, HostWithoutCredentialsIsRefused) {
-  auto set =
-      LoadProfiles(v1::ServerConfig(),
-                   {StaticEnv({{"DATABRICKS_HOST", "https://h.net"}}), "", ""});
+  auto set = LoadProfiles(
+      v1::ServerConfig(),
+      {secrets::StaticEnv({{"DATABRICKS_HOST", "https://h.net"}}), "", ""});
   EXPECT_EQ(set.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(set.status().message(), HasSubstr("DATABRICKS_TOKEN"));
 }
@@ -123,7 +126,7 @@ TEST(ProfilesTest, IniProfilesWithEnvironmentAndConfigPrecedence) {
       Config(
           R"({"workspaces": [{"name": "prod", "host": "https://config-prod.net",
         "personal_access_token": {"token": {"env": "P"}}}]})"),
-      {StaticEnv({{"DATABRICKS_HOST", "https://env.net"}}), ini, ""});
+      {secrets::StaticEnv({{"DATABRICKS_HOST", "https://env.net"}}), ini, ""});
   ASSERT_TRUE(set.ok()) << set.status();
   // The environment overrides the INI [DEFAULT] host, keeping its token.
   EXPECT_EQ(set->Find("default")->host, "https://env.net");
@@ -138,10 +141,12 @@ TEST(ProfilesTest, FlagChoosesTheDefaultAndMustExist) {
   const std::string ini = WriteIni(
       "[a]\nhost = https://a.net\ntoken = dapi-aaaaaaaa\n"
       "[b]\nhost = https://b.net\ntoken = dapi-bbbbbbbb\n");
-  auto set = LoadProfiles(v1::ServerConfig(), {StaticEnv({}), ini, "b"});
+  auto set =
+      LoadProfiles(v1::ServerConfig(), {secrets::StaticEnv({}), ini, "b"});
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_EQ(set->Find("")->name, "b");
-  auto bad = LoadProfiles(v1::ServerConfig(), {StaticEnv({}), ini, "c"});
+  auto bad =
+      LoadProfiles(v1::ServerConfig(), {secrets::StaticEnv({}), ini, "c"});
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -151,17 +156,19 @@ TEST(ProfilesTest, HostsFromTheEnvironmentAndIniAreCheckedLikeTheConfig) {
   for (const char* host :
        {"https://user:hunter2pass@adb-1.2.net", "http://127.0.0.1:1@vm:18090",
         "https://169.254.169.254"}) {
-    auto env = LoadProfiles(
-        v1::ServerConfig(),
-        {StaticEnv({{"DATABRICKS_HOST", host}, {"DATABRICKS_TOKEN", "dapi-x"}}),
-         "", ""});
+    auto env =
+        LoadProfiles(v1::ServerConfig(),
+                     {secrets::StaticEnv({{"DATABRICKS_HOST", host},
+                                          {"DATABRICKS_TOKEN", "dapi-x"}}),
+                      "", ""});
     EXPECT_EQ(env.status().code(), absl::StatusCode::kInvalidArgument) << host;
     EXPECT_THAT(env.status().message(), HasSubstr("host")) << host;
     EXPECT_THAT(env.status().message(),
                 ::testing::Not(HasSubstr("hunter2pass")));
     const std::string ini =
         WriteIni(std::string("[w]\nhost = ") + host + "\ntoken = dapi-w\n");
-    auto from_ini = LoadProfiles(v1::ServerConfig(), {StaticEnv({}), ini, ""});
+    auto from_ini =
+        LoadProfiles(v1::ServerConfig(), {secrets::StaticEnv({}), ini, ""});
     EXPECT_EQ(from_ini.status().code(), absl::StatusCode::kInvalidArgument)
         << host;
     EXPECT_THAT(from_ini.status().message(),
@@ -170,8 +177,9 @@ TEST(ProfilesTest, HostsFromTheEnvironmentAndIniAreCheckedLikeTheConfig) {
 }
 
 TEST(ProfilesTest, MissingIniFileIsNotFound) {
-  auto set = LoadProfiles(v1::ServerConfig(),
-                          {StaticEnv({}), "/nonexistent/databrickscfg", ""});
+  auto set =
+      LoadProfiles(v1::ServerConfig(),
+                   {secrets::StaticEnv({}), "/nonexistent/databrickscfg", ""});
   EXPECT_EQ(set.status().code(), absl::StatusCode::kNotFound);
 }
 

@@ -1,4 +1,4 @@
-#include "adapters/databricks/auth/secret_source.h"
+#include "common/secret_source.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 
 #include "common/secrets.h"
 
-namespace polysync::databricks::auth {
+namespace polysync::secrets {
 namespace {
 
 using ::testing::HasSubstr;
@@ -87,4 +87,4 @@ TEST(IniValueTest, LastValueInSectionWins) {
 }
 
 }  // namespace
-}  // namespace polysync::databricks::auth
+}  // namespace polysync::secrets

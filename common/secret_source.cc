@@ -1,4 +1,4 @@
-#include "adapters/databricks/auth/secret_source.h"
+#include "common/secret_source.h"
 
 #include <sys/stat.h>
 
@@ -14,7 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "common/secrets.h"
 
-namespace polysync::databricks::auth {
+namespace polysync::secrets {
 
 struct SecretSource::State {
   enum class Kind { kEnv, kFile, kIni } kind;
@@ -195,4 +195,4 @@ std::optional<std::string> IniValue(absl::string_view text,
   return found;
 }
 
-}  // namespace polysync::databricks::auth
+}  // namespace polysync::secrets

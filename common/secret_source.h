@@ -11,8 +11,8 @@
 //   absl::StatusOr<std::string> value = token.Read();
 //   LOG: token.Describe()  // "file /var/run/secrets/dbx/token", never the
 //   value
-#ifndef POLYSYNC_ADAPTERS_DATABRICKS_AUTH_SECRET_SOURCE_H_
-#define POLYSYNC_ADAPTERS_DATABRICKS_AUTH_SECRET_SOURCE_H_
+#ifndef POLYSYNC_COMMON_SECRET_SOURCE_H_
+#define POLYSYNC_COMMON_SECRET_SOURCE_H_
 
 #include <functional>
 #include <map>
@@ -23,7 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace polysync::databricks::auth {
+namespace polysync::secrets {
 
 // Looks up an environment variable; injectable for tests.
 using EnvLookup =
@@ -70,6 +70,6 @@ std::optional<std::string> IniValue(absl::string_view text,
                                     absl::string_view section,
                                     absl::string_view key);
 
-}  // namespace polysync::databricks::auth
+}  // namespace polysync::secrets
 
-#endif  // POLYSYNC_ADAPTERS_DATABRICKS_AUTH_SECRET_SOURCE_H_
+#endif  // POLYSYNC_COMMON_SECRET_SOURCE_H_
