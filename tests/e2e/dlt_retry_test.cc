@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "adapters/databricks/simulator/simulator.h"
@@ -129,6 +130,28 @@ class DltRetryTest : public ::testing::Test {
     return s;
   }
 
+  // Watches `run_id` to its end with the clock ticking; every message must
+  // not be Failed (`why` says what that would mean). Returns the last
+  // message; `pending` counts the messages with `retrying` set.
+  v1::UpdateStatus WatchToEnd(const std::string& run_id, const std::string& why,
+                              int* pending = nullptr) {
+    v1::WatchUpdateRequest request;
+    request.set_run_id(run_id);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    auto reader = stub_->WatchUpdate(&context, request);
+    h_->StartTicking(absl::Seconds(1));
+    v1::UpdateStatus s;
+    while (reader->Read(&s)) {
+      EXPECT_NE(s.status(), v1::RUN_STATUS_FAILED) << why;
+      if (pending != nullptr && s.retry().retrying()) ++*pending;
+    }
+    h_->StopTicking();
+    grpc::Status status = reader->Finish();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return s;
+  }
+
   std::unique_ptr<polysync::testing::Harness> h_;
   sim::Simulator* sim_ = nullptr;
   std::unique_ptr<v1::DatabricksPipelines::Stub> stub_;
@@ -196,22 +219,10 @@ TEST_F(DltRetryTest, WatchFollowsTheRunAcrossTheGap) {
   Begin();
   const v1::StartUpdateResponse started =
       Start(Pipeline(sim::Behavior::kFailOnceThenRetry));
-  v1::WatchUpdateRequest request;
-  request.set_run_id(started.run_id());
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
-  auto reader = stub_->WatchUpdate(&context, request);
-  h_->StartTicking(absl::Seconds(1));
-  v1::UpdateStatus s;
   int pending = 0;
-  while (reader->Read(&s)) {
-    EXPECT_NE(s.status(), v1::RUN_STATUS_FAILED)
-        << "a watch streamed Failed while DLT's retry was pending";
-    if (s.retry().retrying()) ++pending;
-  }
-  h_->StopTicking();
-  grpc::Status status = reader->Finish();
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  const v1::UpdateStatus s = WatchToEnd(
+      started.run_id(), "a watch streamed Failed while DLT's retry was pending",
+      &pending);
   EXPECT_GE(pending, 1) << "the watch never showed the pending retry";
   EXPECT_TRUE(s.terminal());
   EXPECT_EQ(s.status(), v1::RUN_STATUS_SUCCESS);
@@ -464,20 +475,27 @@ TEST_F(DltRetryTest, UnreadablePipelineIsUnavailableNotAFinalFailure) {
 // an error or a final Failed for it.
 class RequestsEndpointGoneTest
     : public DltRetryTest,
-      public ::testing::WithParamInterface<std::pair<int, const char*>> {};
+      public ::testing::WithParamInterface<std::pair<int, const char*>> {
+ protected:
+  // A legacy workspace whose requests endpoint always answers the
+  // parameter's status and error code.
+  void BeginWithEndpointGone() {
+    RetrySetup setup;
+    setup.legacy = true;
+    Begin(setup);
+    sim::FaultRule gone;
+    gone.endpoint = "requests.get";
+    gone.kind = sim::FaultKind::kHttpError;
+    gone.status = GetParam().first;
+    gone.error_code = GetParam().second;
+    gone.message = "no such endpoint";
+    gone.count = -1;
+    sim_->InjectFault(gone);
+  }
+};
 
 TEST_P(RequestsEndpointGoneTest, WorkspaceSwitchesToLatestUpdates) {
-  RetrySetup setup;
-  setup.legacy = true;
-  Begin(setup);
-  sim::FaultRule gone;
-  gone.endpoint = "requests.get";
-  gone.kind = sim::FaultKind::kHttpError;
-  gone.status = GetParam().first;
-  gone.error_code = GetParam().second;
-  gone.message = "no such endpoint";
-  gone.count = -1;
-  sim_->InjectFault(gone);
+  BeginWithEndpointGone();
   const std::string pipeline = Pipeline(sim::Behavior::kFailOnceThenRetry);
   const v1::StartUpdateResponse started = Start(pipeline);
   ASSERT_FALSE(started.request_id().empty()) << "not the legacy shape";
@@ -509,33 +527,13 @@ TEST_P(RequestsEndpointGoneTest, WorkspaceSwitchesToLatestUpdates) {
 }
 
 TEST_P(RequestsEndpointGoneTest, WatchFollowsTheRetryAcrossTheSwitch) {
-  RetrySetup setup;
-  setup.legacy = true;
-  Begin(setup);
-  sim::FaultRule gone;
-  gone.endpoint = "requests.get";
-  gone.kind = sim::FaultKind::kHttpError;
-  gone.status = GetParam().first;
-  gone.error_code = GetParam().second;
-  gone.message = "no such endpoint";
-  gone.count = -1;
-  sim_->InjectFault(gone);
+  BeginWithEndpointGone();
   const v1::StartUpdateResponse started =
       Start(Pipeline(sim::Behavior::kFailOnceThenRetry));
-  v1::WatchUpdateRequest request;
-  request.set_run_id(started.run_id());
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
-  auto reader = stub_->WatchUpdate(&context, request);
-  h_->StartTicking(absl::Seconds(1));
-  v1::UpdateStatus s;
-  while (reader->Read(&s)) {
-    EXPECT_NE(s.status(), v1::RUN_STATUS_FAILED)
-        << "a watch streamed Failed after the endpoint's " << GetParam().first;
-  }
-  h_->StopTicking();
-  grpc::Status status = reader->Finish();
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  const v1::UpdateStatus s = WatchToEnd(
+      started.run_id(), absl::StrCat("a watch streamed Failed after the "
+                                     "endpoint's ",
+                                     GetParam().first));
   EXPECT_TRUE(s.terminal());
   EXPECT_EQ(s.status(), v1::RUN_STATUS_SUCCESS);
   EXPECT_EQ(s.retry().attempts(), 2);
