@@ -630,7 +630,7 @@ TEST(MetricsTest, CountersMatchTheCallsMade) {
   const std::string start_bad =
       R"(polysync_rpc_calls_total{method="StartUpdate",code="INVALID_ARGUMENT"})";
   const std::string upstream_start =
-      R"(polysync_upstream_requests_total{endpoint="POST pipelines/{id}/updates",status="200"})";
+      R"(polysync_upstream_requests_total{endpoint="updates.start",status="200"})";
   const std::string before = scrape();
   auto stub = harness.Stub();
   for (int i = 0; i < 3; ++i) {

@@ -11,6 +11,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/databricks/wire/decoders.h"
+#include "adapters/databricks/wire/endpoints.h"
 #include "adapters/databricks/wire/errors.h"
 #include "adapters/databricks/wire/ids.h"
 #include "adapters/databricks/wire/request_bodies.h"
@@ -101,30 +102,13 @@ metrics::CounterFamily& UpstreamRetries() {
   return family;
 }
 
-// The retry policy's view of a transport failure.
-TransportFailure ForRetry(http::TransportFailure failure) {
-  switch (failure) {
-    case http::TransportFailure::kNone:
-      return TransportFailure::kNone;
-    case http::TransportFailure::kNotSent:
-    case http::TransportFailure::kTls:
-      return TransportFailure::kConnectFailed;
-    case http::TransportFailure::kConnectionLost:
-      return TransportFailure::kReset;
-    case http::TransportFailure::kTimeout:
-      return TransportFailure::kTimeout;
-    case http::TransportFailure::kResponseTooLarge:
-      return TransportFailure::kTruncated;
-  }
-  return TransportFailure::kReset;
-}
-
 // What one logical call sends.
 struct Spec {
-  std::string endpoint;  // for metrics: "GET pipelines/{id}"
-  std::string subject;   // for messages: "pipeline a12cd3e4-..."
-  std::string method;
-  std::string path;  // path and query
+  // Its name labels metrics and log lines ("pipelines.get"); Describe() of
+  // it starts messages ("GET pipelines/{id}").
+  Endpoint endpoint;
+  std::string subject;  // for messages: "pipeline a12cd3e4-..."
+  std::string path;     // path and query
   std::string body;
   Idempotency idempotency = Idempotency::kIdempotent;
   // False: never retried here (stop: the caller re-checks first).
@@ -170,8 +154,8 @@ class Call : public std::enable_shared_from_this<Call> {
       return;
     }
     if (shared_->closed.load()) {
-      Finish(absl::CancelledError(
-                 absl::StrCat(spec_.endpoint, ": the client is shutting down")),
+      Finish(absl::CancelledError(absl::StrCat(
+                 Describe(spec_.endpoint), ": the client is shutting down")),
              maybe_processed_);
       return;
     }
@@ -179,7 +163,7 @@ class Call : public std::enable_shared_from_this<Call> {
     if (now >= deadline_) {
       if (from_queue) Kick();
       Finish(absl::DeadlineExceededError(absl::StrCat(
-                 spec_.endpoint,
+                 Describe(spec_.endpoint),
                  ": deadline passed while waiting for the workspace's "
                  "request limit")),
              maybe_processed_);
@@ -249,7 +233,7 @@ class Call : public std::enable_shared_from_this<Call> {
     } else {
       log::Warn("workspace unreachable",
                 {log::Field("workspace", ws),
-                 log::Field("endpoint", spec_.endpoint)});
+                 log::Field("endpoint", std::string(spec_.endpoint.name))});
     }
   }
 
@@ -281,20 +265,21 @@ class Call : public std::enable_shared_from_this<Call> {
         deadline_, [self](absl::StatusOr<http::Headers> headers) {
           if (!headers.ok()) {
             self->Release(LimiterOutcome::kOther);
-            self->Finish(absl::Status(headers.status().code(),
-                                      absl::StrCat(self->spec_.endpoint,
-                                                   ": cannot authenticate: ",
-                                                   headers.status().message())),
-                         self->maybe_processed_);
+            self->Finish(
+                absl::Status(headers.status().code(),
+                             absl::StrCat(Describe(self->spec_.endpoint),
+                                          ": cannot authenticate: ",
+                                          headers.status().message())),
+                self->maybe_processed_);
             return;
           }
           if (self->spec_.idempotency == Idempotency::kNonIdempotent &&
               self->ctx_.cancelled && self->ctx_.cancelled()) {
             self->Release(LimiterOutcome::kOther);
-            self->Finish(
-                absl::CancelledError(absl::StrCat(
-                    self->spec_.endpoint, ": the caller went away; not sent")),
-                self->maybe_processed_);
+            self->Finish(absl::CancelledError(
+                             absl::StrCat(Describe(self->spec_.endpoint),
+                                          ": the caller went away; not sent")),
+                         self->maybe_processed_);
             return;
           }
           self->Send(*std::move(headers));
@@ -303,7 +288,7 @@ class Call : public std::enable_shared_from_this<Call> {
 
   void Send(http::Headers auth_headers) {
     http::Request request;
-    request.method = spec_.method;
+    request.method = std::string(spec_.endpoint.method);
     request.url = absl::StrCat(shared_->host, spec_.path);
     request.headers = std::move(auth_headers);
     request.headers.emplace_back("Accept", "application/json");
@@ -311,7 +296,7 @@ class Call : public std::enable_shared_from_this<Call> {
     if (!ctx_.correlation_id.empty()) {
       request.headers.emplace_back("X-Request-Id", ctx_.correlation_id);
     }
-    if (spec_.method != "GET") {
+    if (std::string_view(spec_.endpoint.method) != "GET") {
       request.headers.emplace_back("Content-Type", "application/json");
       request.body = spec_.body.empty() ? "{}" : spec_.body;
     }
@@ -330,10 +315,10 @@ class Call : public std::enable_shared_from_this<Call> {
     const absl::Time now = shared_->options.now();
     const bool transport_failed = !result.status.ok();
     UpstreamLatency()
-        .With({spec_.endpoint})
+        .With({std::string(spec_.endpoint.name)})
         .Observe(absl::ToDoubleSeconds(result.elapsed));
     UpstreamRequests()
-        .With({spec_.endpoint,
+        .With({std::string(spec_.endpoint.name),
                transport_failed
                    ? std::string(http::TransportFailureName(result.failure))
                    : absl::StrCat(result.response.status)})
@@ -354,14 +339,14 @@ class Call : public std::enable_shared_from_this<Call> {
     AttemptResult attempt;
     absl::Status status;
     if (transport_failed) {
-      attempt.transport = ForRetry(result.failure);
+      attempt.transport = result.failure;
       status = result.status;
       if (!http::CertainlyNotSent(result.failure)) maybe_processed_ = true;
     } else {
       attempt.http_status = result.response.status;
-      status = StatusFromHttpResponse(spec_.endpoint, result.response.status,
-                                      result.response.body,
-                                      result.response.Header("x-request-id"));
+      status = StatusFromHttpResponse(
+          Describe(spec_.endpoint), result.response.status,
+          result.response.body, result.response.Header("x-request-id"));
       attempt.throttled = IsThrottled(status);
       attempt.retry_after = result.response.Header("retry-after");
       // A 4xx (429 included) was refused, not processed; a 5xx may have
@@ -391,10 +376,10 @@ class Call : public std::enable_shared_from_this<Call> {
         result.failure == http::TransportFailure::kResponseTooLarge;
     if (spec_.retry && decision.retry && !pointless &&
         now + decision.delay < deadline_) {
-      UpstreamRetries().With({spec_.endpoint}).Increment();
+      UpstreamRetries().With({std::string(spec_.endpoint.name)}).Increment();
       log::Debug(
           "retrying Databricks request",
-          {log::Field("endpoint", spec_.endpoint),
+          {log::Field("endpoint", std::string(spec_.endpoint.name)),
            log::Field("attempt", retry_.attempts()),
            log::Field("delay_ms", absl::ToInt64Milliseconds(decision.delay)),
            log::Field("reason", decision.reason),
@@ -445,7 +430,7 @@ void Execute(const std::shared_ptr<Shared>& shared, Spec spec, CallContext ctx,
 template <typename T, typename Decode>
 void Run(const std::shared_ptr<Shared>& shared, Spec spec, CallContext ctx,
          Decode decode, PipelinesClient::Done<T> done) {
-  std::string endpoint = spec.endpoint;
+  std::string endpoint = Describe(spec.endpoint);
   Execute(
       shared, std::move(spec), std::move(ctx),
       [endpoint = std::move(endpoint), decode, done = std::move(done)](
@@ -464,11 +449,10 @@ void Run(const std::shared_ptr<Shared>& shared, Spec spec, CallContext ctx,
       });
 }
 
-Spec Get(std::string endpoint, std::string subject, std::string path) {
+Spec Get(const Endpoint& endpoint, std::string subject, std::string path) {
   Spec s;
-  s.endpoint = std::move(endpoint);
+  s.endpoint = endpoint;
   s.subject = std::move(subject);
-  s.method = "GET";
   s.path = std::move(path);
   return s;
 }
@@ -524,8 +508,7 @@ void Adopt(std::shared_ptr<Shared> shared, std::string pipeline_id,
     // The request id and the cause come from the update itself.
     Run<UpdateInfo>(
         shared,
-        Get("GET pipelines/{id}/updates/{update_id}",
-            PipelineSubject(pipeline_id),
+        Get(kGetUpdate, PipelineSubject(pipeline_id),
             absl::StrCat(PipelinePath(pipeline_id), "/updates/", adopted)),
         ctx, &DecodeUpdate,
         [adopted, pipeline_id, lost, ctx, if_none,
@@ -555,7 +538,7 @@ void Adopt(std::shared_ptr<Shared> shared, std::string pipeline_id,
         });
   };
   Run<Pipeline>(shared,
-                Get("GET pipelines/{id}", PipelineSubject(pipeline_id),
+                Get(kGetPipeline, PipelineSubject(pipeline_id),
                     PipelinePath(pipeline_id)),
                 ctx, &DecodePipeline, std::move(after_done));
 }
@@ -582,9 +565,8 @@ void PostStart(std::shared_ptr<Shared> shared, std::string pipeline_id,
                std::vector<UpdateStateInfo> known, int retries, CallContext ctx,
                PipelinesClient::Done<StartUpdateOutcome> done) {
   Spec spec;
-  spec.endpoint = "POST pipelines/{id}/updates";
+  spec.endpoint = kStartUpdate;
   spec.subject = PipelineSubject(pipeline_id);
-  spec.method = "POST";
   spec.path = absl::StrCat(PipelinePath(pipeline_id), "/updates");
   spec.body = body;
   spec.idempotency = Idempotency::kNonIdempotent;
@@ -604,7 +586,7 @@ void PostStart(std::shared_ptr<Shared> shared, std::string pipeline_id,
           }
           // A 2xx started an update even if its body is garbled.
           lost =
-              DecodeFailure("POST pipelines/{id}/updates", response->status,
+              DecodeFailure(Describe(kStartUpdate), response->status,
                             response->Header("x-request-id"), started.status());
         } else if (!maybe_processed) {
           if (retries > 0 && HttpStatusOf(response.status()) == 409) {
@@ -640,7 +622,7 @@ void PostStart(std::shared_ptr<Shared> shared, std::string pipeline_id,
                      shared->options.now() + shared->options.adoption_timeout);
         Run<Pipeline>(
             shared,
-            Get("GET pipelines/{id}", PipelineSubject(pipeline_id),
+            Get(kGetPipeline, PipelineSubject(pipeline_id),
                 PipelinePath(pipeline_id)),
             reread, &DecodePipeline,
             [shared, pipeline_id, body = std::move(body), known, retries, ctx,
@@ -747,7 +729,7 @@ void ReadEventsPage(std::shared_ptr<Shared> shared,
   }
   Run<ListEventsPage>(
       shared,
-      Get("GET pipelines/{id}/events", PipelineSubject(reading->pipeline_id),
+      Get(kListEvents, PipelineSubject(reading->pipeline_id),
           absl::StrCat(PipelinePath(reading->pipeline_id), "/events", *query)),
       reading->ctx, &DecodeListEventsPage,
       [shared, reading](absl::StatusOr<ListEventsPage> page) {
@@ -826,7 +808,7 @@ void PipelinesClient::ListPipelines(ListPipelinesRequest request,
   if (Refuse(query.status(), done)) return;
   Run<ListPipelinesPage>(
       shared_,
-      Get("GET pipelines", "listing pipelines", absl::StrCat(kApi, *query)),
+      Get(kListPipelines, "listing pipelines", absl::StrCat(kApi, *query)),
       std::move(ctx), &DecodeListPipelinesPage, std::move(done));
 }
 
@@ -834,7 +816,7 @@ void PipelinesClient::GetPipeline(std::string pipeline_id, CallContext ctx,
                                   Done<Pipeline> done) {
   if (Refuse(ValidatePipelineId(pipeline_id), done)) return;
   Run<Pipeline>(shared_,
-                Get("GET pipelines/{id}", PipelineSubject(pipeline_id),
+                Get(kGetPipeline, PipelineSubject(pipeline_id),
                     PipelinePath(pipeline_id)),
                 std::move(ctx), &DecodePipeline, std::move(done));
 }
@@ -845,7 +827,7 @@ void PipelinesClient::GetUpdate(std::string pipeline_id, std::string update_id,
   if (Refuse(ValidateUpdateId(update_id), done)) return;
   Run<UpdateInfo>(
       shared_,
-      Get("GET pipelines/{id}/updates/{update_id}",
+      Get(kGetUpdate,
           absl::StrCat("pipeline ", pipeline_id, " update ", update_id),
           absl::StrCat(PipelinePath(pipeline_id), "/updates/", update_id)),
       std::move(ctx), &DecodeUpdate, std::move(done));
@@ -859,7 +841,7 @@ void PipelinesClient::ListUpdates(std::string pipeline_id,
   if (Refuse(query.status(), done)) return;
   Run<ListUpdatesPage>(
       shared_,
-      Get("GET pipelines/{id}/updates", PipelineSubject(pipeline_id),
+      Get(kListUpdates, PipelineSubject(pipeline_id),
           absl::StrCat(PipelinePath(pipeline_id), "/updates", *query)),
       std::move(ctx), &DecodeListUpdatesPage, std::move(done));
 }
@@ -871,7 +853,7 @@ void PipelinesClient::GetRequestStatus(std::string pipeline_id,
   if (Refuse(ValidateRequestId(request_id), done)) return;
   Run<RequestStatus>(
       shared_,
-      Get("GET pipelines/{id}/requests/{request_id}",
+      Get(kGetRequest,
           absl::StrCat("pipeline ", pipeline_id, " request ", request_id),
           absl::StrCat(PipelinePath(pipeline_id), "/requests/", request_id)),
       std::move(ctx), &DecodeRequestStatus, std::move(done));
@@ -885,7 +867,7 @@ void PipelinesClient::ListEvents(std::string pipeline_id,
   if (Refuse(query.status(), done)) return;
   Run<ListEventsPage>(
       shared_,
-      Get("GET pipelines/{id}/events", PipelineSubject(pipeline_id),
+      Get(kListEvents, PipelineSubject(pipeline_id),
           absl::StrCat(PipelinePath(pipeline_id), "/events", *query)),
       std::move(ctx), &DecodeListEventsPage, std::move(done));
 }
@@ -914,9 +896,8 @@ void PipelinesClient::StopPipeline(std::string pipeline_id, CallContext ctx,
                                    Done<Empty> done) {
   if (Refuse(ValidatePipelineId(pipeline_id), done)) return;
   Spec spec;
-  spec.endpoint = "POST pipelines/{id}/stop";
+  spec.endpoint = kStopPipeline;
   spec.subject = PipelineSubject(pipeline_id);
-  spec.method = "POST";
   spec.path = absl::StrCat(PipelinePath(pipeline_id), "/stop");
   spec.idempotency = Idempotency::kNonIdempotent;
   // Stop acts on whichever update is active when it lands: a retry later

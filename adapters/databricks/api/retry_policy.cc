@@ -11,6 +11,9 @@
 #include "absl/strings/str_cat.h"
 
 namespace polysync::databricks {
+
+using http::TransportFailure;
+
 namespace {
 
 // 502, 503 and 504 are the way to the service failing (a gateway, an
@@ -23,31 +26,12 @@ bool IsServiceError(const AttemptResult& result) {
 }
 
 bool MayHaveBeenProcessed(TransportFailure failure) {
-  return failure != TransportFailure::kNone &&
-         failure != TransportFailure::kConnectFailed;
-}
-
-const char* TransportFailureName(TransportFailure failure) {
-  switch (failure) {
-    case TransportFailure::kNone:
-      return "none";
-    case TransportFailure::kConnectFailed:
-      return "connect failed";
-    case TransportFailure::kSendFailed:
-      return "send failed";
-    case TransportFailure::kReset:
-      return "connection reset";
-    case TransportFailure::kTimeout:
-      return "timeout";
-    case TransportFailure::kTruncated:
-      return "truncated response";
-  }
-  return "unknown";
+  return failure != TransportFailure::kNone && !http::CertainlyNotSent(failure);
 }
 
 std::string Describe(const AttemptResult& result) {
   if (result.transport != TransportFailure::kNone) {
-    return TransportFailureName(result.transport);
+    return std::string(http::TransportFailureName(result.transport));
   }
   return absl::StrCat("HTTP ", result.http_status,
                       result.throttled ? " (throttled)" : "");
@@ -102,7 +86,7 @@ std::optional<absl::Time> ParseImfFixdate(std::string_view s) {
 }  // namespace
 
 bool IsRetryable(Idempotency idempotency, const AttemptResult& result) {
-  if (result.transport == TransportFailure::kConnectFailed) return true;
+  if (http::CertainlyNotSent(result.transport)) return true;
   if (MayHaveBeenProcessed(result.transport)) {
     return idempotency == Idempotency::kIdempotent;
   }

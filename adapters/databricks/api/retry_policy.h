@@ -13,7 +13,8 @@
 //     about 2 s of the first attempt (the SDKs do not retry a plain 500 at
 //     all; one broken pipeline must not cost an import a minute);
 //   - non-idempotent calls (start update) only on 429 / throttling, or when
-//     the connection failed before the request was sent (kConnectFailed);
+//     the request certainly was not sent (http::CertainlyNotSent: kNotSent,
+//     kTls);
 //     after anything else the caller must look at latest_updates instead.
 //   - Retry-After (seconds or an HTTP-date) is honoured on 429 and 503: the
 //     delay is at least what the server asked for.
@@ -36,25 +37,18 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "adapters/databricks/http/transport.h"
 #include "adapters/databricks/wire/types.h"
 
 namespace polysync::databricks {
-
-// How an attempt failed below HTTP; the transport fills it in.
-enum class TransportFailure {
-  kNone,           // an HTTP response arrived (see http_status)
-  kConnectFailed,  // DNS, connect or TLS handshake failed: nothing was sent
-  kSendFailed,     // failed while sending: may have been processed
-  kReset,          // connection reset after sending: may have been processed
-  kTimeout,        // no complete response in time: may have been processed
-  kTruncated,      // response cut short: may have been processed
-};
 
 enum class Idempotency { kIdempotent, kNonIdempotent };
 
 // What one attempt produced.
 struct AttemptResult {
-  TransportFailure transport = TransportFailure::kNone;
+  // How the attempt failed below HTTP, as the transport said (kNone: an
+  // HTTP response arrived, see http_status).
+  http::TransportFailure transport = http::TransportFailure::kNone;
   int http_status = 0;  // when transport == kNone
   // The body said "RPC token bucket limit has been exceeded" (errors.h:
   // IsThrottled() of the mapped status): treated like a 429.

@@ -8,6 +8,7 @@
 namespace polysync::databricks {
 namespace {
 
+using ::polysync::databricks::http::TransportFailure;
 using ::testing::HasSubstr;
 using ::testing::Optional;
 
@@ -39,9 +40,9 @@ TEST(IsRetryableTest, IdempotentCalls) {
     EXPECT_FALSE(IsRetryable(idem, Http(status))) << status;
   }
   for (TransportFailure failure :
-       {TransportFailure::kConnectFailed, TransportFailure::kSendFailed,
-        TransportFailure::kReset, TransportFailure::kTimeout,
-        TransportFailure::kTruncated}) {
+       {TransportFailure::kNotSent, TransportFailure::kTls,
+        TransportFailure::kConnectionLost, TransportFailure::kTimeout,
+        TransportFailure::kResponseTooLarge}) {
     EXPECT_TRUE(IsRetryable(idem, Transport(failure)));
   }
   AttemptResult throttled = Http(400);
@@ -52,7 +53,8 @@ TEST(IsRetryableTest, IdempotentCalls) {
 TEST(IsRetryableTest, StartUpdateOnlyWhenCertainlyNotProcessed) {
   const auto once = Idempotency::kNonIdempotent;
   EXPECT_TRUE(IsRetryable(once, Http(429)));
-  EXPECT_TRUE(IsRetryable(once, Transport(TransportFailure::kConnectFailed)));
+  EXPECT_TRUE(IsRetryable(once, Transport(TransportFailure::kNotSent)));
+  EXPECT_TRUE(IsRetryable(once, Transport(TransportFailure::kTls)));
   AttemptResult throttled = Http(400);
   throttled.throttled = true;
   EXPECT_TRUE(IsRetryable(once, throttled));
@@ -60,8 +62,8 @@ TEST(IsRetryableTest, StartUpdateOnlyWhenCertainlyNotProcessed) {
     EXPECT_FALSE(IsRetryable(once, Http(status))) << status;
   }
   for (TransportFailure failure :
-       {TransportFailure::kSendFailed, TransportFailure::kReset,
-        TransportFailure::kTimeout, TransportFailure::kTruncated}) {
+       {TransportFailure::kConnectionLost, TransportFailure::kTimeout,
+        TransportFailure::kResponseTooLarge}) {
     EXPECT_FALSE(IsRetryable(once, Transport(failure)));
   }
 }
@@ -222,7 +224,7 @@ TEST(RetryLoopTest, NonIdempotentGivesUpAfterPossibleProcessing) {
   RetryLoop loop(BackoffOptions{}, Idempotency::kNonIdempotent, kStart,
                  Fixed(0.5));
   EXPECT_TRUE(
-      loop.OnAttemptFailed(Transport(TransportFailure::kConnectFailed), kStart)
+      loop.OnAttemptFailed(Transport(TransportFailure::kNotSent), kStart)
           .retry);
   EXPECT_TRUE(loop.OnAttemptFailed(Http(429, "1"), kStart).retry);
   RetryDecision d =

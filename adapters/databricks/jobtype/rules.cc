@@ -1,13 +1,13 @@
 #include "adapters/databricks/jobtype/rules.h"
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "adapters/databricks/wire/start_update.h"
 
 namespace polysync::databricks::jobtype {
 namespace {
@@ -52,7 +52,7 @@ absl::Status CheckTables(
 // Adds job parameter `i`, a `parameters.<key>`, to the plan's update
 // parameters. Caller input is not echoed: messages name the index.
 absl::Status AddUpdateParameter(int i, const v1::Parameter& p,
-                                StartPlan* plan) {
+                                StartUpdateRequest* plan) {
   if (p.direction() == v1::DIRECTION_OUTPUT) return absl::OkStatus();
   if (p.direction() != v1::DIRECTION_INPUT &&
       p.direction() != v1::DIRECTION_INPUT_OUTPUT) {
@@ -178,8 +178,10 @@ v1::ImportedJob ImportedJobFromPipeline(
   return job;
 }
 
-absl::StatusOr<StartPlan> PlanStart(const v1::StartUpdateRequest& request) {
-  StartPlan plan;
+absl::StatusOr<StartUpdateRequest> PlanStart(
+    const v1::StartUpdateRequest& request) {
+  StartUpdateRequest plan;
+  plan.full_refresh = false;
   if (static_cast<size_t>(request.parameters_size()) > kMaxParameters) {
     return absl::InvalidArgumentError(
         absl::StrCat("parameters: ", request.parameters_size(),
@@ -255,27 +257,6 @@ absl::StatusOr<StartPlan> PlanStart(const v1::StartUpdateRequest& request) {
       !s.ok()) {
     return s;
   }
-  if (plan.full_refresh && (request.refresh_selection_size() > 0 ||
-                            request.full_refresh_selection_size() > 0 ||
-                            request.refresh_flow_selection_size() > 0 ||
-                            request.reset_checkpoint_selection_size() > 0)) {
-    return absl::InvalidArgumentError(
-        "full_refresh=true cannot be combined with a selection "
-        "(refresh_selection, full_refresh_selection, refresh_flow_selection, "
-        "reset_checkpoint_selection): a full refresh already recomputes "
-        "every table");
-  }
-  if (plan.parameters.has_value()) {
-    nlohmann::json map = nlohmann::json::object();
-    for (const auto& [k, v] : *plan.parameters) map[k] = v;
-    const size_t size = map.dump().size();
-    if (size > kMaxUpdateParametersJsonBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("parameters: the parameters.<key> given make ", size,
-                       " bytes of JSON; Databricks allows at most ",
-                       kMaxUpdateParametersJsonBytes));
-    }
-  }
   plan.refresh_selection.assign(request.refresh_selection().begin(),
                                 request.refresh_selection().end());
   plan.full_refresh_selection.assign(request.full_refresh_selection().begin(),
@@ -285,7 +266,8 @@ absl::StatusOr<StartPlan> PlanStart(const v1::StartUpdateRequest& request) {
   plan.reset_checkpoint_selection.assign(
       request.reset_checkpoint_selection().begin(),
       request.reset_checkpoint_selection().end());
-  plan.validate_only = request.validate_only();
+  if (request.validate_only()) plan.validate_only = true;
+  if (absl::Status s = ValidateStartUpdate(plan); !s.ok()) return s;
   return plan;
 }
 

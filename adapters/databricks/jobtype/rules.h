@@ -36,9 +36,7 @@ inline constexpr size_t kMaxParameterValueBytes = 64 * 1024;
 inline constexpr size_t kMaxSelectionTables = 1000;
 inline constexpr size_t kMaxTableNameBytes = 1024;
 inline constexpr size_t kMaxIdempotencyKeyBytes = 256;
-// Databricks' limit on an update's parameters map as JSON ("10k characters";
-// counted here in bytes of UTF-8, never fewer than characters).
-inline constexpr size_t kMaxUpdateParametersJsonBytes = 10000;
+// (Databricks' own limit on the parameters map is wire/start_update.h's.)
 
 // The configuration key prefixes imported as STRING parameters by default.
 std::vector<std::string> DefaultConfigurationPrefixes();
@@ -55,24 +53,17 @@ v1::ImportedJob ImportedJobFromPipeline(
     const Pipeline& pipeline, absl::string_view workspace,
     absl::string_view host, const std::vector<std::string>& prefixes);
 
-// What StartUpdate sends, read from a request.
-struct StartPlan {
-  bool full_refresh = false;
-  std::vector<std::string> refresh_selection;
-  std::vector<std::string> full_refresh_selection;
-  std::vector<std::string> refresh_flow_selection;
-  std::vector<std::string> reset_checkpoint_selection;
-  bool validate_only = false;
-  // The `parameters.<key>` given, as <key> -> value in request order; unset
-  // when none was given (no map is sent).
-  std::optional<std::vector<std::pair<std::string, std::string>>> parameters;
-};
-
-// Validates a StartUpdate request (limits, `full_refresh` parameter, a
-// selection together with full refresh) and returns what to send.
+// Validates a StartUpdate request and returns the body to send: the
+// service's limits and the `full_refresh` job parameter (always sent, true or
+// false), then the API's own rules (wire/start_update.h: a selection together
+// with full refresh, the parameters' size). `parameters` holds the
+// `parameters.<key>` given, as <key> -> value in request order, and is unset
+// when none was given (no map is sent); `validate_only` is set only when
+// true; `pipeline_id` is left empty (the engine sends it in the path).
 // INVALID_ARGUMENT with a precise message otherwise. Does not validate the
 // pipeline id (ids.h does).
-absl::StatusOr<StartPlan> PlanStart(const v1::StartUpdateRequest& request);
+absl::StatusOr<StartUpdateRequest> PlanStart(
+    const v1::StartUpdateRequest& request);
 
 // The seed's table: RUNNING/STOPPING -> RUNNING; COMPLETED -> SUCCESS;
 // FAILED -> FAILED; CANCELED -> CANCELLED; anything else -> UNKNOWN.

@@ -147,27 +147,27 @@ v1::StartUpdateRequest WithFullRefresh(
 TEST(PlanStartTest, FullRefreshIsReadCaseInsensitively) {
   auto plan = PlanStart(WithFullRefresh("TRUE"));
   ASSERT_TRUE(plan.ok()) << plan.status();
-  EXPECT_TRUE(plan->full_refresh);
+  EXPECT_EQ(plan->full_refresh, true);
   plan = PlanStart(WithFullRefresh("False"));
   ASSERT_TRUE(plan.ok());
-  EXPECT_FALSE(plan->full_refresh);
+  EXPECT_EQ(plan->full_refresh, false);
   plan = PlanStart(
       WithFullRefresh("true", v1::DATA_TYPE_BOOL, v1::DIRECTION_INPUT_OUTPUT));
   ASSERT_TRUE(plan.ok());
-  EXPECT_TRUE(plan->full_refresh);
+  EXPECT_EQ(plan->full_refresh, true);
 }
 
 TEST(PlanStartTest, DefaultsToFalseWithoutTheParameter) {
   auto plan = PlanStart(v1::StartUpdateRequest());
   ASSERT_TRUE(plan.ok());
-  EXPECT_FALSE(plan->full_refresh);
+  EXPECT_EQ(plan->full_refresh, false);
 }
 
 TEST(PlanStartTest, OutputFullRefreshIsNeverSent) {
   auto plan = PlanStart(
       WithFullRefresh("true", v1::DATA_TYPE_BOOL, v1::DIRECTION_OUTPUT));
   ASSERT_TRUE(plan.ok());
-  EXPECT_FALSE(plan->full_refresh);
+  EXPECT_EQ(plan->full_refresh, false);
 }
 
 TEST(PlanStartTest, BadFullRefreshIsInvalidArgument) {
@@ -234,7 +234,7 @@ TEST(PlanStartTest, SelectionWithFullRefreshIsRefused) {
   ASSERT_TRUE(good.ok()) << good.status();
   EXPECT_EQ(good->refresh_selection, std::vector<std::string>{"a"});
   EXPECT_EQ(good->full_refresh_selection, std::vector<std::string>{"b"});
-  EXPECT_TRUE(good->validate_only);
+  EXPECT_EQ(good->validate_only, true);
 }
 
 TEST(PlanStartTest, LimitsAreEnforced) {

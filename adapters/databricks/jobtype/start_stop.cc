@@ -44,18 +44,6 @@ std::optional<UpdateStateInfo> ActiveUpdate(const Pipeline& pipeline) {
   return std::nullopt;
 }
 
-StartUpdateRequest BodyFor(const StartPlan& plan) {
-  StartUpdateRequest body;
-  body.full_refresh = plan.full_refresh;
-  body.refresh_selection = plan.refresh_selection;
-  body.full_refresh_selection = plan.full_refresh_selection;
-  body.refresh_flow_selection = plan.refresh_flow_selection;
-  body.reset_checkpoint_selection = plan.reset_checkpoint_selection;
-  body.parameters = plan.parameters;
-  if (plan.validate_only) body.validate_only = true;
-  return body;
-}
-
 v1::StartUpdateResponse ResponseFor(const api::Workspace& ws,
                                     const std::string& pipeline_id,
                                     const std::string& update_id,
@@ -83,13 +71,13 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
  public:
   // `outlive_caller`: the start is settled even after the caller has gone
   // (a keyed start: its outcome is remembered for the caller's retry).
-  StartOp(api::Workspace& ws, std::string pipeline_id, StartPlan plan,
+  StartOp(api::Workspace& ws, std::string pipeline_id, StartUpdateRequest body,
           v1::IfRunning if_running, api::CallContext ctx, bool outlive_caller,
           http::Transport& transport, const StartStopOptions& options,
           StartStop::Done<v1::StartUpdateResponse> done)
       : ws_(ws),
         pipeline_id_(std::move(pipeline_id)),
-        plan_(std::move(plan)),
+        body_(std::move(body)),
         if_running_(if_running),
         ctx_(std::move(ctx)),
         outlive_caller_(outlive_caller),
@@ -100,7 +88,7 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
   void Start() {
     auto self = shared_from_this();
     ws_.client().StartUpdate(
-        pipeline_id_, BodyFor(plan_), StartContext(),
+        pipeline_id_, body_, StartContext(),
         [self](absl::StatusOr<api::StartUpdateOutcome> outcome) {
           self->OnStarted(std::move(outcome));
         });
@@ -347,7 +335,7 @@ class StartOp : public std::enable_shared_from_this<StartOp> {
 
   api::Workspace& ws_;
   const std::string pipeline_id_;
-  const StartPlan plan_;
+  const StartUpdateRequest body_;
   const v1::IfRunning if_running_;
   const api::CallContext ctx_;
   const bool outlive_caller_;
@@ -609,10 +597,10 @@ StartStop::StartStop(StatusReader& reader, http::Transport& transport,
     : reader_(reader), transport_(transport), options_(std::move(options)) {}
 
 void StartStop::Start(api::Workspace& ws, const v1::StartUpdateRequest& request,
-                      StartPlan plan, api::CallContext ctx,
+                      StartUpdateRequest body, api::CallContext ctx,
                       Done<v1::StartUpdateResponse> done) {
   if (request.idempotency_key().empty()) {
-    StartChecked(ws, request, std::move(plan), std::move(ctx),
+    StartChecked(ws, request, std::move(body), std::move(ctx),
                  /*outlive_caller=*/false, std::move(done));
     return;
   }
@@ -677,7 +665,7 @@ void StartStop::Start(api::Workspace& ws, const v1::StartUpdateRequest& request,
   }
   // Settled even if the caller leaves meanwhile: the outcome is remembered
   // under the key, so the caller's retry is answered with it.
-  StartChecked(ws, request, std::move(plan), std::move(ctx),
+  StartChecked(ws, request, std::move(body), std::move(ctx),
                /*outlive_caller=*/true,
                [this, key, done = std::move(done)](
                    absl::StatusOr<v1::StartUpdateResponse> result) {
@@ -719,11 +707,11 @@ void StartStop::RememberResult(
 
 void StartStop::StartChecked(api::Workspace& ws,
                              const v1::StartUpdateRequest& request,
-                             StartPlan plan, api::CallContext ctx,
+                             StartUpdateRequest body, api::CallContext ctx,
                              bool outlive_caller,
                              Done<v1::StartUpdateResponse> done) {
   std::make_shared<StartOp>(
-      ws, request.pipeline_id(), std::move(plan), request.if_running(),
+      ws, request.pipeline_id(), std::move(body), request.if_running(),
       std::move(ctx), outlive_caller, transport_, options_, std::move(done))
       ->Start();
 }

@@ -4,7 +4,7 @@
 // rules.h PlanStart) and hands the engine typed values; everything here is
 // asynchronous (callbacks on the transport's thread).
 //
-//   start_stop.Start(workspace, request, *std::move(plan), ctx, done);
+//   start_stop.Start(workspace, request, *std::move(body), ctx, done);
 //   start_stop.Stop(workspace, run, ctx, done);
 //
 // Start: honours idempotency keys (scoped to workspace and pipeline, within a
@@ -66,9 +66,9 @@ class StartStop {
   StartStop(StatusReader& reader, http::Transport& transport,
             StartStopOptions options);
 
-  // `plan` is PlanStart(request), already checked.
+  // `body` is PlanStart(request), already checked: what is sent.
   void Start(api::Workspace& ws, const v1::StartUpdateRequest& request,
-             StartPlan plan, api::CallContext ctx,
+             StartUpdateRequest body, api::CallContext ctx,
              Done<v1::StartUpdateResponse> done);
   void Stop(api::Workspace& ws, RunId run, api::CallContext ctx,
             Done<v1::StopUpdateResponse> done);
@@ -79,8 +79,8 @@ class StartStop {
   // `outlive_caller`: settle the start even after the caller has gone (a
   // keyed start, whose outcome is remembered for the caller's retry).
   void StartChecked(api::Workspace& ws, const v1::StartUpdateRequest& request,
-                    StartPlan plan, api::CallContext ctx, bool outlive_caller,
-                    Done<v1::StartUpdateResponse> done);
+                    StartUpdateRequest body, api::CallContext ctx,
+                    bool outlive_caller, Done<v1::StartUpdateResponse> done);
   void RememberResult(const std::string& key,
                       const absl::StatusOr<v1::StartUpdateResponse>& result);
 

@@ -30,15 +30,29 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "adapters/databricks/wire/endpoints.h"
 
 namespace polysync::databricks::sim {
 
-// Endpoint names used by rules and request counters.
+// The credential endpoints the simulator also serves (not Pipelines API
+// endpoints, so not in wire/endpoints.h).
+inline constexpr Endpoint kOidcDiscovery{
+    "oidc.discovery", "GET", "/oidc/.well-known/oauth-authorization-server"};
+inline constexpr Endpoint kOidcToken{"token.oidc", "POST", "/oidc/v1/token"};
+inline constexpr Endpoint kEntraToken{"token.entra", "POST",
+                                      "/{tenant}/oauth2/v2.0/token"};
+inline constexpr Endpoint kImdsToken{"token.imds", "GET",
+                                     "/metadata/identity/oauth2/token"};
+
+// Endpoint names used by rules and request counters: the Pipelines API's
+// (the names the service's metrics use), the token endpoints', and
+// "unknown" for a request no route matches.
 inline constexpr const char* kEndpoints[] = {
-    "pipelines.list",   "pipelines.create", "pipelines.get", "pipelines.edit",
-    "pipelines.delete", "pipelines.stop",   "updates.start", "updates.list",
-    "updates.get",      "requests.get",     "events.list",   "token.oidc",
-    "token.entra",      "token.imds",       "unknown"};
+    kListPipelines.name, kCreatePipeline.name, kGetPipeline.name,
+    kEditPipeline.name,  kDeletePipeline.name, kStopPipeline.name,
+    kStartUpdate.name,   kListUpdates.name,    kGetUpdate.name,
+    kGetRequest.name,    kListEvents.name,     kOidcToken.name,
+    kEntraToken.name,    kImdsToken.name,      "unknown"};
 
 enum class FaultKind {
   kLatency,          // adds `latency`, then answers normally

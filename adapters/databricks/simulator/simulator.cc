@@ -60,13 +60,12 @@ enum class Access {
   kApi,     // /api/: a bearer token (TokenStore::Check), a JSON body
 };
 
-// One endpoint: a method and a path pattern (literal segments, `{name}`
-// for one segment of any value), the endpoint's name for fault rules and
-// request counters (faults.h's kEndpoints), and its handler.
+// One endpoint (its name for fault rules and request counters, its method
+// and path pattern: literal segments, `{name}` for one segment of any value;
+// wire/endpoints.h for the Pipelines API's, the service's metrics use the
+// same names) and its handler.
 struct Route {
-  const char* method;
-  const char* pattern;
-  const char* endpoint;
+  Endpoint endpoint;
   Access access;
   HttpResponse (*handle)(const Call&);
 };
@@ -89,62 +88,59 @@ HttpResponse OidcDiscovery(const Call& c) {
 // Checked in order; the first match decides. A request no route matches
 // is the endpoint "unknown" (404 ENDPOINT_NOT_FOUND).
 const Route kRoutes[] = {
-    {"GET", "/api/2.0/pipelines", "pipelines.list", Access::kApi,
+    {kListPipelines, Access::kApi,
      [](const Call& c) {
        return FromApi(c.workspace.ListPipelines(c.now, c.params));
      }},
-    {"POST", "/api/2.0/pipelines", "pipelines.create", Access::kApi,
+    {kCreatePipeline, Access::kApi,
      [](const Call& c) {
        return FromApi(c.workspace.CreatePipeline(c.now, c.body));
      }},
-    {"GET", "/api/2.0/pipelines/{id}", "pipelines.get", Access::kApi,
+    {kGetPipeline, Access::kApi,
      [](const Call& c) {
        return FromApi(c.workspace.GetPipeline(c.now, c.args[0]));
      }},
-    {"PUT", "/api/2.0/pipelines/{id}", "pipelines.edit", Access::kApi,
+    {kEditPipeline, Access::kApi,
      [](const Call& c) {
        return FromApi(c.workspace.EditPipeline(c.now, c.args[0], c.body));
      }},
-    {"DELETE", "/api/2.0/pipelines/{id}", "pipelines.delete", Access::kApi,
+    {kDeletePipeline, Access::kApi,
      [](const Call& c) {
        return FromApi(c.workspace.DeletePipeline(c.now, c.args[0]));
      }},
-    {"GET", "/api/2.0/pipelines/{id}/updates", "updates.list", Access::kApi,
+    {kListUpdates, Access::kApi,
      [](const Call& c) {
        return FromApi(c.workspace.ListUpdates(c.now, c.args[0], c.params));
      }},
-    {"POST", "/api/2.0/pipelines/{id}/updates", "updates.start", Access::kApi,
+    {kStartUpdate, Access::kApi,
      [](const Call& c) {
        return FromApi(
            c.workspace.StartUpdate(c.now, c.args[0], c.body, c.hidden_for));
      }},
-    {"GET", "/api/2.0/pipelines/{id}/updates/{update_id}", "updates.get",
-     Access::kApi,
+    {kGetUpdate, Access::kApi,
      [](const Call& c) {
        return FromApi(c.workspace.GetUpdate(c.now, c.args[0], c.args[1]));
      }},
-    {"GET", "/api/2.0/pipelines/{id}/requests/{request_id}", "requests.get",
-     Access::kApi,
+    {kGetRequest, Access::kApi,
      [](const Call& c) {
        return FromApi(c.workspace.GetRequest(c.now, c.args[0], c.args[1]));
      }},
-    {"POST", "/api/2.0/pipelines/{id}/stop", "pipelines.stop", Access::kApi,
+    {kStopPipeline, Access::kApi,
      [](const Call& c) {
        return FromApi(c.workspace.StopPipeline(c.now, c.args[0]));
      }},
-    {"GET", "/api/2.0/pipelines/{id}/events", "events.list", Access::kApi,
+    {kListEvents, Access::kApi,
      [](const Call& c) {
        return FromApi(c.workspace.ListEvents(c.now, c.args[0], c.params));
      }},
-    {"GET", "/oidc/.well-known/oauth-authorization-server", "oidc.discovery",
-     Access::kPublic, OidcDiscovery},
-    {"POST", "/oidc/v1/token", "token.oidc", Access::kPublic,
+    {kOidcDiscovery, Access::kPublic, OidcDiscovery},
+    {kOidcToken, Access::kPublic,
      [](const Call& c) { return c.tokens.OidcToken(c.request, c.now); }},
-    {"POST", "/{tenant}/oauth2/v2.0/token", "token.entra", Access::kPublic,
+    {kEntraToken, Access::kPublic,
      [](const Call& c) {
        return c.tokens.EntraToken(c.request, c.args[0], c.now);
      }},
-    {"GET", "/metadata/identity/oauth2/token", "token.imds", Access::kPublic,
+    {kImdsToken, Access::kPublic,
      [](const Call& c) {
        return c.tokens.ImdsToken(c.request, c.params, c.now);
      }},
@@ -166,12 +162,12 @@ const Route* FindRoute(absl::string_view method,
                        const std::vector<std::string>& segments,
                        std::vector<std::string>* args) {
   for (const Route& route : kRoutes) {
-    if (method != route.method) continue;
+    if (method != route.endpoint.method) continue;
     args->clear();
     size_t i = 0;
     bool match = true;
     for (absl::string_view p :
-         absl::StrSplit(route.pattern, '/', absl::SkipEmpty())) {
+         absl::StrSplit(route.endpoint.path, '/', absl::SkipEmpty())) {
       if (i == segments.size()) {
         match = false;
         break;
@@ -476,7 +472,8 @@ HttpResponse Simulator::Handle(const HttpRequest& req) {
   }
   std::vector<std::string> args;
   const Route* route = FindRoute(req.method, segments, &args);
-  const std::string endpoint = route ? route->endpoint : "unknown";
+  const std::string endpoint =
+      route ? std::string(route->endpoint.name) : "unknown";
   Count(endpoint);
   FaultDecision decision = faults_.Decide(endpoint);
   const bool process = !decision.has_fault ||

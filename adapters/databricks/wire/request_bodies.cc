@@ -5,25 +5,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/databricks/wire/ids.h"
+#include "adapters/databricks/wire/start_update.h"
 #include "adapters/databricks/wire/text.h"
 
 namespace polysync::databricks {
 namespace {
-
-absl::Status CheckTableNames(absl::string_view field,
-                             const std::vector<std::string>& names) {
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i].empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, "[", i, "] is empty"));
-    }
-    if (!IsValidUtf8(names[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, "[", i, "] is not valid UTF-8"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 absl::Status CheckMaxResults(const std::optional<int>& max_results,
                              int limit = kMaxPageSize) {
@@ -46,74 +32,9 @@ bool IsLevel(std::string_view level) {
 }  // namespace
 
 absl::StatusOr<std::string> StartUpdateBody(const StartUpdateRequest& request) {
-  if (absl::Status s =
-          CheckTableNames("refresh_selection", request.refresh_selection);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckTableNames("full_refresh_selection",
-                                       request.full_refresh_selection);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckTableNames("refresh_flow_selection",
-                                       request.refresh_flow_selection);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckTableNames("reset_checkpoint_selection",
-                                       request.reset_checkpoint_selection);
-      !s.ok()) {
-    return s;
-  }
-  if (request.full_refresh.value_or(false) &&
-      (!request.refresh_selection.empty() ||
-       !request.full_refresh_selection.empty() ||
-       !request.refresh_flow_selection.empty() ||
-       !request.reset_checkpoint_selection.empty())) {
-    return absl::InvalidArgumentError(
-        "full_refresh cannot be combined with a selection "
-        "(refresh_selection, full_refresh_selection, refresh_flow_selection, "
-        "reset_checkpoint_selection)");
-  }
-  nlohmann::ordered_json parameters = nlohmann::ordered_json::object();
-  if (request.parameters.has_value()) {
-    for (const auto& [key, value] : *request.parameters) {
-      if (key.empty()) {
-        return absl::InvalidArgumentError("parameters: a key is empty");
-      }
-      for (unsigned char c : key) {
-        if (c < 0x20 || c == 0x7f) {
-          return absl::InvalidArgumentError(
-              "parameters: a key contains a control character");
-        }
-      }
-      if (!IsValidUtf8(key) || !IsValidUtf8(value)) {
-        return absl::InvalidArgumentError(
-            "parameters: a key or value is not valid UTF-8");
-      }
-      if (parameters.contains(key)) {
-        return absl::InvalidArgumentError("parameters: a key is given twice");
-      }
-      parameters[key] = value;
-    }
-    // "Maximum total size: 10k characters (JSON format)"; counted in bytes
-    // of UTF-8 here, which is never fewer than characters.
-    const size_t size = parameters.dump().size();
-    if (size > kMaxParametersJsonBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("parameters: ", size, " bytes as JSON; at most ",
-                       kMaxParametersJsonBytes, " are allowed"));
-    }
-  }
-  if (request.cause.has_value() && !IsValidUtf8(*request.cause)) {
-    return absl::InvalidArgumentError("cause is not valid UTF-8");
-  }
+  if (absl::Status s = ValidateStartUpdate(request); !s.ok()) return s;
   nlohmann::ordered_json body = nlohmann::ordered_json::object();
   if (!request.pipeline_id.empty()) {
-    if (!IsValidUtf8(request.pipeline_id)) {
-      return absl::InvalidArgumentError("pipeline_id is not valid UTF-8");
-    }
     body["pipeline_id"] = request.pipeline_id;
   }
   if (request.full_refresh.has_value()) {
@@ -132,14 +53,18 @@ absl::StatusOr<std::string> StartUpdateBody(const StartUpdateRequest& request) {
     body["reset_checkpoint_selection"] = request.reset_checkpoint_selection;
   }
   if (request.parameters.has_value()) {
-    body["parameters"] = std::move(parameters);
+    nlohmann::ordered_json& parameters = body["parameters"];
+    parameters = nlohmann::ordered_json::object();
+    for (const auto& [key, value] : *request.parameters) {
+      parameters[key] = value;
+    }
   }
   if (request.validate_only.has_value()) {
     body["validate_only"] = *request.validate_only;
   }
   if (request.cause.has_value()) body["cause"] = *request.cause;
-  // Everything was checked to be UTF-8 above; `replace` only guarantees that
-  // dump() can never throw.
+  // ValidateStartUpdate checked that everything is UTF-8; `replace` only
+  // guarantees that dump() can never throw.
   return body.dump(-1, ' ', false,
                    nlohmann::ordered_json::error_handler_t::replace);
 }

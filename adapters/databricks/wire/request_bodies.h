@@ -15,8 +15,7 @@
 //   events.max_results = 100;
 //   events.filter = *EventsFilter(update_id, {"ERROR"});
 //   absl::StatusOr<std::string> query = ListEventsQuery(events);
-//   //
-//   ?max_results=100&filter=update_id%3D%27...%27%20AND%20level%3D%27ERROR%27
+//   // ?max_results=100&filter=update_id%3D%27...%27%20AND%20level%3D%27ERROR%27
 #ifndef POLYSYNC_ADAPTERS_DATABRICKS_WIRE_REQUEST_BODIES_H_
 #define POLYSYNC_ADAPTERS_DATABRICKS_WIRE_REQUEST_BODIES_H_
 
@@ -41,19 +40,13 @@ inline constexpr int kMaxPageSize = 100;
 // states no bound.
 inline constexpr int kMaxEventsPageSize = 1000;
 
-// The API's limit on a start's `parameters` as JSON ("10k characters").
-inline constexpr size_t kMaxParametersJsonBytes = 10000;
-
 // The JSON body of POST /api/2.0/pipelines/{pipeline_id}/updates, with only
 // the fields that are set (unset optionals and empty lists are left out), in
 // the order pipeline_id, full_refresh, refresh_selection,
 // full_refresh_selection, refresh_flow_selection, reset_checkpoint_selection,
-// parameters, validate_only, cause. INVALID_ARGUMENT when a table or flow
-// name is empty or not valid UTF-8, when `cause` is not valid UTF-8, when
-// full_refresh is true together with a selection (the API refuses that
-// combination), or when `parameters` has an empty key, a key with a control
-// character, a key given twice, text that is not UTF-8, or more than
-// kMaxParametersJsonBytes bytes as JSON.
+// parameters, validate_only, cause. INVALID_ARGUMENT, and no body, when the
+// request breaks one of the API's rules (start_update.h:
+// ValidateStartUpdate).
 absl::StatusOr<std::string> StartUpdateBody(const StartUpdateRequest& request);
 
 // RFC 3986 percent-encoding for a query component: unreserved characters
