@@ -1,7 +1,8 @@
 // The status reader against the simulated workspace, called directly: how
 // each state an update goes through reads, DLT's retries followed (through
 // latest_updates and through list updates), a retry too late to follow,
-// and the cache and the shared computation counted in upstream requests.
+// the retired API's requests endpoint, and the cache and the shared
+// computation counted in upstream requests.
 #include "adapters/databricks/jobtype/status_reader.h"
 
 #include <gmock/gmock.h>
@@ -123,6 +124,29 @@ TEST_F(StatusReaderTest, ARetryOlderThanLatestUpdatesIsFoundByListUpdates) {
   EXPECT_EQ(end->status(), v1::RUN_STATUS_SUCCESS);
   EXPECT_EQ(end->retry().attempts(), 2);
   EXPECT_GT(Requests("updates.list"), 0);
+}
+
+TEST_F(StatusReaderTest, OnTheRetiredApiTheRetryIsFollowedThroughItsRequest) {
+  EngineSetup setup;
+  setup.simulator = [](sim::SimulatorOptions& o) {
+    o.workspace.retry_delay = absl::Minutes(2);
+    o.workspace.legacy_request_api = true;
+  };
+  Begin(setup);
+  RunId run = StartDirect(CreatePipeline(sim::Behavior::kFailOnceThenRetry));
+  auto pending = ReadUntil(
+      run, [](const v1::UpdateStatus& s) { return s.retry().attempts() > 0; });
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_TRUE(pending->retry().retrying());
+  EXPECT_EQ(pending->retry().request_status(), "ACTIVE");
+  auto end =
+      ReadUntil(run, [](const v1::UpdateStatus& s) { return s.terminal(); });
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_EQ(end->status(), v1::RUN_STATUS_SUCCESS);
+  EXPECT_EQ(end->retry().request_status(), "TERMINATED");
+  EXPECT_FALSE(end->request_id().empty());
+  EXPECT_GT(Requests("requests.get"), 0);
+  EXPECT_TRUE(ws().serves_requests_endpoint());
 }
 
 TEST_F(StatusReaderTest, ARetryAfterTheWindowIsNotFollowed) {
