@@ -2,11 +2,20 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "absl/time/clock.h"
 
 namespace polysync::testing {
 namespace {
 namespace v1 = ::polysync::databricks::v1;
+
+// `response`, once EXPECT_TRUE has checked that `status` is OK.
+template <typename Response>
+Response ExpectOk(const grpc::Status& status, Response response) {
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response;
+}
 }  // namespace
 
 std::unique_ptr<PipelinesStub> NewPipelinesStub(const std::string& target) {
@@ -49,9 +58,8 @@ v1::StartUpdateResponse MustStartUpdate(PipelinesStub& stub,
                                         const v1::StartUpdateRequest& request,
                                         absl::Duration deadline) {
   v1::StartUpdateResponse response;
-  grpc::Status status = StartUpdate(stub, request, &response, deadline);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return response;
+  const grpc::Status status = StartUpdate(stub, request, &response, deadline);
+  return ExpectOk(status, std::move(response));
 }
 
 v1::UpdateStatus GetUpdateStatus(PipelinesStub& stub, const std::string& run_id,
@@ -70,8 +78,7 @@ v1::UpdateStatus MustGetUpdateStatus(PipelinesStub& stub,
                                      absl::Duration deadline) {
   grpc::Status status;
   v1::UpdateStatus s = GetUpdateStatus(stub, run_id, &status, deadline);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return s;
+  return ExpectOk(status, std::move(s));
 }
 
 bool WaitFor(const std::function<bool()>& done, absl::Duration limit,
