@@ -19,6 +19,7 @@
 #include "adapters/databricks/simulator/simulator.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 #include "server/backend.h"
+#include "tests/testing/rpc_helpers.h"
 #include "tests/testing/service_harness.h"
 
 namespace polysync {
@@ -70,8 +71,7 @@ class DltRetryTest : public ::testing::Test {
     };
     h_ = std::make_unique<polysync::testing::Harness>(std::move(options));
     sim_ = &h_->sim();
-    stub_ = v1::DatabricksPipelines::NewStub(
-        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
+    stub_ = polysync::testing::NewPipelinesStub(h_->target());
   }
 
   bool legacy() const { return sim_->workspace_options().legacy_request_api; }
@@ -87,32 +87,16 @@ class DltRetryTest : public ::testing::Test {
 
   v1::StartUpdateResponse Start(const std::string& pipeline,
                                 bool validate_only = false) {
-    v1::StartUpdateRequest request;
-    request.set_pipeline_id(pipeline);
-    request.set_validate_only(validate_only);
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    v1::StartUpdateResponse response;
-    grpc::Status status = stub_->StartUpdate(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response;
+    return polysync::testing::MustStartUpdate(
+        *stub_, polysync::testing::StartRequest(pipeline, validate_only));
   }
 
   v1::UpdateStatus Status(const std::string& run_id, grpc::Status* out) {
-    v1::GetUpdateStatusRequest request;
-    request.set_run_id(run_id);
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    v1::UpdateStatus response;
-    *out = stub_->GetUpdateStatus(&context, request, &response);
-    return response;
+    return polysync::testing::GetUpdateStatus(*stub_, run_id, out);
   }
 
   v1::UpdateStatus MustStatus(const std::string& run_id) {
-    grpc::Status status;
-    v1::UpdateStatus s = Status(run_id, &status);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return s;
+    return polysync::testing::MustGetUpdateStatus(*stub_, run_id);
   }
 
   void Advance(absl::Duration d) { ASSERT_TRUE(sim_->AdvanceClock(d).ok()); }
@@ -138,7 +122,7 @@ class DltRetryTest : public ::testing::Test {
     v1::WatchUpdateRequest request;
     request.set_run_id(run_id);
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    polysync::testing::SetDeadlineIn(context, absl::Seconds(60));
     auto reader = stub_->WatchUpdate(&context, request);
     h_->StartTicking(absl::Seconds(1));
     v1::UpdateStatus s;
@@ -416,7 +400,7 @@ TEST_P(StopInTheGapTest, RunReadsCancelled) {
   v1::StopUpdateRequest request;
   request.set_run_id(started.run_id());
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  polysync::testing::SetDeadlineIn(context, absl::Seconds(60));
   v1::StopUpdateResponse stopped;
   grpc::Status status = stub_->StopUpdate(&context, request, &stopped);
   ASSERT_TRUE(status.ok()) << status.error_message();

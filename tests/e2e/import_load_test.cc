@@ -17,6 +17,7 @@
 #include "adapters/databricks/simulator/simulator.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 #include "server/backend.h"
+#include "tests/testing/rpc_helpers.h"
 #include "tests/testing/service_harness.h"
 
 namespace polysync {
@@ -40,8 +41,7 @@ class ImportLoadTest : public ::testing::Test {
     options.workspace_extra = workspace_extra;
     options.configure_backend = std::move(backend);
     h_ = std::make_unique<polysync::testing::Harness>(std::move(options));
-    stub_ = v1::DatabricksPipelines::NewStub(
-        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
+    stub_ = polysync::testing::NewPipelinesStub(h_->target());
   }
 
   void TearDown() override {
@@ -98,11 +98,9 @@ TEST_F(ImportLoadTest, StatusStaysFastWhileImportsRun) {
   const std::string id = h_->CreatePipeline("orders");
   v1::StartUpdateResponse started;
   {
-    v1::StartUpdateRequest request;
-    request.set_pipeline_id(id);
-    grpc::ClientContext context;
-    context.set_deadline(In(absl::Seconds(30)));
-    ASSERT_TRUE(stub_->StartUpdate(&context, request, &started).ok());
+    ASSERT_TRUE(polysync::testing::StartUpdate(
+                    *stub_, polysync::testing::StartRequest(id), &started)
+                    .ok());
   }
   h_->sim().GeneratePipelines(600);
   AddRule(sim::FaultKind::kLatency, "*", 0, absl::Milliseconds(50));
@@ -125,13 +123,9 @@ TEST_F(ImportLoadTest, StatusStaysFastWhileImportsRun) {
 
   absl::Duration slowest = absl::ZeroDuration();
   for (int i = 0; i < 3; ++i) {
-    v1::GetUpdateStatusRequest request;
-    request.set_run_id(started.run_id());
-    grpc::ClientContext context;
-    context.set_deadline(In(absl::Seconds(30)));
-    v1::UpdateStatus status;
+    grpc::Status s;
     const absl::Time start = absl::Now();
-    grpc::Status s = stub_->GetUpdateStatus(&context, request, &status);
+    polysync::testing::GetUpdateStatus(*stub_, started.run_id(), &s);
     slowest = std::max(slowest, absl::Now() - start);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }

@@ -21,6 +21,8 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "tests/testing/log_capture.h"
+#include "tests/testing/rpc_helpers.h"
 #include "tests/testing/service_harness.h"
 
 namespace polysync {
@@ -30,31 +32,7 @@ namespace v1 = ::polysync::databricks::v1;
 namespace sim = ::polysync::databricks::sim;
 using ::testing::HasSubstr;
 
-class LogCapture {
- public:
-  LogCapture() {
-    log::SetSinkForTesting([this](absl::string_view line) {
-      std::lock_guard<std::mutex> lock(mu_);
-      lines_.emplace_back(line);
-    });
-  }
-  ~LogCapture() { log::SetSinkForTesting(nullptr); }
-  // The lines containing every one of `parts`.
-  std::vector<std::string> Lines(const std::vector<std::string>& parts) {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::vector<std::string> out;
-    for (const auto& l : lines_) {
-      bool all = true;
-      for (const auto& p : parts) all = all && absl::StrContains(l, p);
-      if (all) out.push_back(l);
-    }
-    return out;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-};
+using ::polysync::testing::LogCapture;
 
 // The process-wide count of StartUpdate calls answered with `code`.
 double Calls(const std::string& code) {
@@ -67,32 +45,23 @@ double Calls(const std::string& code) {
                                  : std::stod(text.substr(at + series.size()));
 }
 
-bool WaitFor(const std::function<bool()>& done,
-             absl::Duration limit = absl::Seconds(20)) {
-  const absl::Time until = absl::Now() + limit;
-  while (!done()) {
-    if (absl::Now() > until) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
+using ::polysync::testing::WaitFor;
 
 class LateStartTest : public ::testing::Test {
  protected:
   void SetUp() override {
     h_ = std::make_unique<polysync::testing::Harness>();
-    stub_ = v1::DatabricksPipelines::NewStub(
-        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
+    stub_ = polysync::testing::NewPipelinesStub(h_->target());
     pipeline_id_ = h_->CreatePipeline("orders");
   }
 
   grpc::Status Start(absl::Duration deadline, const std::string& correlation_id,
                      v1::StartUpdateResponse* response) {
-    v1::StartUpdateRequest request;
-    request.set_pipeline_id(pipeline_id_);
+    v1::StartUpdateRequest request =
+        polysync::testing::StartRequest(pipeline_id_);
     request.set_idempotency_key("polysync-run-late-1");
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    polysync::testing::SetDeadlineIn(context, deadline);
     context.AddMetadata("x-request-id", correlation_id);
     return stub_->StartUpdate(&context, request, response);
   }
@@ -181,12 +150,10 @@ TEST_F(LateStartTest, AKeyedStartIsNotCutOffWhenItsCallerLeaves) {
   EXPECT_EQ(h_->sim().UpdatesCreated(pipeline_id_), 1);
   EXPECT_EQ(h_->sim().RequestCount("updates.start"), 1);
   ASSERT_TRUE(h_->sim().AdvanceClock(absl::Minutes(6)).ok());  // visible now
-  v1::GetUpdateStatusRequest request;
-  request.set_run_id(retry.run_id());
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  v1::UpdateStatus update;
-  ASSERT_TRUE(stub_->GetUpdateStatus(&context, request, &update).ok());
+  grpc::Status read;
+  const v1::UpdateStatus update = polysync::testing::GetUpdateStatus(
+      *stub_, retry.run_id(), &read, absl::Seconds(10));
+  ASSERT_TRUE(read.ok());
   EXPECT_EQ(update.status(), v1::RUN_STATUS_SUCCESS);
 }
 

@@ -21,6 +21,7 @@
 #include "server/config.h"
 #include "server/metrics_http.h"
 #include "server/server.h"
+#include "tests/testing/log_capture.h"
 #include "tests/testing/simulator_api.h"
 
 namespace polysync {
@@ -103,28 +104,7 @@ class Harness {
   std::string pipeline_id_;
 };
 
-class LogCapture {
- public:
-  LogCapture() {
-    log::SetSinkForTesting([this](absl::string_view line) {
-      std::lock_guard<std::mutex> lock(mu_);
-      lines_.emplace_back(line);
-    });
-  }
-  ~LogCapture() { log::SetSinkForTesting(nullptr); }
-  std::vector<std::string> Lines(absl::string_view containing) {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::vector<std::string> out;
-    for (const auto& l : lines_) {
-      if (absl::StrContains(l, containing)) out.push_back(l);
-    }
-    return out;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-};
+using ::polysync::testing::LogCapture;
 
 grpc::Status StartWithToken(v1::DatabricksPipelines::Stub& stub,
                             const std::string& pipeline_id,

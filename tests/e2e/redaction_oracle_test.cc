@@ -11,6 +11,7 @@
 #include <string>
 
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "tests/testing/rpc_helpers.h"
 #include "tests/testing/service_harness.h"
 
 namespace polysync {
@@ -24,8 +25,7 @@ class RedactionOracleTest : public ::testing::Test {
  protected:
   void SetUp() override {
     h_ = std::make_unique<polysync::testing::Harness>();
-    stub_ = v1::DatabricksPipelines::NewStub(
-        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
+    stub_ = polysync::testing::NewPipelinesStub(h_->target());
     secret_ = h_->sim().access_token();
     ASSERT_GE(secret_.size(), 8u);
     // A wrong guess of the same length.
@@ -96,11 +96,7 @@ TEST_F(RedactionOracleTest, GuessesGetTheSameAnswerAsWrongGuesses) {
     grpc::ClientContext context;
     v1::StartUpdateRequest request;
     request.set_pipeline_id(pipeline_id_);
-    v1::Parameter* p = request.add_parameters();
-    p->set_name("full_refresh");
-    p->set_data_type(v1::DATA_TYPE_BOOL);
-    p->set_direction(v1::DIRECTION_INPUT);
-    p->set_value(v);
+    polysync::testing::AddFullRefresh(request, v);
     v1::StartUpdateResponse response;
     return stub_->StartUpdate(&context, request, &response);
   });

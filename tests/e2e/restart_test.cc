@@ -18,6 +18,7 @@
 #include "adapters/databricks/simulator/simulator.h"
 #include "adapters/databricks/simulator/test_client.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "tests/testing/rpc_helpers.h"
 #include "tests/testing/service_harness.h"
 
 namespace polysync {
@@ -48,19 +49,16 @@ class RestartTest : public ::testing::Test {
       b.job_type.start_stop.restart_poll = restart_poll;
     };
     h_ = std::make_unique<polysync::testing::Harness>(std::move(o));
-    stub_ = v1::DatabricksPipelines::NewStub(
-        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
+    stub_ = polysync::testing::NewPipelinesStub(h_->target());
   }
 
   grpc::Status Start(const std::string& pipeline_id, v1::IfRunning if_running,
                      v1::StartUpdateResponse* response,
                      absl::Duration deadline = absl::Seconds(20)) {
-    v1::StartUpdateRequest request;
-    request.set_pipeline_id(pipeline_id);
+    v1::StartUpdateRequest request =
+        polysync::testing::StartRequest(pipeline_id);
     request.set_if_running(if_running);
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-    return stub_->StartUpdate(&context, request, response);
+    return polysync::testing::StartUpdate(*stub_, request, response, deadline);
   }
 
   v1::StartUpdateResponse MustStart(const std::string& pipeline_id) {
@@ -84,25 +82,15 @@ class RestartTest : public ::testing::Test {
   void TearDown() override { JoinRestart(); }
 
   v1::RunStatus StatusOf(const std::string& run_id) {
-    v1::GetUpdateStatusRequest request;
-    request.set_run_id(run_id);
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-    v1::UpdateStatus response;
-    grpc::Status status = stub_->GetUpdateStatus(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.status();
+    return polysync::testing::MustGetUpdateStatus(*stub_, run_id,
+                                                  absl::Seconds(10))
+        .status();
   }
 
   // Waits (real time) until `done` holds; false after `limit`.
   static bool WaitFor(const std::function<bool()>& done,
                       absl::Duration limit = absl::Seconds(20)) {
-    const absl::Time until = absl::Now() + limit;
-    while (!done()) {
-      if (absl::Now() > until) return false;
-      absl::SleepFor(absl::Milliseconds(2));
-    }
-    return true;
+    return polysync::testing::WaitFor(done, limit, absl::Milliseconds(2));
   }
 
   void Advance(absl::Duration d) {

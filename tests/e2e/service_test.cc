@@ -14,6 +14,7 @@
 #include "adapters/databricks/simulator/simulator.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 #include "server/backend.h"
+#include "tests/testing/rpc_helpers.h"
 #include "tests/testing/service_harness.h"
 #include "tests/testing/simulator_api.h"
 
@@ -43,8 +44,7 @@ class ServiceTest : public ::testing::Test {
     h_ = std::make_unique<polysync::testing::Harness>(std::move(options));
     sim_ = &h_->sim();
     backend_ = &h_->backend();
-    stub_ = v1::DatabricksPipelines::NewStub(
-        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
+    stub_ = polysync::testing::NewPipelinesStub(h_->target());
   }
 
   // More configuration keys: top-level, and of the workspace profile.
@@ -72,46 +72,27 @@ class ServiceTest : public ::testing::Test {
   }
 
   static void Deadline(grpc::ClientContext& context, int seconds = 30) {
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(seconds));
+    polysync::testing::SetDeadlineIn(context, absl::Seconds(seconds));
   }
 
   grpc::Status Start(const v1::StartUpdateRequest& request,
                      v1::StartUpdateResponse* response) {
-    grpc::ClientContext context;
-    Deadline(context);
-    return stub_->StartUpdate(&context, request, response);
+    return polysync::testing::StartUpdate(*stub_, request, response);
   }
 
   v1::StartUpdateResponse MustStart(const std::string& pipeline_id,
                                     bool full_refresh = false) {
-    v1::StartUpdateRequest request;
-    request.set_pipeline_id(pipeline_id);
-    v1::Parameter* p = request.add_parameters();
-    p->set_name("full_refresh");
-    p->set_data_type(v1::DATA_TYPE_BOOL);
-    p->set_direction(v1::DIRECTION_INPUT);
-    p->set_value(full_refresh ? "True" : "false");
-    v1::StartUpdateResponse response;
-    grpc::Status status = Start(request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response;
+    v1::StartUpdateRequest request =
+        polysync::testing::StartRequest(pipeline_id);
+    polysync::testing::AddFullRefresh(request, full_refresh ? "True" : "false");
+    return polysync::testing::MustStartUpdate(*stub_, request);
   }
 
   v1::UpdateStatus Status(const std::string& run_id,
                           grpc::Status* out = nullptr) {
-    v1::GetUpdateStatusRequest request;
-    request.set_run_id(run_id);
-    grpc::ClientContext context;
-    Deadline(context);
-    v1::UpdateStatus response;
-    grpc::Status status = stub_->GetUpdateStatus(&context, request, &response);
-    if (out != nullptr) {
-      *out = status;
-    } else {
-      EXPECT_TRUE(status.ok()) << status.error_message();
-    }
-    return response;
+    return out != nullptr
+               ? polysync::testing::GetUpdateStatus(*stub_, run_id, out)
+               : polysync::testing::MustGetUpdateStatus(*stub_, run_id);
   }
 
   grpc::Status Stop(const std::string& run_id, v1::StopUpdateResponse* r) {
@@ -127,18 +108,9 @@ class ServiceTest : public ::testing::Test {
   // Moves the simulator's clock forward in the background (for calls that
   // wait on the lifecycle: restart, watch).
   void StartTicking(absl::Duration step = absl::Seconds(1)) {
-    ticking_ = true;
-    ticker_ = std::thread([this, step] {
-      while (ticking_) {
-        sim_->AdvanceClock(step).IgnoreError();
-        absl::SleepFor(absl::Milliseconds(5));
-      }
-    });
+    h_->StartTicking(step);
   }
-  void StopTicking() {
-    ticking_ = false;
-    if (ticker_.joinable()) ticker_.join();
-  }
+  void StopTicking() { h_->StopTicking(); }
 
   int64_t UpstreamRequests() { return h_->UpstreamRequests(); }
 
@@ -146,8 +118,6 @@ class ServiceTest : public ::testing::Test {
   sim::Simulator* sim_ = nullptr;
   server::Backend* backend_ = nullptr;
   std::unique_ptr<v1::DatabricksPipelines::Stub> stub_;
-  std::atomic<bool> ticking_{false};
-  std::thread ticker_;
 };
 
 TEST_F(ServiceTest, ImportsAThousandPipelinesWithExactParameters) {
@@ -639,11 +609,7 @@ TEST_F(ServiceTest, MalformedInputGetsTheRightCodeAndSendsNothing) {
   {
     v1::StartUpdateRequest request;
     request.set_pipeline_id(id);
-    v1::Parameter* p = request.add_parameters();
-    p->set_name("full_refresh");
-    p->set_data_type(v1::DATA_TYPE_BOOL);
-    p->set_direction(v1::DIRECTION_INPUT);
-    p->set_value("maybe");
+    v1::Parameter* p = polysync::testing::AddFullRefresh(request, "maybe");
     v1::StartUpdateResponse r;
     EXPECT_EQ(Start(request, &r).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT);

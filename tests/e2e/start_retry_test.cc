@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "adapters/databricks/simulator/simulator.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "tests/testing/rpc_helpers.h"
 #include "tests/testing/service_harness.h"
 
 namespace polysync {
@@ -24,19 +25,14 @@ class StartRetryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     h_ = std::make_unique<polysync::testing::Harness>();
-    stub_ = v1::DatabricksPipelines::NewStub(
-        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
+    stub_ = polysync::testing::NewPipelinesStub(h_->target());
     pipeline_id_ = h_->CreatePipeline("orders");
   }
 
   grpc::Status Start(bool validate_only, v1::StartUpdateResponse* response) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(30));
-    v1::StartUpdateRequest request;
-    request.set_pipeline_id(pipeline_id_);
-    request.set_validate_only(validate_only);
-    return stub_->StartUpdate(&context, request, response);
+    return polysync::testing::StartUpdate(
+        *stub_, polysync::testing::StartRequest(pipeline_id_, validate_only),
+        response);
   }
 
   void Inject(sim::FaultKind kind, int count,

@@ -20,6 +20,7 @@
 #include "adapters/databricks/simulator/simulator.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 #include "server/backend.h"
+#include "tests/testing/rpc_helpers.h"
 #include "tests/testing/service_harness.h"
 #include "tests/testing/simulator_api.h"
 
@@ -42,8 +43,7 @@ class StatusTest : public ::testing::Test {
     };
     h_ = std::make_unique<polysync::testing::Harness>(std::move(options));
     sim_ = &h_->sim();
-    stub_ = v1::DatabricksPipelines::NewStub(
-        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
+    stub_ = polysync::testing::NewPipelinesStub(h_->target());
   }
   void TearDown() override {
     h_->StopTicking();
@@ -65,33 +65,18 @@ class StatusTest : public ::testing::Test {
 
   std::string MustStart(sim::Behavior behavior) {
     const std::string pipeline = h_->CreatePipeline("orders", behavior);
-    v1::StartUpdateRequest request;
-    request.set_pipeline_id(pipeline);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(30));
-    v1::StartUpdateResponse response;
-    grpc::Status status = stub_->StartUpdate(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.run_id();
+    return polysync::testing::MustStartUpdate(
+               *stub_, polysync::testing::StartRequest(pipeline))
+        .run_id();
   }
 
   v1::UpdateStatus Status(const std::string& run_id, grpc::Status* out,
                           absl::Duration deadline = absl::Seconds(30)) {
-    v1::GetUpdateStatusRequest request;
-    request.set_run_id(run_id);
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-    v1::UpdateStatus response;
-    *out = stub_->GetUpdateStatus(&context, request, &response);
-    return response;
+    return polysync::testing::GetUpdateStatus(*stub_, run_id, out, deadline);
   }
 
   v1::UpdateStatus MustStatus(const std::string& run_id) {
-    grpc::Status status;
-    v1::UpdateStatus s = Status(run_id, &status);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return s;
+    return polysync::testing::MustGetUpdateStatus(*stub_, run_id);
   }
 
   void Advance(absl::Duration d) { ASSERT_TRUE(sim_->AdvanceClock(d).ok()); }
@@ -261,7 +246,7 @@ TEST_F(NoRetryStatusTest, WatchWaitsForTheFailureMessagesAnEventsErrorLost) {
   v1::WatchUpdateRequest request;
   request.set_run_id(run);
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  polysync::testing::SetDeadlineIn(context, absl::Seconds(30));
   auto reader = stub_->WatchUpdate(&context, request);
   std::vector<v1::UpdateStatus> seen;
   v1::UpdateStatus s;
@@ -289,14 +274,9 @@ class BusyPipelineStatusTest : public StatusTest {
   }
 
   std::string Start(const std::string& pipeline) {
-    v1::StartUpdateRequest request;
-    request.set_pipeline_id(pipeline);
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    v1::StartUpdateResponse response;
-    grpc::Status status = stub_->StartUpdate(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.run_id();
+    return polysync::testing::MustStartUpdate(
+               *stub_, polysync::testing::StartRequest(pipeline))
+        .run_id();
   }
 };
 

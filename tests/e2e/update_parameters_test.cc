@@ -11,6 +11,7 @@
 #include "adapters/databricks/simulator/simulator.h"
 #include "adapters/databricks/simulator/test_client.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
+#include "tests/testing/rpc_helpers.h"
 #include "tests/testing/service_harness.h"
 
 namespace polysync {
@@ -24,8 +25,7 @@ class UpdateParametersTest : public ::testing::Test {
  protected:
   void SetUp() override {
     h_ = std::make_unique<polysync::testing::Harness>();
-    stub_ = v1::DatabricksPipelines::NewStub(
-        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
+    stub_ = polysync::testing::NewPipelinesStub(h_->target());
     auto id = h_->sim().CreatePipeline(
         {{"name", "regional sales"},
          {"configuration", {{"spark.sql.shuffle.partitions", "4"}}},
@@ -49,10 +49,7 @@ class UpdateParametersTest : public ::testing::Test {
 
   grpc::Status Start(const v1::StartUpdateRequest& request,
                      v1::StartUpdateResponse* response) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(30));
-    return stub_->StartUpdate(&context, request, response);
+    return polysync::testing::StartUpdate(*stub_, request, response);
   }
 
   // The update as Databricks (the simulator) recorded it.

@@ -15,6 +15,7 @@
 #include "common/metrics.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 #include "server/backend.h"
+#include "tests/testing/rpc_helpers.h"
 #include "tests/testing/service_harness.h"
 
 namespace polysync {
@@ -141,8 +142,7 @@ class FaultMatrixTest : public ::testing::TestWithParam<Cell> {
     };
     h_ = std::make_unique<polysync::testing::Harness>(std::move(options));
     sim_ = &h_->sim();
-    stub_ = v1::DatabricksPipelines::NewStub(
-        grpc::CreateChannel(h_->target(), grpc::InsecureChannelCredentials()));
+    stub_ = polysync::testing::NewPipelinesStub(h_->target());
     pipeline_id_ = *sim_->CreatePipeline({{"name", "orders"}});
   }
 
