@@ -100,6 +100,9 @@ class ImportImpl final : public Import,
         // listed is not fetched (against a dead workspace each fetch would
         // spend its whole retry budget).
         AbandonQueueLocked();
+      } else if (cancelled_) {
+        // Cancelled while the page was on its way: nothing more is sent.
+        listing_done_ = true;
       } else if (unreachable_) {
         for (const auto& st : page->statuses) {
           not_fetched_ += absl::StrContains(st.name, request_.name_filter());
@@ -110,7 +113,7 @@ class ImportImpl final : public Import,
           if (!absl::StrContains(s.name, request_.name_filter())) continue;
           queue_.push_back({std::move(s.pipeline_id), std::move(s.name)});
         }
-        if (page->next_page_token.empty() || cancelled_) {
+        if (page->next_page_token.empty()) {
           listing_done_ = true;
         } else {
           next = page->next_page_token;

@@ -215,5 +215,31 @@ TEST_F(ImporterTest, CancelStopsTheFetchesAndEndsTheImportCancelled) {
   EXPECT_LT(Requests("pipelines.get"), 50);
 }
 
+// Cancelled while the first page is on its way: that page's pipelines are
+// not fetched, and the import ends CANCELLED.
+TEST_F(ImporterTest, CancelBeforeTheFirstPageFetchesNothing) {
+  Begin();
+  simulator().GeneratePipelines(50);
+  sim::FaultRule slow;
+  slow.endpoint = "pipelines.list";
+  slow.kind = sim::FaultKind::kLatency;
+  slow.latency = absl::Milliseconds(300);
+  slow.count = -1;
+  simulator().InjectFault(slow);
+  auto done = std::make_shared<std::promise<absl::Status>>();
+  auto future = done->get_future();
+  int batches = 0;
+  auto import = Import::Start(
+      ws(), {}, {}, Pages(100, /*batch_size=*/10),
+      [&batches](v1::ImportPipelinesResponse) { ++batches; },
+      [done](const absl::Status& s) { done->set_value(s); });
+  ASSERT_NE(import, nullptr);
+  import->Cancel();
+  ASSERT_TRUE(testing::Ready(future));
+  EXPECT_EQ(future.get().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(Requests("pipelines.get"), 0);
+  EXPECT_EQ(batches, 0);
+}
+
 }  // namespace
 }  // namespace polysync::databricks::jobtype
