@@ -19,7 +19,7 @@
 // max_concurrent_requests 16), an import of --broken_pipelines (300) in which
 // one pipeline's detail GET always answers 500 with Databricks' JSON error (a
 // proxy in this process answers for that one path and forwards the rest to
-// the simulator). Target (issue #14): within 1.15x of the rate bound
+// the simulator). Target: within 1.15x of the rate bound
 // (pipelines + list pages) / requests_per_second, the broken pipeline
 // reported with Databricks' error code and message; a miss exits 1.
 #include <grpcpp/grpcpp.h>
