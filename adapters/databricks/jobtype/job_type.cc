@@ -49,13 +49,9 @@ std::shared_ptr<Import> JobType::ImportPipelines(
 void JobType::SyncParameters(const v1::SyncParametersRequest& request,
                              api::CallContext ctx,
                              Done<v1::SyncParametersResponse> done) {
-  auto ws = workspaces_.Find(request.workspace());
+  auto ws = ResolvePipeline(request.workspace(), request.pipeline_id());
   if (!ws.ok()) {
     done(ws.status());
-    return;
-  }
-  if (auto s = ValidatePipelineId(request.pipeline_id()); !s.ok()) {
-    done(s);
     return;
   }
   api::Workspace* workspace = *ws;
@@ -76,6 +72,14 @@ void JobType::SyncParameters(const v1::SyncParametersRequest& request,
       });
 }
 
+absl::StatusOr<api::Workspace*> JobType::ResolvePipeline(
+    absl::string_view workspace, std::string_view pipeline_id) {
+  auto ws = workspaces_.Find(workspace);
+  if (!ws.ok()) return ws.status();
+  if (auto s = ValidatePipelineId(pipeline_id); !s.ok()) return s;
+  return *ws;
+}
+
 absl::StatusOr<JobType::ResolvedRun> JobType::Resolve(
     absl::string_view workspace, std::string_view run_id) {
   auto run = ParseRunId(run_id);
@@ -88,13 +92,9 @@ absl::StatusOr<JobType::ResolvedRun> JobType::Resolve(
 void JobType::StartUpdate(const v1::StartUpdateRequest& request,
                           api::CallContext ctx,
                           Done<v1::StartUpdateResponse> done) {
-  auto ws = workspaces_.Find(request.workspace());
+  auto ws = ResolvePipeline(request.workspace(), request.pipeline_id());
   if (!ws.ok()) {
     done(ws.status());
-    return;
-  }
-  if (auto s = ValidatePipelineId(request.pipeline_id()); !s.ok()) {
-    done(s);
     return;
   }
   auto plan = PlanStart(request);

@@ -76,6 +76,10 @@ class JobType {
 
  private:
   // A run id and the workspace it belongs to, both checked.
+  // The named workspace (the default for "") with `pipeline_id` checked;
+  // NOT_FOUND or INVALID_ARGUMENT otherwise, nothing sent.
+  absl::StatusOr<api::Workspace*> ResolvePipeline(absl::string_view workspace,
+                                                  std::string_view pipeline_id);
   struct ResolvedRun {
     api::Workspace* workspace;
     RunId run;
