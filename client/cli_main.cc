@@ -341,24 +341,15 @@ bool LooksLikeConnectFailure(absl::string_view message) {
   return false;
 }
 
-// True when an UNAVAILABLE came from the service itself (it answered, but
-// Databricks could not be reached or a start's outcome is unknown): such
-// messages name the pipeline, the workspace or Databricks; the client's own
-// connection failures do not.
-bool AnsweredByTheService(absl::string_view message) {
-  for (const char* s : {"pipeline ", "Databricks", "workspace", "update "}) {
-    if (absl::StrContains(message, s)) return true;
-  }
-  return false;
-}
-
 // Prints one clear line for a failed call and exits with its code. Errors of
 // the service end with the request id its log lines carry.
 [[noreturn]] void DieOnError(const absl::Status& status,
                              const std::string& target) {
   std::string msg = OneLine(status.message());
   const std::string request_id = RequestIdOf(status);
-  const bool from_service = AnsweredByTheService(msg);
+  // An UNAVAILABLE the service itself answered because Databricks was
+  // unavailable (its trailer, read by the library): the service is up.
+  const bool from_service = CausedByDatabricks(status);
   if (!request_id.empty() &&
       (from_service ||
        (status.code() != absl::StatusCode::kUnavailable &&

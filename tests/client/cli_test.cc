@@ -558,6 +558,23 @@ TEST_F(CliTest, WatchOnATerminalRedrawsOneLiveLine) {
   EXPECT_EQ(std::count(screen.begin(), screen.end(), '\n'), 1) << screen;
 }
 
+// Databricks unavailable is the service failing the request (65, with the
+// request id), not the service being unreachable (69).
+TEST_F(CliTest, DatabricksUnavailableIsAServiceError) {
+  testing::sim::FaultRule lost;
+  lost.endpoint = "updates.start";
+  lost.kind = testing::sim::FaultKind::kHttpError;
+  lost.status = 502;
+  lost.count = 1;
+  h_->sim().InjectFault(lost);
+  Result r = Run({"start", orders_});
+  EXPECT_EQ(r.code, 65) << r;
+  ASSERT_EQ(r.ErrLines().size(), 1u) << r;
+  EXPECT_THAT(r.err,
+              StartsWith("pdlt: the service could not complete the request: "));
+  EXPECT_THAT(r.err, HasSubstr("[request id pdlt-"));
+}
+
 TEST_F(CliTest, Health) {
   Result ok = Run({"health"});
   EXPECT_EQ(ok.code, 0) << ok;
