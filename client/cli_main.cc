@@ -48,20 +48,29 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/cli/exit_codes.h"
+#include "client/cli/output.h"
 #include "client/pipelines_client.h"
 #include "common/log.h"
 
 namespace polysync::client {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitCancelled = 2;
-constexpr int kExitNotFinished = 3;
-constexpr int kExitUsage = 64;
-constexpr int kExitServiceError = 65;
-constexpr int kExitUnreachable = 69;
-constexpr int kExitNoPermission = 77;
+using ::polysync::client::cli::AuthName;
+using ::polysync::client::cli::Elapsed;
+using ::polysync::client::cli::ExitCodeFor;
+using ::polysync::client::cli::Json;
+using ::polysync::client::cli::kExitNotFinished;
+using ::polysync::client::cli::kExitOk;
+using ::polysync::client::cli::kExitServiceError;
+using ::polysync::client::cli::kExitUnreachable;
+using ::polysync::client::cli::kExitUsage;
+using ::polysync::client::cli::OneLine;
+using ::polysync::client::cli::PrintJson;
+using ::polysync::client::cli::PrintTable;
+using ::polysync::client::cli::StatusRows;
+using ::polysync::client::cli::Time;
+using ::polysync::client::cli::WatchLine;
 
 constexpr char kServiceName[] = "polysync.databricks.v1.DatabricksPipelines";
 
@@ -318,209 +327,17 @@ Parsed Parse(int argc, char** argv, const Command** command) {
 // ---------------------------------------------------------------------------
 // Output helpers
 
-std::string OneLine(absl::string_view text) {
-  std::string s = absl::StrReplaceAll(text, {{"\r\n", " "}, {"\n", " "}});
-  return std::string(absl::StripAsciiWhitespace(s));
-}
-
 [[noreturn]] void Die(int code, absl::string_view message) {
   std::fflush(stdout);
   std::cerr << "pdlt: " << OneLine(message) << std::endl;
   std::exit(code);
 }
 
-bool LooksLikeConnectFailure(absl::string_view message) {
-  for (const char* s :
-       {"failed to connect", "Failed to connect", "Connection refused",
-        "connections to all backends failing", "DNS resolution failed",
-        "Socket closed", "Connection reset", "handshake", "Handshake",
-        "Empty update", "No address", "unresolved", "Network is unreachable",
-        "name resolution", "Name resolution"}) {
-    if (absl::StrContains(message, s)) return true;
-  }
-  return false;
-}
-
-// Prints one clear line for a failed call and exits with its code. Errors of
-// the service end with the request id its log lines carry.
+// Prints one clear line for a failed call and exits with its code.
 [[noreturn]] void DieOnError(const absl::Status& status,
                              const std::string& target) {
-  std::string msg = OneLine(status.message());
-  const std::string request_id = RequestIdOf(status);
-  // An UNAVAILABLE the service itself answered because Databricks was
-  // unavailable (its trailer, read by the library): the service is up.
-  const bool from_service = CausedByDatabricks(status);
-  if (!request_id.empty() &&
-      (from_service ||
-       (status.code() != absl::StatusCode::kUnavailable &&
-        status.code() != absl::StatusCode::kDeadlineExceeded))) {
-    absl::StrAppend(&msg, " [request id ", request_id, "]");
-  }
-  switch (status.code()) {
-    case absl::StatusCode::kUnavailable:
-      if (from_service) {
-        Die(kExitServiceError,
-            absl::StrCat("the service could not complete the request: ", msg));
-      }
-      if (LooksLikeConnectFailure(msg) || msg.empty()) {
-        Die(kExitUnreachable, absl::StrCat("cannot reach the service at ",
-                                           target, " (is it running?)"));
-      }
-      Die(kExitUnreachable,
-          absl::StrCat("the service at ", target, " is unavailable: ", msg));
-    case absl::StatusCode::kDeadlineExceeded:
-      Die(kExitUnreachable,
-          absl::StrCat("the service at ", target,
-                       " did not answer in time (is it reachable? --timeout "
-                       "gives more time)"));
-    case absl::StatusCode::kUnauthenticated:
-      Die(kExitNoPermission,
-          absl::StrCat("not authenticated: ", msg,
-                       " (check --token-file or the client certificate)"));
-    case absl::StatusCode::kPermissionDenied:
-      Die(kExitNoPermission, absl::StrCat("permission denied: ", msg));
-    case absl::StatusCode::kInvalidArgument:
-      Die(kExitServiceError, absl::StrCat("invalid request: ", msg));
-    case absl::StatusCode::kNotFound:
-      Die(kExitServiceError, absl::StrCat("not found: ", msg));
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kAborted:
-    case absl::StatusCode::kOutOfRange:
-      Die(kExitServiceError, msg);
-    case absl::StatusCode::kResourceExhausted:
-      Die(kExitServiceError, absl::StrCat("the service is busy: ", msg));
-    default:
-      Die(kExitServiceError,
-          absl::StrCat("the service failed the request: ", msg));
-  }
-}
-
-// Terminal columns of UTF-8 text: one per code point, two for East Asian
-// wide and full-width characters, so that such names line up.
-size_t DisplayWidth(const std::string& s) {
-  size_t width = 0;
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
-    if (i + len > s.size()) len = 1;
-    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-    for (int k = 1; k < len; ++k) {
-      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-    }
-    const bool wide =
-        (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
-        (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
-        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-        (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1FAFF) ||
-        (cp >= 0x20000 && cp <= 0x3FFFD);
-    width += wide ? 2 : 1;
-    i += len;
-  }
-  return width;
-}
-
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], DisplayWidth(row[i]));
-    }
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) {
-        line.append(widths[i] - DisplayWidth(row[i]) + 2, ' ');
-      }
-    }
-    std::cout << absl::StripTrailingAsciiWhitespace(line) << "\n";
-  }
-  std::cout.flush();
-}
-
-std::string Json(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  std::string out;
-  auto status =
-      google::protobuf::util::MessageToJsonString(message, &out, options);
-  if (!status.ok()) return "{}";
-  return out;
-}
-
-void PrintJson(const google::protobuf::Message& message) {
-  std::cout << Json(message) << "\n";
-  std::cout.flush();
-}
-
-std::string Time(const google::protobuf::Timestamp& t) {
-  if (t.seconds() == 0 && t.nanos() == 0) return "-";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                          absl::FromUnixSeconds(t.seconds()),
-                          absl::UTCTimeZone());
-}
-
-std::string StatusName(v1::RunStatus s) {
-  switch (s) {
-    case v1::RUN_STATUS_UNKNOWN:
-      return "UNKNOWN";
-    case v1::RUN_STATUS_RUNNING:
-      return "RUNNING";
-    case v1::RUN_STATUS_SUCCESS:
-      return "SUCCESS";
-    case v1::RUN_STATUS_FAILED:
-      return "FAILED";
-    case v1::RUN_STATUS_CANCELLED:
-      return "CANCELLED";
-    default:
-      return "UNSPECIFIED";
-  }
-}
-
-std::string AuthName(v1::AuthMethod m) {
-  std::string name = v1::AuthMethod_Name(m);
-  if (absl::StartsWith(name, "AUTH_METHOD_")) name = name.substr(12);
-  return absl::AsciiStrToLower(name);
-}
-
-int ExitCodeFor(const v1::UpdateStatus& s) {
-  switch (s.status()) {
-    case v1::RUN_STATUS_SUCCESS:
-      return kExitOk;
-    case v1::RUN_STATUS_FAILED:
-      return kExitFailed;
-    case v1::RUN_STATUS_CANCELLED:
-      return kExitCancelled;
-    default:
-      return kExitNotFinished;
-  }
-}
-
-void PrintStatusTable(const v1::UpdateStatus& s) {
-  std::vector<std::vector<std::string>> rows = {
-      {"run id", s.run_id()},
-      {"status", StatusName(s.status())},
-      {"dlt state", s.dlt_state().empty() ? "-" : s.dlt_state()},
-      {"terminal", s.terminal() ? "yes" : "no"},
-      {"created", Time(s.creation_time())},
-      {"ended", Time(s.end_time())},
-      {"cause", s.cause().empty() ? "-" : s.cause()},
-      {"full refresh", s.full_refresh() ? "yes" : "no"},
-      {"link", s.link()},
-  };
-  if (s.has_retry() && (s.retry().retrying() || s.retry().attempts() > 1)) {
-    rows.push_back(
-        {"retry", absl::StrCat(s.retry().retrying() ? "retrying, " : "",
-                               "attempts ", s.retry().attempts())});
-  }
-  if (!s.hint().empty()) rows.push_back({"hint", OneLine(s.hint())});
-  for (const auto& m : s.failure_messages()) {
-    rows.push_back({"failure", OneLine(m)});
-  }
-  PrintTable(rows);
+  const cli::Failure failure = cli::FailureOf(status, target);
+  Die(failure.code, failure.message);
 }
 
 // ---------------------------------------------------------------------------
@@ -748,9 +565,9 @@ int Status(Context& ctx) {
   if (ctx.json) {
     PrintJson(*r);
   } else {
-    PrintStatusTable(*r);
+    PrintTable(StatusRows(*r));
   }
-  return ExitCodeFor(*r);
+  return ExitCodeFor(r->status());
 }
 
 int Stop(Context& ctx) {
@@ -764,26 +581,8 @@ int Stop(Context& ctx) {
   }
   std::cout << (r->stop_sent() ? "stop sent" : "nothing to stop (finished)")
             << "\n";
-  PrintStatusTable(r->status());
+  PrintTable(StatusRows(r->status()));
   return kExitOk;
-}
-
-std::string Elapsed(absl::Duration d) {
-  const int64_t s = std::max<int64_t>(0, absl::ToInt64Seconds(d));
-  if (s >= 3600) {
-    return absl::StrFormat("%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
-  }
-  return absl::StrFormat("%02d:%02d", s / 60, s % 60);
-}
-
-std::string WatchLine(const v1::UpdateStatus& s) {
-  std::string line = absl::StrCat(StatusName(s.status()), "  ",
-                                  s.dlt_state().empty() ? "-" : s.dlt_state());
-  if (s.has_retry() && s.retry().retrying()) {
-    absl::StrAppend(&line, "  (DLT is retrying)");
-  }
-  if (!s.hint().empty()) absl::StrAppend(&line, "  hint: ", OneLine(s.hint()));
-  return line;
 }
 
 int Watch(Context& ctx) {
@@ -872,7 +671,7 @@ int Watch(Context& ctx) {
     }
     std::cout.flush();
   }
-  return ExitCodeFor(*last);
+  return ExitCodeFor(last->status());
 }
 
 int Health(Context& ctx) {
