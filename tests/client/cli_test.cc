@@ -192,6 +192,23 @@ TEST_F(CliTest, HelpForEveryCommand) {
   EXPECT_EQ(Pdlt({"help"}).code, 0);
 }
 
+TEST_F(CliTest, VersionAndShortFlags) {
+  Result version = Pdlt({"--version"});
+  EXPECT_EQ(version.code, 0) << version;
+  EXPECT_THAT(version.out, StartsWith("pdlt "));
+  Result short_flags = Pdlt({"-s", h_->target(), "workspaces", "-o", "json"});
+  ASSERT_EQ(short_flags.code, 0) << short_flags;
+  EXPECT_EQ(short_flags.ParseJson()["workspaces"][0]["name"], "test");
+  Result filtered = Run({"import", "-n", "sales", "-t", "30s"});
+  ASSERT_EQ(filtered.code, 0) << filtered;
+  EXPECT_THAT(filtered.out, HasSubstr("1 pipelines imported"));
+  // A flag given twice: the last one counts.
+  Result twice = Run({"workspaces", "--output", "xml", "--output", "json"});
+  EXPECT_EQ(twice.code, 0) << twice;
+  // `pdlt help COMMAND` is `pdlt COMMAND --help`.
+  EXPECT_EQ(Pdlt({"help", "start"}).out, Pdlt({"start", "--help"}).out);
+}
+
 TEST_F(CliTest, BadUsageIsOneLineAndExit64) {
   const std::vector<std::vector<std::string>> cases = {
       {},
@@ -306,7 +323,7 @@ TEST_F(CliTest, ImportStreamsJsonLinesAndFilters) {
   EXPECT_EQ(ids, (std::set<std::string>{orders_, sales_, failing_}));
 
   Result filtered = Run({"import", "--name-filter", "sales", "-o"});
-  EXPECT_EQ(filtered.code, 64);  // -o is not a flag
+  EXPECT_EQ(filtered.code, 64);  // -o (--output) needs a value
   filtered = Run({"import", "--name-filter", "sales"});
   ASSERT_EQ(filtered.code, 0) << filtered;
   EXPECT_THAT(filtered.out, HasSubstr(sales_));
