@@ -42,7 +42,7 @@ constexpr char kServiceName[] = "polysync.databricks.v1.DatabricksPipelines";
 // Prints one clear line for a failed call and exits with its code.
 [[noreturn]] void DieOnError(const absl::Status& status,
                              const std::string& target) {
-  const cli::Failure failure = cli::FailureOf(status, target);
+  const Failure failure = FailureOf(status, target);
   Die(failure.code, failure.message);
 }
 
@@ -51,7 +51,7 @@ constexpr char kServiceName[] = "polysync.databricks.v1.DatabricksPipelines";
 [[noreturn]] void UsageError(const std::string& message) {
   std::fflush(stdout);
   std::cerr << "pdlt: " << message << std::endl;
-  std::exit(64);
+  std::exit(kExitUsage);
 }
 
 namespace {
