@@ -3,15 +3,11 @@
 #include <arpa/inet.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
-#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/channel_arguments.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <fstream>
-#include <future>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -62,74 +58,6 @@ absl::Time DeadlineAfter(absl::Duration budget) {
                                             : absl::Now() + budget;
 }
 
-// grpc.health.v1.HealthCheckRequest {string service = 1;}, hand-encoded so
-// the library needs no second copy of the generated health code.
-std::string EncodeHealthRequest(absl::string_view service) {
-  std::string out;
-  if (service.empty()) return out;
-  out.push_back(0x0A);
-  uint64_t n = service.size();
-  while (n >= 0x80) {
-    out.push_back(static_cast<char>((n & 0x7F) | 0x80));
-    n >>= 7;
-  }
-  out.push_back(static_cast<char>(n));
-  out.append(service.data(), service.size());
-  return out;
-}
-
-// HealthCheckResponse {ServingStatus status = 1;}: the status, 0 if absent.
-absl::StatusOr<int> DecodeHealthStatus(const std::string& bytes) {
-  size_t i = 0;
-  auto varint = [&](uint64_t* v) {
-    *v = 0;
-    for (int shift = 0; i < bytes.size() && shift < 64; shift += 7) {
-      const uint8_t b = static_cast<uint8_t>(bytes[i++]);
-      *v |= static_cast<uint64_t>(b & 0x7F) << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  };
-  int status = 0;
-  while (i < bytes.size()) {
-    uint64_t tag;
-    if (!varint(&tag)) break;
-    const int wire = static_cast<int>(tag & 7);
-    uint64_t value;
-    if (wire == 0) {
-      if (!varint(&value)) break;
-      if ((tag >> 3) == 1) status = static_cast<int>(value);
-    } else if (wire == 2) {
-      if (!varint(&value) || value > bytes.size() - i) break;
-      i += value;
-    } else {
-      break;
-    }
-  }
-  if (i != bytes.size()) {
-    return absl::InternalError("malformed health check response");
-  }
-  return status;
-}
-
-// "host:port" or "[v6]:port".
-bool SplitHostPort(const std::string& target, std::string* host,
-                   std::string* port) {
-  if (absl::StrContains(target, "://") || absl::StartsWith(target, "dns:")) {
-    return false;
-  }
-  const auto colon = target.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == target.size()) {
-    return false;
-  }
-  *host = target.substr(0, colon);
-  *port = target.substr(colon + 1);
-  if (host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  return true;
-}
-
 // Whether a gRPC target stays on this machine: a Unix socket, or a loopback
 // host ("localhost", 127.0.0.0/8, ::1), with or without a dns:/ipv4:/ipv6:
 // scheme. Anything else may cross a network.
@@ -161,70 +89,17 @@ bool UnavailableBecauseOfDatabricks(const grpc::ClientContext& context) {
              "databricks";
 }
 
-bool IsIpLiteral(const std::string& host) {
-  unsigned char buf[sizeof(struct in6_addr)];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
-         inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
-// Every address of `host` (sorted, unique) as "ip:port" / "[ip]:port".
-std::vector<std::string> Resolve(const std::string& host,
-                                 const std::string& port) {
-  struct addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  struct addrinfo* result = nullptr;
-  std::vector<std::string> out;
-  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &result) != 0) {
-    return out;
-  }
-  for (auto* a = result; a != nullptr; a = a->ai_next) {
-    char ip[INET6_ADDRSTRLEN] = {};
-    if (a->ai_family == AF_INET) {
-      auto* in = reinterpret_cast<struct sockaddr_in*>(a->ai_addr);
-      inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-      out.push_back(absl::StrCat(ip, ":", port));
-    } else if (a->ai_family == AF_INET6) {
-      auto* in6 = reinterpret_cast<struct sockaddr_in6*>(a->ai_addr);
-      inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-      out.push_back(absl::StrCat("[", ip, "]:", port));
-    }
-  }
-  freeaddrinfo(result);
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
-// Rendezvous (highest random weight) score of a replica for a key: FNV-1a
-// then a 64-bit finalizer, so that every client process agrees.
-uint64_t RendezvousScore(absl::string_view key, absl::string_view address) {
-  uint64_t h = 1469598103934665603ULL;
-  auto mix = [&h](absl::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ULL;
-    }
-  };
-  mix(key);
-  mix(absl::string_view("\0", 1));
-  mix(address);
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
-
-// The pipeline id of a run id "{pipeline_id}:{update_id}".
-std::string PipelineOfRun(const std::string& run_id) {
-  return run_id.substr(0, run_id.find(':'));
-}
-
 }  // namespace
 
 constexpr char kRequestIdPayload[] = "type.polysync.dev/client.request_id";
+// Set (to "databricks") on an UNAVAILABLE whose trailer says Databricks.
+constexpr char kUnavailableCausePayload[] =
+    "type.polysync.dev/client.unavailable_cause";
+
+bool CausedByDatabricks(const absl::Status& status) {
+  auto payload = status.GetPayload(kUnavailableCausePayload);
+  return absl::IsUnavailable(status) && payload && *payload == "databricks";
+}
 
 std::string RequestIdOf(const absl::Status& status) {
   auto payload = status.GetPayload(kRequestIdPayload);
@@ -291,24 +166,16 @@ absl::StatusOr<std::unique_ptr<PipelinesClient>> PipelinesClient::Create(
       new PipelinesClient(std::move(options)));
   client->credentials_ = std::move(creds);
   const ClientOptions& o = client->options_;
-  if (!o.replicas.empty()) {
-    for (const auto& address : o.replicas) {
-      client->replicas_.push_back(client->MakeReplica(address, ""));
-    }
-  } else if (o.pipeline_affinity) {
-    std::string host, port;
-    if (!SplitHostPort(o.target, &host, &port)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "pipeline affinity needs a target of the form host:port, not \"",
-          o.target, "\""));
-    }
-    client->resolve_ = true;
-    client->host_ = host;
-    client->port_ = port;
-    client->MaybeResolve();
-  } else {
-    client->replicas_.push_back(client->MakeReplica(o.target, ""));
-  }
+  ReplicaSetOptions set;
+  set.replicas = o.replicas;
+  set.target = o.target;
+  set.resolve = o.pipeline_affinity;
+  set.resolver = o.resolver;
+  set.re_resolve_interval = o.re_resolve_interval;
+  set.cooldown = o.replica_cooldown;
+  auto replica_set = ReplicaSet::Create(std::move(set));
+  if (!replica_set.ok()) return replica_set.status();
+  client->replica_set_ = *std::move(replica_set);
   return client;
 }
 
@@ -343,85 +210,31 @@ std::shared_ptr<PipelinesClient::Replica> PipelinesClient::MakeReplica(
   replica->watch_channel = make_channel("watch");
   replica->unary = v1::DatabricksPipelines::NewStub(replica->unary_channel);
   replica->watch = v1::DatabricksPipelines::NewStub(replica->watch_channel);
-  replica->generic =
-      std::make_unique<grpc::GenericStub>(replica->unary_channel);
+  replica->health = grpc::health::v1::Health::NewStub(replica->unary_channel);
   return replica;
-}
-
-void PipelinesClient::MaybeResolve() {
-  if (!resolve_) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (absl::Now() - resolved_at_ < options_.re_resolve_interval) return;
-    resolved_at_ = absl::Now();
-  }
-  std::vector<std::string> addresses = options_.resolver
-                                           ? options_.resolver(host_, port_)
-                                           : Resolve(host_, port_);
-  if (addresses.empty()) {
-    log::Warn("client: cannot resolve the service's replicas",
-              {Field("target", options_.target)});
-    std::lock_guard<std::mutex> lock(mu_);
-    if (replicas_.empty()) {
-      // Nothing known yet: let gRPC resolve (and report) the target itself.
-      replicas_.push_back(MakeReplica(options_.target, ""));
-    }
-    return;
-  }
-  const bool name_is_ip = IsIpLiteral(host_);
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::shared_ptr<Replica>> next;
-  for (const auto& address : addresses) {
-    std::shared_ptr<Replica> found;
-    for (const auto& r : replicas_) {
-      if (r->address == address) found = r;
-    }
-    next.push_back(found ? found
-                         : MakeReplica(address, name_is_ip ? "" : host_));
-  }
-  if (next.size() != replicas_.size()) {
-    log::Info("client: replicas resolved",
-              {Field("target", options_.target),
-               Field("replicas", static_cast<int64_t>(next.size()))});
-  }
-  replicas_ = std::move(next);
 }
 
 std::vector<std::shared_ptr<PipelinesClient::Replica>> PipelinesClient::Ranked(
     absl::string_view key, const std::vector<std::string>& tried) {
-  MaybeResolve();
-  const absl::Time now = absl::Now();
-  struct Ranked {
-    bool tried, unavailable;
-    uint64_t score;
-    std::shared_ptr<Replica> replica;
-  };
-  std::vector<Ranked> ranked;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& r : replicas_) {
-      auto it = unavailable_until_.find(r->address);
-      ranked.push_back(
-          {std::find(tried.begin(), tried.end(), r->address) != tried.end(),
-           it != unavailable_until_.end() && it->second > now,
-           RendezvousScore(key, r->address), r});
-    }
-  }
-  std::sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
-    if (a.tried != b.tried) return !a.tried;
-    if (a.unavailable != b.unavailable) return !a.unavailable;
-    if (a.score != b.score) return a.score > b.score;
-    return a.replica->address < b.replica->address;
-  });
+  const std::vector<std::string> addresses = replica_set_->Ranked(key, tried);
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, std::shared_ptr<Replica>> next;
   std::vector<std::shared_ptr<Replica>> out;
-  for (auto& r : ranked) out.push_back(std::move(r.replica));
+  for (const auto& address : addresses) {
+    auto it = replicas_.find(address);
+    std::shared_ptr<Replica> replica =
+        it != replicas_.end()
+            ? it->second
+            : MakeReplica(address, replica_set_->TlsNameOf(address));
+    next[address] = replica;
+    out.push_back(std::move(replica));
+  }
+  replicas_ = std::move(next);
   return out;
 }
 
 void PipelinesClient::MarkUnavailable(const std::string& address) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (replicas_.size() < 2) return;  // nowhere else to go
-  unavailable_until_[address] = absl::Now() + options_.replica_cooldown;
+  replica_set_->MarkUnavailable(address);
 }
 
 std::vector<std::string> PipelinesClient::ReplicaOrder(
@@ -497,6 +310,9 @@ absl::Status PipelinesClient::Call(absl::string_view method,
         n >= options_.retry.max_attempts) {
       if (!status.ok()) {
         status.SetPayload(kRequestIdPayload, absl::Cord(request_id));
+        if (databricks_down) {
+          status.SetPayload(kUnavailableCausePayload, absl::Cord("databricks"));
+        }
         log::Debug("client call failed",
                    {Field("method", method), Field("request_id", request_id),
                     Field("replica", replica->address), Field("attempts", n),
@@ -727,37 +543,17 @@ absl::StatusOr<v1::UpdateStatus> PipelinesClient::WaitForUpdate(
 }
 
 absl::StatusOr<bool> PipelinesClient::CheckHealth(absl::string_view service) {
-  const std::string encoded = EncodeHealthRequest(service);
-  int serving = 0;
-  absl::Status status =
-      Call("Health.Check", "", true, options_.default_deadline,
-           [&](grpc::ClientContext& context, Replica& replica) {
-             grpc::Slice slice(encoded);
-             grpc::ByteBuffer request(&slice, 1);
-             grpc::ByteBuffer response;
-             std::promise<grpc::Status> done;
-             replica.generic->UnaryCall(
-                 &context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
-                 &request, &response,
-                 [&done](grpc::Status s) { done.set_value(std::move(s)); });
-             absl::Status s = FromGrpc(done.get_future().get());
-             if (!s.ok()) return s;
-             std::vector<grpc::Slice> slices;
-             if (!response.Dump(&slices).ok()) {
-               return absl::InternalError("unreadable health check response");
-             }
-             std::string bytes;
-             for (const auto& piece : slices) {
-               bytes.append(reinterpret_cast<const char*>(piece.begin()),
-                            piece.size());
-             }
-             auto decoded = DecodeHealthStatus(bytes);
-             if (!decoded.ok()) return decoded.status();
-             serving = *decoded;
-             return absl::OkStatus();
-           });
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(std::string(service));
+  grpc::health::v1::HealthCheckResponse response;
+  absl::Status status = Call(
+      "Health.Check", "", true, options_.default_deadline,
+      [&](grpc::ClientContext& context, Replica& replica) {
+        response.Clear();
+        return FromGrpc(replica.health->Check(&context, request, &response));
+      });
   if (!status.ok()) return status;
-  return serving == 1;  // SERVING
+  return response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
 }
 
 }  // namespace polysync::client

@@ -35,7 +35,6 @@
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
 
 #include <functional>
@@ -49,6 +48,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "client/replica_set.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 
 namespace polysync::client {
@@ -120,9 +121,7 @@ struct ClientOptions {
   bool pipeline_affinity = false;
   // With pipeline_affinity: replaces getaddrinfo (custom discovery, tests).
   // Returns "host:port" addresses; empty means "cannot resolve now".
-  std::function<std::vector<std::string>(const std::string& host,
-                                         const std::string& port)>
-      resolver;
+  ReplicaResolver resolver;
   absl::Duration re_resolve_interval = absl::Seconds(30);
   absl::Duration replica_cooldown = absl::Seconds(10);
 };
@@ -210,16 +209,15 @@ class PipelinesClient {
     std::shared_ptr<grpc::Channel> watch_channel;
     std::unique_ptr<v1::DatabricksPipelines::Stub> unary;
     std::unique_ptr<v1::DatabricksPipelines::Stub> watch;
-    std::unique_ptr<grpc::GenericStub> generic;
+    std::unique_ptr<grpc::health::v1::Health::Stub> health;
   };
   using Attempt =
       std::function<absl::Status(grpc::ClientContext&, Replica& replica)>;
 
   std::shared_ptr<Replica> MakeReplica(const std::string& address,
                                        const std::string& tls_name) const;
-  // Re-resolves `target` when affinity by DNS is on and the interval passed.
-  void MaybeResolve();
-  // The replicas for `key` (a pipeline id), best first; `tried` go last.
+  // The replicas for `key` (a pipeline id), best first; `tried` go last
+  // (ReplicaSet::Ranked), with their channels.
   std::vector<std::shared_ptr<Replica>> Ranked(
       absl::string_view key, const std::vector<std::string>& tried);
   void MarkUnavailable(const std::string& address);
@@ -248,14 +246,12 @@ class PipelinesClient {
 
   ClientOptions options_;
   std::shared_ptr<grpc::ChannelCredentials> credentials_;
-  // Resolving by DNS: the host and port of `target`.
-  bool resolve_ = false;
-  std::string host_, port_;
+  std::unique_ptr<ReplicaSet> replica_set_;
 
   std::mutex mu_;
-  std::vector<std::shared_ptr<Replica>> replicas_;       // guarded by mu_
-  std::map<std::string, absl::Time> unavailable_until_;  // guarded by mu_
-  absl::Time resolved_at_ = absl::InfinitePast();        // guarded by mu_
+  // The channels of the replicas of the last Ranked() (an address leaving
+  // the set closes its channels once no call uses them).
+  std::map<std::string, std::shared_ptr<Replica>> replicas_;  // guarded by mu_
 };
 
 // The absl::Status of a gRPC status (same code and message).
@@ -265,6 +261,13 @@ absl::Status FromGrpcStatus(int code, const std::string& message);
 // same; the service's log lines carry it as "correlation_id"), or "" when
 // the status did not come from a call.
 std::string RequestIdOf(const absl::Status& status);
+
+// Whether a failed call's UNAVAILABLE was answered by the service itself
+// because Databricks was unavailable (the trailing metadata
+// `polysync-unavailable-cause: databricks`, pipelines.proto): the service is
+// up, Databricks is not. False for the client's own connection failures and
+// for UNAVAILABLE without the mark (a replica going away, a drain).
+bool CausedByDatabricks(const absl::Status& status);
 
 }  // namespace polysync::client
 

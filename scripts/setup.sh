@@ -12,7 +12,7 @@ PACKAGES=(
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   grpc-proto libabsl-dev libcurl4-openssl-dev libsimdjson-dev libgtest-dev
-  libgmock-dev libbenchmark-dev nlohmann-json3-dev
+  libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
   libboost-dev libssl-dev
   # commands the tests, benchmarks and scripts run (tests/lint:tools_test
   # fails when one is run but no package listed here provides it)

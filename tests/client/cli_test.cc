@@ -192,6 +192,23 @@ TEST_F(CliTest, HelpForEveryCommand) {
   EXPECT_EQ(Pdlt({"help"}).code, 0);
 }
 
+TEST_F(CliTest, VersionAndShortFlags) {
+  Result version = Pdlt({"--version"});
+  EXPECT_EQ(version.code, 0) << version;
+  EXPECT_THAT(version.out, StartsWith("pdlt "));
+  Result short_flags = Pdlt({"-s", h_->target(), "workspaces", "-o", "json"});
+  ASSERT_EQ(short_flags.code, 0) << short_flags;
+  EXPECT_EQ(short_flags.ParseJson()["workspaces"][0]["name"], "test");
+  Result filtered = Run({"import", "-n", "sales", "-t", "30s"});
+  ASSERT_EQ(filtered.code, 0) << filtered;
+  EXPECT_THAT(filtered.out, HasSubstr("1 pipelines imported"));
+  // A flag given twice: the last one counts.
+  Result twice = Run({"workspaces", "--output", "xml", "--output", "json"});
+  EXPECT_EQ(twice.code, 0) << twice;
+  // `pdlt help COMMAND` is `pdlt COMMAND --help`.
+  EXPECT_EQ(Pdlt({"help", "start"}).out, Pdlt({"start", "--help"}).out);
+}
+
 TEST_F(CliTest, BadUsageIsOneLineAndExit64) {
   const std::vector<std::vector<std::string>> cases = {
       {},
@@ -306,7 +323,7 @@ TEST_F(CliTest, ImportStreamsJsonLinesAndFilters) {
   EXPECT_EQ(ids, (std::set<std::string>{orders_, sales_, failing_}));
 
   Result filtered = Run({"import", "--name-filter", "sales", "-o"});
-  EXPECT_EQ(filtered.code, 64);  // -o is not a flag
+  EXPECT_EQ(filtered.code, 64);  // -o (--output) needs a value
   filtered = Run({"import", "--name-filter", "sales"});
   ASSERT_EQ(filtered.code, 0) << filtered;
   EXPECT_THAT(filtered.out, HasSubstr(sales_));
@@ -556,6 +573,23 @@ TEST_F(CliTest, WatchOnATerminalRedrawsOneLiveLine) {
   EXPECT_THAT(screen, HasSubstr("00:01"));  // the elapsed time was redrawn
   // One line in the end: no newline before the final one.
   EXPECT_EQ(std::count(screen.begin(), screen.end(), '\n'), 1) << screen;
+}
+
+// Databricks unavailable is the service failing the request (65, with the
+// request id), not the service being unreachable (69).
+TEST_F(CliTest, DatabricksUnavailableIsAServiceError) {
+  testing::sim::FaultRule lost;
+  lost.endpoint = "updates.start";
+  lost.kind = testing::sim::FaultKind::kHttpError;
+  lost.status = 502;
+  lost.count = 1;
+  h_->sim().InjectFault(lost);
+  Result r = Run({"start", orders_});
+  EXPECT_EQ(r.code, 65) << r;
+  ASSERT_EQ(r.ErrLines().size(), 1u) << r;
+  EXPECT_THAT(r.err,
+              StartsWith("pdlt: the service could not complete the request: "));
+  EXPECT_THAT(r.err, HasSubstr("[request id pdlt-"));
 }
 
 TEST_F(CliTest, Health) {

@@ -240,6 +240,32 @@ TEST(PipelinesClientTest, RetriesIdempotentCallsUntilTheServerIsBack) {
   EXPECT_EQ(workspaces->workspaces_size(), 1);
 }
 
+// The service's mark on an UNAVAILABLE that Databricks caused reaches the
+// caller; the client's own connection failure carries none.
+TEST(PipelinesClientTest, UnavailableSaysWhetherDatabricksCausedIt) {
+  Harness h;
+  const std::string id = h.CreatePipeline("orders");
+  testing::sim::FaultRule lost;
+  lost.endpoint = "updates.start";
+  lost.kind = testing::sim::FaultKind::kHttpError;
+  lost.status = 502;
+  lost.count = 1;
+  h.sim().InjectFault(lost);
+  auto client = MustCreate(Fast(h.target()));
+  v1::StartUpdateRequest start;
+  start.set_pipeline_id(id);  // no key: not retried
+  auto started = client->StartUpdate(start);
+  ASSERT_EQ(started.status().code(), absl::StatusCode::kUnavailable)
+      << started.status();
+  EXPECT_TRUE(CausedByDatabricks(started.status())) << started.status();
+
+  auto down = MustCreate(Fast(absl::StrCat("127.0.0.1:", ClosedPort())))
+                  ->ListWorkspaces();
+  ASSERT_EQ(down.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(CausedByDatabricks(down.status()));
+  EXPECT_FALSE(CausedByDatabricks(absl::UnavailableError("pipeline x")));
+}
+
 TEST(PipelinesClientTest, StartUpdateIsRetriedOnlyWithAnIdempotencyKey) {
   const int port = ClosedPort();
   ClientOptions o = Fast(absl::StrCat("127.0.0.1:", port));
