@@ -22,6 +22,8 @@
 #include "google/protobuf/util/message_differencer.h"
 
 namespace polysync::client {
+
+namespace v1 = ::polysync::databricks::v1;
 namespace {
 
 using ::polysync::log::Field;

@@ -20,13 +20,13 @@
 //   auto client = polysync::client::PipelinesClient::Create(options);
 //   if (!client.ok()) return client.status();
 //
-//   v1::StartUpdateRequest start;
+//   databricks::v1::StartUpdateRequest start;
 //   start.set_pipeline_id(pipeline_id);
 //   start.set_idempotency_key("polysync-run-42");
-//   absl::StatusOr<v1::StartUpdateResponse> run =
+//   absl::StatusOr<databricks::v1::StartUpdateResponse> run =
 //   (*client)->StartUpdate(start); if (!run.ok()) return run.status();
-//   absl::StatusOr<v1::UpdateStatus> done = (*client)->WaitForUpdate(
-//       run->run_id(), [](const v1::UpdateStatus& s) { /* progress */ });
+//   absl::StatusOr<databricks::v1::UpdateStatus> done = (*client)->WaitForUpdate(
+//       run->run_id(), [](const databricks::v1::UpdateStatus& s) { /* progress */ });
 //
 // Errors are absl::Status values carrying the gRPC code and message of the
 // service (the numeric codes are the same). Every method is thread-safe.
@@ -53,8 +53,6 @@
 #include "polysync/databricks/v1/pipelines.grpc.pb.h"
 
 namespace polysync::client {
-
-namespace v1 = ::polysync::databricks::v1;
 
 // Retries of calls that are safe to repeat, on UNAVAILABLE only.
 struct RetryOptions {
@@ -127,9 +125,10 @@ struct ClientOptions {
 };
 
 // Called once per status of a watch.
-using StatusCallback = std::function<void(const v1::UpdateStatus&)>;
+using StatusCallback = std::function<void(const databricks::v1::UpdateStatus&)>;
 // Called once per batch of an import.
-using BatchCallback = std::function<void(const v1::ImportPipelinesResponse&)>;
+using BatchCallback =
+    std::function<void(const databricks::v1::ImportPipelinesResponse&)>;
 
 class PipelinesClient {
  public:
@@ -145,47 +144,51 @@ class PipelinesClient {
   const ClientOptions& options() const { return options_; }
 
   // Retried on UNAVAILABLE.
-  absl::StatusOr<v1::ListWorkspacesResponse> ListWorkspaces();
+  absl::StatusOr<databricks::v1::ListWorkspacesResponse> ListWorkspaces();
 
   // Streams the import, calling `on_batch` per batch; returns the number of
   // batches. Retried on UNAVAILABLE only while no batch has arrived. If the
   // stream fails later, the error is returned after the batches delivered.
-  absl::StatusOr<int> ImportPipelines(const v1::ImportPipelinesRequest& request,
-                                      const BatchCallback& on_batch);
+  absl::StatusOr<int> ImportPipelines(
+      const databricks::v1::ImportPipelinesRequest& request,
+      const BatchCallback& on_batch);
 
   // Retried on UNAVAILABLE.
-  absl::StatusOr<v1::SyncParametersResponse> SyncParameters(
-      const v1::SyncParametersRequest& request);
+  absl::StatusOr<databricks::v1::SyncParametersResponse> SyncParameters(
+      const databricks::v1::SyncParametersRequest& request);
 
   // Retried on UNAVAILABLE only when request.idempotency_key() is set.
-  absl::StatusOr<v1::StartUpdateResponse> StartUpdate(
-      const v1::StartUpdateRequest& request);
+  absl::StatusOr<databricks::v1::StartUpdateResponse> StartUpdate(
+      const databricks::v1::StartUpdateRequest& request);
 
   // Retried on UNAVAILABLE.
-  absl::StatusOr<v1::UpdateStatus> GetUpdateStatus(
-      const v1::GetUpdateStatusRequest& request);
-  absl::StatusOr<v1::UpdateStatus> GetUpdateStatus(absl::string_view run_id);
+  absl::StatusOr<databricks::v1::UpdateStatus> GetUpdateStatus(
+      const databricks::v1::GetUpdateStatusRequest& request);
+  absl::StatusOr<databricks::v1::UpdateStatus> GetUpdateStatus(
+      absl::string_view run_id);
 
   // Retried on UNAVAILABLE (the service re-checks the run before stopping).
-  absl::StatusOr<v1::StopUpdateResponse> StopUpdate(
-      const v1::StopUpdateRequest& request);
+  absl::StatusOr<databricks::v1::StopUpdateResponse> StopUpdate(
+      const databricks::v1::StopUpdateRequest& request);
 
   // One WatchUpdate stream on the watch channel: `on_status` per status.
   // Returns the last status once the stream ends after a terminal one; the
   // stream's error otherwise (UNAVAILABLE when the server drained). Not
   // retried; see WaitForUpdate.
-  absl::StatusOr<v1::UpdateStatus> WatchUpdate(
-      const v1::WatchUpdateRequest& request, const StatusCallback& on_status);
+  absl::StatusOr<databricks::v1::UpdateStatus> WatchUpdate(
+      const databricks::v1::WatchUpdateRequest& request,
+      const StatusCallback& on_status);
 
   // Watches until the run is terminal and returns its terminal status. When
   // the stream ends with UNAVAILABLE (the server drains, a connection drops,
   // the service restarts) it resumes the watch after a backoff, until
   // `timeout` (default: options().watch_deadline) has passed; a resumed
   // watch's first status is not reported again when it equals the last one.
-  absl::StatusOr<v1::UpdateStatus> WaitForUpdate(
-      const v1::WatchUpdateRequest& request, const StatusCallback& on_status,
+  absl::StatusOr<databricks::v1::UpdateStatus> WaitForUpdate(
+      const databricks::v1::WatchUpdateRequest& request,
+      const StatusCallback& on_status,
       absl::Duration timeout = absl::ZeroDuration());
-  absl::StatusOr<v1::UpdateStatus> WaitForUpdate(
+  absl::StatusOr<databricks::v1::UpdateStatus> WaitForUpdate(
       absl::string_view run_id, const StatusCallback& on_status,
       absl::Duration timeout = absl::ZeroDuration());
 
@@ -207,8 +210,8 @@ class PipelinesClient {
     std::string address;
     std::shared_ptr<grpc::Channel> unary_channel;
     std::shared_ptr<grpc::Channel> watch_channel;
-    std::unique_ptr<v1::DatabricksPipelines::Stub> unary;
-    std::unique_ptr<v1::DatabricksPipelines::Stub> watch;
+    std::unique_ptr<databricks::v1::DatabricksPipelines::Stub> unary;
+    std::unique_ptr<databricks::v1::DatabricksPipelines::Stub> watch;
     std::unique_ptr<grpc::health::v1::Health::Stub> health;
   };
   using Attempt =
@@ -239,10 +242,11 @@ class PipelinesClient {
   // One unary RPC through Call(): `key` picks the replica, `retry` whether
   // UNAVAILABLE is retried.
   template <typename Req, typename Resp>
-  absl::StatusOr<Resp> Unary(absl::string_view method, absl::string_view key,
-                             bool retry, const Req& request,
-                             grpc::Status (v1::DatabricksPipelines::Stub::*rpc)(
-                                 grpc::ClientContext*, const Req&, Resp*));
+  absl::StatusOr<Resp> Unary(
+      absl::string_view method, absl::string_view key, bool retry,
+      const Req& request,
+      grpc::Status (databricks::v1::DatabricksPipelines::Stub::*rpc)(
+          grpc::ClientContext*, const Req&, Resp*));
 
   ClientOptions options_;
   std::shared_ptr<grpc::ChannelCredentials> credentials_;

@@ -14,6 +14,8 @@
 
 namespace polysync::client::cli {
 
+namespace v1 = ::polysync::databricks::v1;
+
 std::string OneLine(absl::string_view text) {
   std::string s = absl::StrReplaceAll(text, {{"\r\n", " "}, {"\n", " "}});
   return std::string(absl::StripAsciiWhitespace(s));

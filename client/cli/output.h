@@ -16,8 +16,6 @@
 
 namespace polysync::client::cli {
 
-namespace v1 = ::polysync::databricks::v1;
-
 using Rows = std::vector<std::vector<std::string>>;
 
 // `text` on one line: line breaks become spaces, outer whitespace goes.
@@ -41,16 +39,16 @@ void PrintJson(const google::protobuf::Message& message);
 // "2026-01-02T03:04:05Z", "-" for an unset timestamp.
 std::string Time(const google::protobuf::Timestamp& t);
 // "SUCCESS", "FAILED", ... ("UNSPECIFIED" for anything else).
-std::string StatusName(v1::RunStatus s);
+std::string StatusName(databricks::v1::RunStatus s);
 // "pat", "oauth_m2m", ...: the enum name without AUTH_METHOD_, lower case.
-std::string AuthName(v1::AuthMethod m);
+std::string AuthName(databricks::v1::AuthMethod m);
 
 // The rows of a run's status table (status, stop).
-Rows StatusRows(const v1::UpdateStatus& s);
+Rows StatusRows(const databricks::v1::UpdateStatus& s);
 // "mm:ss", or "h:mm:ss" from an hour.
 std::string Elapsed(absl::Duration d);
 // One line of `watch`: status, DLT state, retrying, hint.
-std::string WatchLine(const v1::UpdateStatus& s);
+std::string WatchLine(const databricks::v1::UpdateStatus& s);
 
 }  // namespace polysync::client::cli
 

@@ -7,6 +7,8 @@
 #include "absl/time/time.h"
 
 namespace polysync::client::cli {
+
+namespace v1 = ::polysync::databricks::v1;
 namespace {
 
 TEST(OutputTest, ColumnsAreAsWideAsTheirWidestCellPlusTwo) {

@@ -146,7 +146,7 @@ class CliTest : public ::testing::Test {
     h_ = std::make_unique<Harness>();
     orders_ = h_->CreatePipeline("orders");
     sales_ = h_->CreatePipeline("sales daily");
-    failing_ = h_->CreatePipeline("broken", testing::sim::Behavior::kFail);
+    failing_ = h_->CreatePipeline("broken", databricks::sim::Behavior::kFail);
   }
   Result Run(std::vector<std::string> args,
              const std::vector<std::string>& env = {}) {
@@ -467,7 +467,7 @@ TEST_F(CliTest, StartPassesUpdateParametersAndFlowSelections) {
   auto id = h_->sim().CreatePipeline(
       {{"name", "regional sales"},
        {"parameters", {{"region", "emea"}, {"start_date", "2026-01-01"}}}},
-      testing::sim::Behavior::kSucceed);
+      databricks::sim::Behavior::kSucceed);
   ASSERT_TRUE(id.ok()) << id.status();
   const std::string regional = *id;
 
@@ -578,9 +578,9 @@ TEST_F(CliTest, WatchOnATerminalRedrawsOneLiveLine) {
 // Databricks unavailable is the service failing the request (65, with the
 // request id), not the service being unreachable (69).
 TEST_F(CliTest, DatabricksUnavailableIsAServiceError) {
-  testing::sim::FaultRule lost;
+  databricks::sim::FaultRule lost;
   lost.endpoint = "updates.start";
-  lost.kind = testing::sim::FaultKind::kHttpError;
+  lost.kind = databricks::sim::FaultKind::kHttpError;
   lost.status = 502;
   lost.count = 1;
   h_->sim().InjectFault(lost);

@@ -18,6 +18,8 @@
 #include "tests/testing/service_harness.h"
 
 namespace polysync::client {
+
+namespace v1 = ::polysync::databricks::v1;
 namespace {
 
 using ::polysync::testing::Harness;
@@ -161,7 +163,7 @@ TEST(PipelinesClientTest, ServerErrorsKeepTheirCode) {
 TEST(PipelinesClientTest, WaitForUpdateReportsEachChangeUntilTerminal) {
   Harness h;
   const std::string id =
-      h.CreatePipeline("orders", testing::sim::Behavior::kFail);
+      h.CreatePipeline("orders", databricks::sim::Behavior::kFail);
   auto client = MustCreate(Fast(h.target()));
   v1::StartUpdateRequest start;
   start.set_pipeline_id(id);
@@ -245,9 +247,9 @@ TEST(PipelinesClientTest, RetriesIdempotentCallsUntilTheServerIsBack) {
 TEST(PipelinesClientTest, UnavailableSaysWhetherDatabricksCausedIt) {
   Harness h;
   const std::string id = h.CreatePipeline("orders");
-  testing::sim::FaultRule lost;
+  databricks::sim::FaultRule lost;
   lost.endpoint = "updates.start";
-  lost.kind = testing::sim::FaultKind::kHttpError;
+  lost.kind = databricks::sim::FaultKind::kHttpError;
   lost.status = 502;
   lost.count = 1;
   h.sim().InjectFault(lost);
@@ -463,9 +465,9 @@ TEST_F(AffinityTest, OnePipelineOneReplicaAndFailoverInHashOrder) {
 // the client keeps the pipeline (and its idempotency key) there.
 TEST_F(AffinityTest, DatabricksUnavailableKeepsTheReplica) {
   const std::string id = h_.CreatePipeline("orders");
-  testing::sim::FaultRule lost;
+  databricks::sim::FaultRule lost;
   lost.endpoint = "updates.start";
-  lost.kind = testing::sim::FaultKind::kHttpError;
+  lost.kind = databricks::sim::FaultKind::kHttpError;
   // A gateway's 502: the start may have been processed, so the service does
   // not retry it (a 503 with Databricks' error it would retry itself).
   lost.status = 502;

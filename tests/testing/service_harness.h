@@ -28,8 +28,6 @@
 
 namespace polysync::testing {
 
-namespace sim = ::polysync::databricks::sim;
-
 struct HarnessOptions {
   // More top-level keys of the server configuration, starting with a comma.
   std::string extra;
@@ -39,7 +37,7 @@ struct HarnessOptions {
   std::string workspace_extra;
   // Changes to the simulator's and the backend's test defaults (the
   // simulator's API is this run's, see simulator_api.h, unless changed here).
-  std::function<void(sim::SimulatorOptions&)> configure_simulator;
+  std::function<void(databricks::sim::SimulatorOptions&)> configure_simulator;
   std::function<void(server::BackendOptions&)> configure_backend;
 };
 
@@ -54,14 +52,14 @@ class Harness {
       : extra_(options.extra),
         workspace_extra_(options.workspace_extra),
         configure_backend_(std::move(options.configure_backend)) {
-    clock_ = std::make_shared<sim::ManualClock>();
-    sim::SimulatorOptions sim_options;
+    clock_ = std::make_shared<databricks::sim::ManualClock>();
+    databricks::sim::SimulatorOptions sim_options;
     sim_options.clock = clock_;
     sim_options.seed_default_pipelines = false;
     ApplySimulatorApi(sim_options);  // this run's API; configure may pin one
     if (options.configure_simulator) options.configure_simulator(sim_options);
     const int port = options.port;
-    auto simulator = sim::Simulator::Start(sim_options);
+    auto simulator = databricks::sim::Simulator::Start(sim_options);
     if (!simulator.ok()) std::abort();
     sim_ = *std::move(simulator);
     setenv("CLIENT_SIM_TOKEN", sim_->access_token().c_str(), 1);
@@ -111,7 +109,8 @@ class Harness {
   int port() const { return port_; }
 
   std::string CreatePipeline(const std::string& name,
-                             sim::Behavior behavior = sim::Behavior::kSucceed) {
+                             databricks::sim::Behavior behavior =
+                                 databricks::sim::Behavior::kSucceed) {
     auto id = sim_->CreatePipeline(
         {{"name", name},
          {"continuous", false},
@@ -151,8 +150,8 @@ class Harness {
     if (ticker_.joinable()) ticker_.join();
   }
 
-  sim::Simulator& sim() { return *sim_; }
-  sim::ManualClock& clock() { return *clock_; }
+  databricks::sim::Simulator& sim() { return *sim_; }
+  databricks::sim::ManualClock& clock() { return *clock_; }
   server::Server& server() { return *server_; }
   server::Backend& backend() { return *backend_; }
 
@@ -215,8 +214,8 @@ class Harness {
   std::string workspace_extra_;
   std::function<void(server::BackendOptions&)> configure_backend_;
   std::vector<Replica> replicas_;
-  std::shared_ptr<sim::ManualClock> clock_;
-  std::unique_ptr<sim::Simulator> sim_;
+  std::shared_ptr<databricks::sim::ManualClock> clock_;
+  std::unique_ptr<databricks::sim::Simulator> sim_;
   std::unique_ptr<server::Backend> backend_;
   std::unique_ptr<server::Server> server_;
   int port_ = 0;
